@@ -1,0 +1,38 @@
+//! `reduce` (per-segment Σx², Σx·y, max|x|) per backend and storage type, one segment per
+//! 2^16 elements, beside the bandwidth ceiling. Throughput counts the bytes read (x and y).
+//!
+//! `cargo bench --bench reduce`
+#![allow(missing_docs)] // criterion_group! generates undocumented items
+
+mod common;
+
+use common::{ceiling, configure, cpu_backends, Buf, DTYPES, SIZES};
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use ito::SegmentStats;
+
+fn bench(c: &mut Criterion) {
+    configure(c);
+    ceiling(c);
+    let mut g = c.benchmark_group("reduce/xy");
+    for &n in &SIZES {
+        for (dtype, size) in DTYPES {
+            let x = Buf::new(dtype, n, 0.5);
+            let y = Buf::new(dtype, n, 0.25);
+            let seg = n.min(1 << 16);
+            let mut out = vec![SegmentStats::default(); n / seg];
+            g.throughput(Throughput::Bytes((2 * size * n) as u64));
+            for b in cpu_backends() {
+                g.bench_function(BenchmarkId::new(format!("{b}/{dtype}"), n), |bench| {
+                    bench.iter(|| {
+                        b.reduce(x.as_ref(), Some(y.as_ref()), seg, &mut out)
+                            .unwrap()
+                    })
+                });
+            }
+        }
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -1,0 +1,137 @@
+//! Where each normal comes from: the (seed, stream, step, element) → Philox key and counter
+//! mapping, and the tile driver that feeds normals to every noisy elementwise kernel.
+//!
+//! # The mapping (fixed; changing it changes every user's results)
+//!
+//! For seed `seed`, stream tag `stream`, step `step` and global element index `i`:
+//! key = (seed & 0xffffffff, seed ≫ 32), counter = (block & 0xffffffff, block ≫ 32, step,
+//! stream) with block = i ≫ 2, and the element's normal is word `i & 3` of the block's four
+//! Box–Muller normals ([`crate::normal`]). The raw words equal cuRAND's
+//! `curand_init(seed, (stream << 32) | step, 4·block)` followed by `curand4()`, and PyTorch's
+//! `at::Philox4_32(seed, (stream << 32) | step, block)`.
+//!
+//! The normal depends on nothing but those four numbers: a shard of a batch passes the global
+//! index of its first element as `offset`, and threads, chunking and backends cannot matter.
+//! A kernel that needs two normals per element takes a second stream tag, never another word.
+//!
+//! # The tile driver
+//!
+//! SIMD backends generate the normals of `W` consecutive blocks at once (W lanes of counters),
+//! i.e. a tile of 4·W elements whose global start is a multiple of 4·W. Elements before the
+//! first aligned tile and after the last are computed one at a time by the scalar path, which
+//! is the same code at width 1, so the bits cannot differ.
+
+use crate::lanes::{Lanes, Scalar};
+use crate::normal::normals_from_block_lanes;
+use crate::philox::philox4x32_lanes;
+
+/// What a stream of normals is keyed by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct NoiseKey {
+    /// The user's seed (64 bits: Philox's key).
+    pub seed: u64,
+    /// The stream tag: distinct uses in one step (sampler noise, corrector noise, …).
+    pub stream: u32,
+    /// The step number.
+    pub step: u32,
+}
+
+impl NoiseKey {
+    /// The Philox key: (seed low word, seed high word).
+    #[inline(always)]
+    pub fn key(&self) -> [u32; 2] {
+        [self.seed as u32, (self.seed >> 32) as u32]
+    }
+
+    /// The Philox counter of `block` (elements 4·block … 4·block + 3).
+    #[inline(always)]
+    pub fn counter(&self, block: u64) -> [u32; 4] {
+        [block as u32, (block >> 32) as u32, self.step, self.stream]
+    }
+
+    /// The four raw Philox words of `block`.
+    pub fn block_words(&self, block: u64) -> [u32; 4] {
+        crate::philox::philox4x32_10(self.counter(block), self.key())
+    }
+
+    /// The four normals of `block`.
+    #[inline(always)]
+    pub fn block_normals(&self, block: u64) -> [f32; 4] {
+        normals_from_block_lanes(Scalar, self.block_words(block))
+    }
+
+    /// The normal of global element `index`.
+    #[inline(always)]
+    pub fn normal(&self, index: u64) -> f32 {
+        self.block_normals(index >> 2)[(index & 3) as usize]
+    }
+
+    /// Normals of blocks `first_block … first_block + W − 1`, already in element order
+    /// (see [`Lanes::interleave4`]). `first_block` must be a multiple of `W`, so that the low
+    /// counter word cannot carry into the high word between lanes.
+    #[inline(always)]
+    pub fn tile_normals<L: Lanes>(&self, l: L, first_block: u64) -> [L::F; 4] {
+        let c = self.counter(first_block);
+        let ctr = [
+            l.index_u(c[0]),
+            l.splat_u(c[1]),
+            l.splat_u(c[2]),
+            l.splat_u(c[3]),
+        ];
+        let w = philox4x32_lanes::<L, 10>(l, ctr, self.key());
+        l.interleave4(normals_from_block_lanes(l, w))
+    }
+}
+
+/// A fused elementwise kernel, applied one vector of `L::WIDTH` elements at a time.
+pub trait Elementwise {
+    /// Processes elements `i … i + L::WIDTH − 1` (local indices); `z` holds their normals
+    /// (unspecified when the kernel draws no noise).
+    fn apply<L: Lanes>(&mut self, l: L, i: usize, z: L::F);
+}
+
+/// Runs `op` over local elements `0 … len − 1`, with the normals of global elements
+/// `offset … offset + len − 1` under `key` when `key` is given.
+///
+/// The caller guarantees `offset + len` does not overflow `u64` and that `op` accepts
+/// every index below `len`.
+#[inline(always)]
+pub fn run_elementwise<L: Lanes, Op: Elementwise>(
+    l: L,
+    op: &mut Op,
+    len: usize,
+    noise: Option<(NoiseKey, u64)>,
+) {
+    let w = L::WIDTH;
+    let Some((key, offset)) = noise else {
+        let mut i = 0;
+        while i + w <= len {
+            op.apply(l, i, l.splat(0.0));
+            i += w;
+        }
+        while i < len {
+            op.apply(Scalar, i, 0.0);
+            i += 1;
+        }
+        return;
+    };
+    let tile = 4 * w as u64;
+    let mut i = 0usize;
+    // Scalar head up to the first global index that is a multiple of the tile.
+    let head = ((tile - offset % tile) % tile).min(len as u64) as usize;
+    while i < head {
+        op.apply(Scalar, i, key.normal(offset + i as u64));
+        i += 1;
+    }
+    while i + 4 * w <= len {
+        let z = key.tile_normals(l, (offset + i as u64) / 4);
+        for (v, zv) in z.into_iter().enumerate() {
+            op.apply(l, i + v * w, zv);
+        }
+        i += 4 * w;
+    }
+    while i < len {
+        op.apply(Scalar, i, key.normal(offset + i as u64));
+        i += 1;
+    }
+}

@@ -1,0 +1,245 @@
+//! Tensor storage types (f32, f16, bf16) and the one rounding rule for narrowing stores.
+//!
+//! Kernel arithmetic is always f32. A tensor argument may be stored as any of the three types;
+//! the kernel widens on load (exact) and rounds to nearest even on store. The tensor views are
+//! enums rather than type parameters so that one compiled kernel serves every combination of
+//! argument types; the match per vector load is a well-predicted branch.
+
+use crate::lanes::Lanes;
+use crate::{bf16, f16};
+
+/// The storage type of a tensor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Dtype {
+    /// IEEE binary32.
+    F32,
+    /// IEEE binary16.
+    F16,
+    /// bfloat16 (the top half of a binary32).
+    Bf16,
+}
+
+impl Dtype {
+    /// Bytes per element.
+    pub const fn size(self) -> usize {
+        match self {
+            Dtype::F32 => 4,
+            Dtype::F16 | Dtype::Bf16 => 2,
+        }
+    }
+}
+
+/// A read-only tensor of any storage type.
+#[derive(Clone, Copy, Debug)]
+pub enum TensorRef<'a> {
+    /// f32 elements.
+    F32(&'a [f32]),
+    /// f16 elements.
+    F16(&'a [f16]),
+    /// bf16 elements.
+    Bf16(&'a [bf16]),
+}
+
+/// A writable tensor of any storage type.
+#[derive(Debug)]
+pub enum TensorMut<'a> {
+    /// f32 elements.
+    F32(&'a mut [f32]),
+    /// f16 elements.
+    F16(&'a mut [f16]),
+    /// bf16 elements.
+    Bf16(&'a mut [bf16]),
+}
+
+impl<'a> From<&'a [f32]> for TensorRef<'a> {
+    fn from(s: &'a [f32]) -> Self {
+        TensorRef::F32(s)
+    }
+}
+impl<'a> From<&'a [f16]> for TensorRef<'a> {
+    fn from(s: &'a [f16]) -> Self {
+        TensorRef::F16(s)
+    }
+}
+impl<'a> From<&'a [bf16]> for TensorRef<'a> {
+    fn from(s: &'a [bf16]) -> Self {
+        TensorRef::Bf16(s)
+    }
+}
+impl<'a> From<&'a mut [f32]> for TensorMut<'a> {
+    fn from(s: &'a mut [f32]) -> Self {
+        TensorMut::F32(s)
+    }
+}
+impl<'a> From<&'a mut [f16]> for TensorMut<'a> {
+    fn from(s: &'a mut [f16]) -> Self {
+        TensorMut::F16(s)
+    }
+}
+impl<'a> From<&'a mut [bf16]> for TensorMut<'a> {
+    fn from(s: &'a mut [bf16]) -> Self {
+        TensorMut::Bf16(s)
+    }
+}
+
+impl<'a> TensorRef<'a> {
+    /// Number of elements.
+    pub fn len(&self) -> usize {
+        match self {
+            TensorRef::F32(s) => s.len(),
+            TensorRef::F16(s) => s.len(),
+            TensorRef::Bf16(s) => s.len(),
+        }
+    }
+    /// True when the tensor has no elements.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// The storage type.
+    pub fn dtype(&self) -> Dtype {
+        match self {
+            TensorRef::F32(_) => Dtype::F32,
+            TensorRef::F16(_) => Dtype::F16,
+            TensorRef::Bf16(_) => Dtype::Bf16,
+        }
+    }
+    /// Elements `start..end`; `None` when out of range.
+    pub fn get(&self, start: usize, end: usize) -> Option<TensorRef<'a>> {
+        Some(match *self {
+            TensorRef::F32(s) => TensorRef::F32(s.get(start..end)?),
+            TensorRef::F16(s) => TensorRef::F16(s.get(start..end)?),
+            TensorRef::Bf16(s) => TensorRef::Bf16(s.get(start..end)?),
+        })
+    }
+    /// Splits into `[0, mid)` and `[mid, len)` (`mid` clamped to the length).
+    pub fn split_at(self, mid: usize) -> (TensorRef<'a>, TensorRef<'a>) {
+        let mid = mid.min(self.len());
+        match self {
+            TensorRef::F32(s) => {
+                let (a, b) = s.split_at(mid);
+                (TensorRef::F32(a), TensorRef::F32(b))
+            }
+            TensorRef::F16(s) => {
+                let (a, b) = s.split_at(mid);
+                (TensorRef::F16(a), TensorRef::F16(b))
+            }
+            TensorRef::Bf16(s) => {
+                let (a, b) = s.split_at(mid);
+                (TensorRef::Bf16(a), TensorRef::Bf16(b))
+            }
+        }
+    }
+    /// Element `i` widened to f32; `None` when out of range.
+    pub fn get_f32(&self, i: usize) -> Option<f32> {
+        match self {
+            TensorRef::F32(s) => s.get(i).copied(),
+            TensorRef::F16(s) => s.get(i).map(|h| h.to_f32()),
+            TensorRef::Bf16(s) => s.get(i).map(|h| h.to_f32()),
+        }
+    }
+    /// Loads `L::WIDTH` elements starting at `i`, widened to f32.
+    #[inline(always)]
+    pub fn load<L: Lanes>(&self, l: L, i: usize) -> L::F {
+        match self {
+            TensorRef::F32(s) => l.load_f32(&s[i..]),
+            TensorRef::F16(s) => l.load_f16(&s[i..]),
+            TensorRef::Bf16(s) => l.load_bf16(&s[i..]),
+        }
+    }
+}
+
+impl<'a> TensorMut<'a> {
+    /// Number of elements.
+    pub fn len(&self) -> usize {
+        match self {
+            TensorMut::F32(s) => s.len(),
+            TensorMut::F16(s) => s.len(),
+            TensorMut::Bf16(s) => s.len(),
+        }
+    }
+    /// True when the tensor has no elements.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// The storage type.
+    pub fn dtype(&self) -> Dtype {
+        match self {
+            TensorMut::F32(_) => Dtype::F32,
+            TensorMut::F16(_) => Dtype::F16,
+            TensorMut::Bf16(_) => Dtype::Bf16,
+        }
+    }
+    /// A shorter-lived view of the same elements.
+    pub fn reborrow(&mut self) -> TensorMut<'_> {
+        match self {
+            TensorMut::F32(s) => TensorMut::F32(s),
+            TensorMut::F16(s) => TensorMut::F16(s),
+            TensorMut::Bf16(s) => TensorMut::Bf16(s),
+        }
+    }
+    /// A read-only view of the same elements.
+    pub fn as_ref(&self) -> TensorRef<'_> {
+        match self {
+            TensorMut::F32(s) => TensorRef::F32(s),
+            TensorMut::F16(s) => TensorRef::F16(s),
+            TensorMut::Bf16(s) => TensorRef::Bf16(s),
+        }
+    }
+    /// Splits into `[0, mid)` and `[mid, len)` (`mid` clamped to the length).
+    pub fn split_at(self, mid: usize) -> (TensorMut<'a>, TensorMut<'a>) {
+        let mid = mid.min(self.len());
+        match self {
+            TensorMut::F32(s) => {
+                let (a, b) = s.split_at_mut(mid);
+                (TensorMut::F32(a), TensorMut::F32(b))
+            }
+            TensorMut::F16(s) => {
+                let (a, b) = s.split_at_mut(mid);
+                (TensorMut::F16(a), TensorMut::F16(b))
+            }
+            TensorMut::Bf16(s) => {
+                let (a, b) = s.split_at_mut(mid);
+                (TensorMut::Bf16(a), TensorMut::Bf16(b))
+            }
+        }
+    }
+    /// Loads `L::WIDTH` elements starting at `i`, widened to f32.
+    #[inline(always)]
+    pub fn load<L: Lanes>(&self, l: L, i: usize) -> L::F {
+        match self {
+            TensorMut::F32(s) => l.load_f32(&s[i..]),
+            TensorMut::F16(s) => l.load_f16(&s[i..]),
+            TensorMut::Bf16(s) => l.load_bf16(&s[i..]),
+        }
+    }
+    /// Stores `L::WIDTH` elements starting at `i`, rounded to the storage type.
+    #[inline(always)]
+    pub fn store<L: Lanes>(&mut self, l: L, i: usize, v: L::F) {
+        match self {
+            TensorMut::F32(s) => l.store_f32(&mut s[i..], v),
+            TensorMut::F16(s) => l.store_f16(&mut s[i..], v),
+            TensorMut::Bf16(s) => l.store_bf16(&mut s[i..], v),
+        }
+    }
+}
+
+/// f32 → f16, round to nearest even, overflow to ±Inf, NaN stays NaN (the `half` crate's
+/// IEEE conversion, which equals F16C's `vcvtps2ph` with rounding mode 0).
+#[inline(always)]
+pub fn f16_from_f32(x: f32) -> f16 {
+    f16::from_f32(x)
+}
+
+/// f32 → bf16, round to nearest even; a NaN keeps its top payload bits and is made quiet.
+///
+/// Written out (rather than delegated) because the SIMD backends implement exactly this
+/// integer recipe: add `0x7fff` plus the lowest kept bit, keep the top 16 bits.
+#[inline(always)]
+pub fn bf16_from_f32(x: f32) -> bf16 {
+    let bits = x.to_bits();
+    if bits & 0x7fff_ffff > 0x7f80_0000 {
+        return bf16::from_bits(((bits >> 16) as u16) | 0x0040);
+    }
+    let rounded = bits.wrapping_add(0x7fff + ((bits >> 16) & 1));
+    bf16::from_bits((rounded >> 16) as u16)
+}

@@ -1,0 +1,88 @@
+//! CPU execution: fixed-size chunks on rayon's pool, each run on the chosen lanes.
+//!
+//! A kernel call is split by halving at chunk boundaries ([`crate::CHUNK`] elements) and the
+//! halves run with `rayon::join`. Every element's value depends only on its inputs and its
+//! global index, so neither the split nor the thread count can change a bit.
+
+#[cfg(target_arch = "x86_64")]
+use ito_kernels::lanes::Avx2;
+#[cfg(target_arch = "aarch64")]
+use ito_kernels::lanes::Neon;
+use ito_kernels::lanes::{Lanes, LanesFn, Scalar};
+
+use crate::{Backend, Error, CHUNK};
+
+/// The lane token of a CPU backend, obtained once per call after the availability check.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum CpuLanes {
+    Scalar,
+    #[cfg(target_arch = "x86_64")]
+    Avx2(Avx2),
+    #[cfg(target_arch = "aarch64")]
+    Neon(Neon),
+}
+
+impl CpuLanes {
+    pub(crate) fn for_backend(b: Backend) -> Result<Self, Error> {
+        b.check_available()?;
+        match b {
+            Backend::Scalar => Ok(CpuLanes::Scalar),
+            #[cfg(target_arch = "x86_64")]
+            Backend::Avx2 => {
+                crate::backend::avx2_token()
+                    .map(CpuLanes::Avx2)
+                    .ok_or(Error::BackendUnavailable {
+                        backend: b,
+                        reason: "this CPU lacks AVX2, FMA or F16C",
+                    })
+            }
+            #[cfg(target_arch = "aarch64")]
+            Backend::Neon => Ok(CpuLanes::Neon(Neon::new())),
+            _ => Err(Error::BackendUnavailable {
+                backend: b,
+                reason: "not a CPU backend of this build",
+            }),
+        }
+    }
+
+    /// Runs `f` with the token, inside a function compiled for its instruction set.
+    #[inline(always)]
+    pub(crate) fn with<F: LanesFn>(self, f: F) -> F::Output {
+        match self {
+            CpuLanes::Scalar => f.call(Scalar),
+            #[cfg(target_arch = "x86_64")]
+            CpuLanes::Avx2(t) => t.run(f),
+            #[cfg(target_arch = "aarch64")]
+            CpuLanes::Neon(t) => f.call(t),
+        }
+    }
+}
+
+/// An elementwise kernel call that can be cut into independent halves.
+pub(crate) trait Splittable: Sized + Send {
+    fn len(&self) -> usize;
+    fn split_at(self, mid: usize) -> (Self, Self);
+    fn run<L: Lanes>(&mut self, l: L);
+}
+
+struct RunOn<'k, K>(&'k mut K);
+
+impl<K: Splittable> LanesFn for RunOn<'_, K> {
+    type Output = ();
+    #[inline(always)]
+    fn call<L: Lanes>(self, l: L) {
+        self.0.run(l)
+    }
+}
+
+/// Runs `op` in chunks of [`CHUNK`] elements on the current rayon pool.
+pub(crate) fn run_chunked<K: Splittable>(mut op: K, lanes: CpuLanes) {
+    let n = op.len();
+    if n <= CHUNK {
+        lanes.with(RunOn(&mut op));
+        return;
+    }
+    let mid = n.div_ceil(CHUNK) / 2 * CHUNK;
+    let (left, right) = op.split_at(mid);
+    rayon::join(|| run_chunked(left, lanes), || run_chunked(right, lanes));
+}

@@ -1,0 +1,174 @@
+//! The public kernel entry points: validate, pick the lanes, run in chunks.
+
+use ito_kernels::fill_normal::FillNormal;
+use ito_kernels::lanes::{Lanes, LanesFn};
+use ito_kernels::lincomb::{Lincomb, LincombCoefs, Noise};
+use ito_kernels::reduce::{Reduce, SegmentStats};
+use ito_kernels::storage::{TensorMut, TensorRef};
+use ito_kernels::{ArgError, Problem};
+use rayon::prelude::*;
+
+use crate::exec::{run_chunked, CpuLanes, Splittable};
+use crate::{backend, Backend, Error, CHUNK};
+
+impl Splittable for Lincomb<'_> {
+    fn len(&self) -> usize {
+        Lincomb::len(self)
+    }
+    fn split_at(self, mid: usize) -> (Self, Self) {
+        Lincomb::split_at(self, mid)
+    }
+    #[inline(always)]
+    fn run<L: Lanes>(&mut self, l: L) {
+        Lincomb::run(self, l)
+    }
+}
+
+impl Splittable for FillNormal<'_> {
+    fn len(&self) -> usize {
+        FillNormal::len(self)
+    }
+    fn split_at(self, mid: usize) -> (Self, Self) {
+        FillNormal::split_at(self, mid)
+    }
+    #[inline(always)]
+    fn run<L: Lanes>(&mut self, l: L) {
+        FillNormal::run(self, l)
+    }
+}
+
+impl Backend {
+    /// `lincomb` on this backend (see [`lincomb`]).
+    pub fn lincomb(
+        self,
+        y: TensorMut<'_>,
+        y2: Option<TensorMut<'_>>,
+        inputs: &[TensorRef<'_>],
+        coefs: &LincombCoefs,
+        noise: Option<Noise>,
+    ) -> Result<(), Error> {
+        let lanes = CpuLanes::for_backend(self)?;
+        run_chunked(Lincomb::new(y, y2, inputs, coefs, noise)?, lanes);
+        Ok(())
+    }
+
+    /// `fill_normal` on this backend (see [`fill_normal`]).
+    pub fn fill_normal(
+        self,
+        y: TensorMut<'_>,
+        mean: f32,
+        std: f32,
+        noise: Noise,
+    ) -> Result<(), Error> {
+        let lanes = CpuLanes::for_backend(self)?;
+        run_chunked(FillNormal::new(y, mean, std, noise)?, lanes);
+        Ok(())
+    }
+
+    /// `reduce` on this backend (see [`reduce`]).
+    pub fn reduce(
+        self,
+        x: TensorRef<'_>,
+        y: Option<TensorRef<'_>>,
+        segment_len: usize,
+        out: &mut [SegmentStats],
+    ) -> Result<(), Error> {
+        let lanes = CpuLanes::for_backend(self)?;
+        let r = Reduce::new(x, y, segment_len)?;
+        if out.len() != r.segments() {
+            return Err(ArgError {
+                arg: "out",
+                index: None,
+                problem: Problem::Length {
+                    expected: r.segments(),
+                    found: out.len(),
+                },
+            }
+            .into());
+        }
+        let per_seg = r.leaves_per_segment();
+        if per_seg == 1 {
+            // Short segments: one work item holds many whole segments.
+            let segs_per_item = (CHUNK / segment_len).max(1);
+            out.par_chunks_mut(segs_per_item)
+                .enumerate()
+                .for_each(|(c, o)| {
+                    lanes.with(Leaves {
+                        r: &r,
+                        first: c * segs_per_item,
+                        out: o,
+                        per_seg,
+                    });
+                });
+        } else {
+            // Long segments: leaves in parallel, then each segment's leaves combined.
+            let mut leaves = vec![SegmentStats::default(); r.segments() * per_seg];
+            let leaves_per_item = (CHUNK / ito_kernels::reduce::LEAF).max(1);
+            leaves
+                .par_chunks_mut(leaves_per_item)
+                .enumerate()
+                .for_each(|(c, o)| {
+                    lanes.with(Leaves {
+                        r: &r,
+                        first: c * leaves_per_item,
+                        out: o,
+                        per_seg,
+                    });
+                });
+            out.par_iter_mut()
+                .zip(leaves.par_chunks_mut(per_seg))
+                .for_each(|(o, seg)| {
+                    *o = ito_kernels::reduce::combine_leaves(seg);
+                });
+        }
+        Ok(())
+    }
+}
+
+/// Computes leaves `first … first + out.len() − 1`, numbered across segments.
+struct Leaves<'r, 'a, 'o> {
+    r: &'r Reduce<'a>,
+    first: usize,
+    out: &'o mut [SegmentStats],
+    per_seg: usize,
+}
+
+impl LanesFn for Leaves<'_, '_, '_> {
+    type Output = ();
+    #[inline(always)]
+    fn call<L: Lanes>(self, l: L) {
+        for (k, o) in self.out.iter_mut().enumerate() {
+            let g = self.first + k;
+            *o = self.r.leaf(l, g / self.per_seg, g % self.per_seg);
+        }
+    }
+}
+
+/// The fused linear combination, on the selected backend:
+/// `y ← c_y·y + Σ cⱼ·aⱼ + (c_z + Σ eⱼ·aⱼ)·N` and optionally `y2 ← d_y·y + Σ dⱼ·aⱼ`,
+/// in one pass (exact definition: [`ito_kernels::lincomb`]).
+pub fn lincomb(
+    y: TensorMut<'_>,
+    y2: Option<TensorMut<'_>>,
+    inputs: &[TensorRef<'_>],
+    coefs: &LincombCoefs,
+    noise: Option<Noise>,
+) -> Result<(), Error> {
+    backend()?.lincomb(y, y2, inputs, coefs, noise)
+}
+
+/// `y[i] = mean + std·N(key, noise.offset + i)`, on the selected backend.
+pub fn fill_normal(y: TensorMut<'_>, mean: f32, std: f32, noise: Noise) -> Result<(), Error> {
+    backend()?.fill_normal(y, mean, std, noise)
+}
+
+/// Per-segment Σx², Σx·y and max|x| over `x` cut into segments of `segment_len`, in the
+/// fixed order of [`ito_kernels::reduce`]; `out` has one entry per segment.
+pub fn reduce(
+    x: TensorRef<'_>,
+    y: Option<TensorRef<'_>>,
+    segment_len: usize,
+    out: &mut [SegmentStats],
+) -> Result<(), Error> {
+    backend()?.reduce(x, y, segment_len, out)
+}

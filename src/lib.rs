@@ -1,0 +1,45 @@
+//! # ito
+//!
+//! Fused, bit-reproducible numerical kernels for diffusion sampling and SDE integration.
+//!
+//! A host program evaluates its network; ito performs everything else that touches the state
+//! tensor each step — the linear part of an exponential-integrator update, noise injection,
+//! norms — as one pass over memory, on the best backend the machine has (AVX2+FMA, NEON,
+//! scalar), with counter-based noise, so that a result is the same to the bit on every
+//! backend, thread count and batch split.
+//!
+//! ```
+//! use ito::{lincomb, LincombCoefs, Noise, NoiseKey};
+//!
+//! // x ← 0.9·x + 0.1·ε + 0.05·N(seed 7, stream 0, step 3, element i): one fused pass.
+//! let mut x = vec![1.0f32; 1000];
+//! let eps = vec![0.5f32; 1000];
+//! let mut c = LincombCoefs { y: 0.9, noise: 0.05, ..Default::default() };
+//! c.inputs[0] = 0.1;
+//! let noise = Noise { key: NoiseKey { seed: 7, stream: 0, step: 3 }, offset: 0 };
+//! lincomb(x.as_mut_slice().into(), None, &[eps.as_slice().into()], &c, Some(noise)).unwrap();
+//! ```
+//!
+//! Modules: [`rng`] (Philox and the normal transform), [`backend`] (detection, override,
+//! dispatch), and the kernels [`lincomb()`], [`fill_normal()`], [`reduce()`].
+#![deny(unsafe_op_in_unsafe_fn)]
+
+pub mod backend;
+mod error;
+mod exec;
+mod kernels;
+pub mod rng;
+
+pub use backend::{available_backends, backend, set_backend, Backend};
+pub use error::Error;
+pub use ito_kernels::lincomb::{LincombCoefs, Noise, MAX_INPUTS};
+pub use ito_kernels::noise::NoiseKey;
+pub use ito_kernels::reduce::SegmentStats;
+pub use ito_kernels::storage::{Dtype, TensorMut, TensorRef};
+pub use ito_kernels::{bf16, f16, ArgError, Problem};
+pub use kernels::{fill_normal, lincomb, reduce};
+
+/// Elements per CPU work item. Fixed, so the split of work never depends on the thread count
+/// (it does not change results either way: each element's value is a pure function of its
+/// inputs and its global index).
+pub const CHUNK: usize = 1 << 14;

@@ -102,11 +102,12 @@ struct Features {
 fn detect() -> Features {
     static FEATURES: OnceLock<Features> = OnceLock::new();
     *FEATURES.get_or_init(|| {
-        #[cfg(target_arch = "x86_64")]
+        // Miri cannot execute `cpuid` (nor AVX2): under it only the scalar backend exists.
+        #[cfg(all(target_arch = "x86_64", not(miri)))]
         let avx2 = std::arch::is_x86_feature_detected!("avx2")
             && std::arch::is_x86_feature_detected!("fma")
             && std::arch::is_x86_feature_detected!("f16c");
-        #[cfg(not(target_arch = "x86_64"))]
+        #[cfg(any(not(target_arch = "x86_64"), miri))]
         let avx2 = false;
         Features {
             avx2,

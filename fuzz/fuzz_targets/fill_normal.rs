@@ -1,0 +1,36 @@
+//! `fill_normal`, differential and robust: arbitrary lengths, starts, storage types, μ, σ
+//! (invalid ones must be typed errors), keys and offsets (near u64::MAX included).
+#![no_main]
+
+#[path = "common.rs"]
+mod common;
+
+use common::{simd_backends, Buf, Bytes};
+use ito::{Backend, Noise, NoiseKey};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let mut b = Bytes(data);
+    let n = (b.u32() % 5000) as usize;
+    let (d, start) = (b.dtype(), (b.u8() % 9) as usize);
+    let (mean, std) = (b.value(), b.value());
+    let noise = Noise {
+        key: NoiseKey {
+            seed: b.u64(),
+            stream: b.u32(),
+            step: b.u32(),
+        },
+        offset: b.u64(),
+    };
+    let run = |backend: Backend| {
+        let mut y = Buf::new(d, &vec![0.0; start + n]);
+        let ok = backend
+            .fill_normal(y.slice_mut(start, n), mean, std, noise)
+            .is_ok();
+        (ok, y.bits())
+    };
+    let reference = run(Backend::Scalar);
+    for backend in simd_backends() {
+        assert_eq!(run(backend), reference, "{backend} differs from scalar");
+    }
+});

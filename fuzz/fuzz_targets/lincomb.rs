@@ -1,0 +1,64 @@
+//! `lincomb`, differential and robust: arbitrary lengths, sub-slice starts, storage types,
+//! values, coefficients (NaN/Inf included: those must be typed errors), noise keys and
+//! offsets. Every SIMD backend must equal scalar bit for bit; nothing may panic.
+#![no_main]
+
+#[path = "common.rs"]
+mod common;
+
+use common::{simd_backends, Buf, Bytes};
+use ito::{Backend, LincombCoefs, Noise, NoiseKey, MAX_INPUTS};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let mut b = Bytes(data);
+    let n = (b.u32() % 2000) as usize;
+    let k = (b.u8() as usize) % (MAX_INPUTS + 2); // up to one too many
+    let mut coefs = LincombCoefs {
+        y: b.value(),
+        noise: b.value(),
+        y2_y: b.value(),
+        ..Default::default()
+    };
+    for j in 0..MAX_INPUTS {
+        coefs.inputs[j] = if b.u8() & 1 == 0 { 0.0 } else { b.value() };
+        coefs.noise_inputs[j] = if b.u8() & 3 == 0 { b.value() } else { 0.0 };
+        coefs.y2_inputs[j] = if b.u8() & 1 == 0 { 0.0 } else { b.value() };
+    }
+    let noise = (b.u8() & 1 == 1).then(|| Noise {
+        key: NoiseKey {
+            seed: b.u64(),
+            stream: b.u32(),
+            step: b.u32(),
+        },
+        offset: b.u64(),
+    });
+    let with_y2 = b.u8() & 1 == 1;
+    let len_y2 = if b.u8() == 255 { n + 1 } else { n }; // sometimes a length mismatch
+    let spec = |b: &mut Bytes, len: usize| {
+        let (d, start) = (b.dtype(), (b.u8() % 9) as usize);
+        let vals: Vec<f32> = (0..start + len).map(|_| b.value()).collect();
+        (d, start, vals)
+    };
+    let y = spec(&mut b, n);
+    let y2 = spec(&mut b, len_y2);
+    let ins: Vec<_> = (0..k).map(|_| spec(&mut b, n)).collect();
+
+    let run = |backend: Backend| {
+        let mut yb = Buf::new(y.0, &y.2);
+        let mut y2b = Buf::new(y2.0, &y2.2);
+        let bufs: Vec<Buf> = ins.iter().map(|(d, _, v)| Buf::new(*d, v)).collect();
+        let inputs: Vec<_> = bufs
+            .iter()
+            .zip(&ins)
+            .map(|(buf, (_, s, _))| buf.slice(*s, n))
+            .collect();
+        let y2t = with_y2.then(|| y2b.slice_mut(y2.1, len_y2));
+        let r = backend.lincomb(yb.slice_mut(y.1, n), y2t, &inputs, &coefs, noise);
+        (r.is_ok(), yb.bits(), y2b.bits())
+    };
+    let reference = run(Backend::Scalar);
+    for backend in simd_backends() {
+        assert_eq!(run(backend), reference, "{backend} differs from scalar");
+    }
+});

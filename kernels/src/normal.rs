@@ -16,12 +16,17 @@
 //!
 //! `ln` reduces u = 2ᵏ·m with m ∈ [√½, √2) by integer operations on the bits, then evaluates
 //! ln m = f − ½f² + s(½f² + R(s²)), f = m − 1, s = f/(2 + f), with R the first four terms of the
-//! atanh series (truncation error below 2·10⁻⁹ relative on |s| ≤ 0.1716). sin and cos of 2πx
-//! use their Taylor series to x¹¹ and x¹⁰ (truncation below 3·10⁻⁹ relative on |x| ≤ ⅛), with
-//! 2π split in two so the leading term of sin carries 48 bits.
+//! atanh series (truncation error below 2·10⁻⁹ relative on |s| ≤ 0.1716), keeping the result
+//! as an unevaluated sum hi + lo. The radius r = √(−2 ln u) gets one Newton correction r_lo
+//! from that sum. sin and cos of 2πx use their Taylor series to x⁹ and x¹⁰ (truncation below
+//! 3·10⁻⁹ relative on |x| ≤ ⅛), with 2π split in two; r·cos and r·sin are formed with fused
+//! operations around the leading terms so that the output rounds about once.
 //!
 //! Accuracy, measured against an f64 evaluation on the same exact inputs
-//! (tests/normal_accuracy.rs): within 2 ulp of the output everywhere tested.
+//! (tests/normal_accuracy.rs, ≈4.2·10⁶ pairs: every radius word below 2²⁰ and above
+//! 2³² − 2²⁰, the powers of two, 2·10⁶ random): worst 1.58 ulp of the output (the test
+//! requires ≤ 2); cos and sin alone ≤ 1.02 ulp over all 2²³ angles; ln as hi + lo within
+//! 1.6·10⁻⁸ relative.
 
 use crate::lanes::{Lanes, Scalar};
 

@@ -43,6 +43,13 @@ impl Avx2 {
     }
 }
 
+impl super::LanesToken for Avx2 {
+    #[inline]
+    fn run_with<F: LanesFn>(self, f: F) -> F::Output {
+        self.run(f)
+    }
+}
+
 // SAFETY (for every `unsafe` block in this impl that calls an intrinsic): the `Avx2` token
 // proves the CPU supports AVX2, FMA and F16C. Blocks that also dereference pointers state the
 // length check that keeps the access in bounds.
@@ -189,11 +196,12 @@ impl Lanes for Avx2 {
         // SAFETY: token.
         unsafe {
             let mv = _mm256_set1_epi32(m as i32);
-            // 32×32→64 products of the even lanes, then of the odd lanes moved down.
+            // High words: 32×32→64 products of the even lanes, then of the odd lanes moved
+            // down, blended. Low words: one wrapping multiply.
             let even = _mm256_mul_epu32(a, mv);
             let odd = _mm256_mul_epu32(_mm256_srli_epi64::<32>(a), mv);
             let hi = _mm256_blend_epi32::<0b1010_1010>(_mm256_srli_epi64::<32>(even), odd);
-            let lo = _mm256_blend_epi32::<0b1010_1010>(even, _mm256_slli_epi64::<32>(odd));
+            let lo = _mm256_mullo_epi32(a, mv);
             (hi, lo)
         }
     }

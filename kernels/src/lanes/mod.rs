@@ -7,7 +7,9 @@
 
 use crate::{bf16, f16};
 
+mod pair;
 mod scalar;
+pub use pair::{LanesToken, Pair};
 pub use scalar::Scalar;
 
 #[cfg(target_arch = "x86_64")]

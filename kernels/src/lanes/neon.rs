@@ -22,6 +22,13 @@ impl Neon {
     }
 }
 
+impl super::LanesToken for Neon {
+    #[inline(always)]
+    fn run_with<F: super::LanesFn>(self, f: F) -> F::Output {
+        f.call(self)
+    }
+}
+
 // SAFETY (for every `unsafe` block in this impl that calls an intrinsic): NEON is mandatory on
 // aarch64, the only architecture this file is compiled for. Blocks that also dereference
 // pointers state the length check that keeps the access in bounds.

@@ -56,36 +56,22 @@ pub struct Noise {
     pub offset: u64,
 }
 
-#[derive(Clone, Copy, Debug, Default)]
-struct Terms {
-    /// (input index, coefficient) of the present terms, in input order.
-    list: [(usize, f32); MAX_INPUTS],
-    len: usize,
-}
-
-impl Terms {
-    fn new(coefs: &[f32; MAX_INPUTS], n_inputs: usize) -> Self {
-        let mut t = Terms::default();
-        for (j, &c) in coefs.iter().enumerate().take(n_inputs) {
-            if c != 0.0 {
-                t.list[t.len] = (j, c);
-                t.len += 1;
-            }
+/// Accumulates the present terms (non-zero coefficients) in input order: one fma each.
+/// With `N` a constant the loop unrolls, so `a` stays in registers.
+#[inline(always)]
+fn fold<L: Lanes, const N: usize>(
+    l: L,
+    coefs: &[f32; MAX_INPUTS],
+    a: &[L::F; N],
+    start: L::F,
+) -> L::F {
+    let mut acc = start;
+    for (j, &aj) in a.iter().enumerate() {
+        if coefs[j] != 0.0 {
+            acc = l.fma(l.splat(coefs[j]), aj, acc);
         }
-        t
     }
-    #[inline(always)]
-    fn iter(&self) -> impl Iterator<Item = &(usize, f32)> {
-        self.list[..self.len].iter()
-    }
-    #[inline(always)]
-    fn fold<L: Lanes>(&self, l: L, a: &[L::F; MAX_INPUTS], start: L::F) -> L::F {
-        let mut acc = start;
-        for &(j, c) in self.iter() {
-            acc = l.fma(l.splat(c), a[j], acc);
-        }
-        acc
-    }
+    acc
 }
 
 /// The tensor-free part of a validated call.
@@ -97,12 +83,15 @@ struct Params {
     /// Whether y is read (c_y ≠ 0, or d_y ≠ 0 with a y2).
     reads_y: bool,
     c_y: f32,
-    y_terms: Terms,
+    /// cⱼ, zero beyond the inputs given.
+    c: [f32; MAX_INPUTS],
     c_z: f32,
-    noise_terms: Terms,
+    /// eⱼ, zero beyond the inputs given.
+    e: [f32; MAX_INPUTS],
     noise: Option<Noise>,
     d_y: f32,
-    y2_terms: Terms,
+    /// dⱼ, zero beyond the inputs given.
+    d: [f32; MAX_INPUTS],
 }
 
 /// A validated `lincomb` call over one contiguous range of elements.
@@ -193,19 +182,12 @@ impl<'a> Lincomb<'a> {
         let n_inputs = inputs.len();
         let mut arr = [TensorRef::F32(&[]); MAX_INPUTS];
         arr[..n_inputs].copy_from_slice(inputs);
-        let y_terms = Terms::new(&coefs.inputs, n_inputs);
-        let noise_terms = Terms::new(&coefs.noise_inputs, n_inputs);
-        let y2_terms = Terms::new(&coefs.y2_inputs, n_inputs);
+        // Coefficients beyond the inputs given are zero (checked above).
         let mut used = [false; MAX_INPUTS];
-        let read_by = [
-            &y_terms,
-            &y2_terms,
-            if noise_on { &noise_terms } else { &y_terms },
-        ];
-        for t in read_by {
-            for &(j, _) in t.iter() {
-                used[j] = true;
-            }
+        for (j, u) in used.iter_mut().enumerate() {
+            *u = coefs.inputs[j] != 0.0
+                || coefs.y2_inputs[j] != 0.0
+                || (noise_on && coefs.noise_inputs[j] != 0.0);
         }
         Ok(Lincomb {
             y,
@@ -216,12 +198,12 @@ impl<'a> Lincomb<'a> {
                 used,
                 reads_y: coefs.y != 0.0 || (y2_on && coefs.y2_y != 0.0),
                 c_y: coefs.y,
-                y_terms,
+                c: coefs.inputs,
                 c_z: coefs.noise,
-                noise_terms,
+                e: coefs.noise_inputs,
                 noise: if noise_on { noise } else { None },
                 d_y: coefs.y2_y,
-                y2_terms,
+                d: coefs.y2_inputs,
             },
         })
     }
@@ -279,41 +261,55 @@ impl<'a> Lincomb<'a> {
     pub fn run<L: Lanes>(&mut self, l: L) {
         let noise = self.p.noise.map(|nz| (nz.key, nz.offset));
         let len = self.len();
-        run_elementwise(l, self, len, noise);
+        // The input count as a constant: the per-vector loops unroll and the loaded inputs
+        // stay in registers instead of a stack array.
+        match self.p.n_inputs {
+            0 => run_elementwise(l, &mut WithInputs::<0>(self), len, noise),
+            1 => run_elementwise(l, &mut WithInputs::<1>(self), len, noise),
+            2 => run_elementwise(l, &mut WithInputs::<2>(self), len, noise),
+            3 => run_elementwise(l, &mut WithInputs::<3>(self), len, noise),
+            4 => run_elementwise(l, &mut WithInputs::<4>(self), len, noise),
+            5 => run_elementwise(l, &mut WithInputs::<5>(self), len, noise),
+            _ => run_elementwise(l, &mut WithInputs::<MAX_INPUTS>(self), len, noise),
+        }
     }
 }
 
-impl Elementwise for Lincomb<'_> {
+/// A [`Lincomb`] whose input count is the constant `N`.
+struct WithInputs<'k, 'a, const N: usize>(&'k mut Lincomb<'a>);
+
+impl<const N: usize> Elementwise for WithInputs<'_, '_, N> {
     #[inline(always)]
     fn apply<L: Lanes>(&mut self, l: L, i: usize, z: L::F) {
-        let p = &self.p;
+        let k = &mut *self.0;
+        let p = &k.p;
         let zero = l.splat(0.0);
-        let mut a = [zero; MAX_INPUTS];
-        for (j, aj) in a.iter_mut().enumerate().take(p.n_inputs) {
+        let mut a = [zero; N];
+        for (j, aj) in a.iter_mut().enumerate() {
             if p.used[j] {
-                *aj = self.inputs[j].load(l, i);
+                *aj = k.inputs[j].load(l, i);
             }
         }
-        let y_old = if p.reads_y { self.y.load(l, i) } else { zero };
+        let y_old = if p.reads_y { k.y.load(l, i) } else { zero };
 
         let start = if p.c_y != 0.0 {
             l.mul(l.splat(p.c_y), y_old)
         } else {
             zero
         };
-        let mut acc = p.y_terms.fold(l, &a, start);
+        let mut acc = fold(l, &p.c, &a, start);
         if p.noise.is_some() {
-            let scale = p.noise_terms.fold(l, &a, l.splat(p.c_z));
+            let scale = fold(l, &p.e, &a, l.splat(p.c_z));
             acc = l.fma(scale, z, acc);
         }
-        if let Some(y2) = &mut self.y2 {
+        if let Some(y2) = &mut k.y2 {
             let start = if p.d_y != 0.0 {
                 l.mul(l.splat(p.d_y), y_old)
             } else {
                 zero
             };
-            y2.store(l, i, p.y2_terms.fold(l, &a, start));
+            y2.store(l, i, fold(l, &p.d, &a, start));
         }
-        self.y.store(l, i, acc);
+        k.y.store(l, i, acc);
     }
 }

@@ -104,8 +104,14 @@ struct LincombCase {
 }
 
 fn lincomb_case() -> impl Strategy<Value = LincombCase> {
-    (length(), 0usize..=MAX_INPUTS, any::<bool>(), any::<bool>()).prop_flat_map(
-        |(n, k, has_y2, has_noise)| {
+    (
+        length(),
+        0usize..=MAX_INPUTS,
+        any::<bool>(),
+        any::<bool>(),
+        any::<bool>(),
+    )
+        .prop_flat_map(|(n, k, has_y2, has_noise, uniform)| {
             let coefs = (
                 coef(),
                 [coef(), coef(), coef(), coef(), coef(), coef()],
@@ -129,40 +135,47 @@ fn lincomb_case() -> impl Strategy<Value = LincombCase> {
                     Just(None).boxed()
                 },
             )
-                .prop_map(move |(y, y2, inputs, (cy, ci, cz, ce, dy, di), noise)| {
-                    let mut coefs = LincombCoefs {
-                        y: cy,
-                        inputs: ci,
-                        noise: cz,
-                        noise_inputs: ce,
-                        y2_y: dy,
-                        y2_inputs: di,
-                    };
-                    // Coefficients must name only given inputs, noise and y2 (else: a typed error,
-                    // tested in tests/errors.rs).
-                    for j in inputs.len()..MAX_INPUTS {
-                        coefs.inputs[j] = 0.0;
-                        coefs.noise_inputs[j] = 0.0;
-                        coefs.y2_inputs[j] = 0.0;
-                    }
-                    if noise.is_none() {
-                        coefs.noise = 0.0;
-                        coefs.noise_inputs = [0.0; MAX_INPUTS];
-                    }
-                    if y2.is_none() {
-                        coefs.y2_y = 0.0;
-                        coefs.y2_inputs = [0.0; MAX_INPUTS];
-                    }
-                    LincombCase {
-                        y,
-                        y2,
-                        inputs,
-                        coefs,
-                        noise,
-                    }
-                })
-        },
-    )
+                .prop_map(
+                    move |(y, mut y2, mut inputs, (cy, ci, cz, ce, dy, di), noise)| {
+                        // Half the cases store every tensor in y's type: the kernels' typed fast path.
+                        if uniform {
+                            for t in inputs.iter_mut().chain(y2.iter_mut()) {
+                                t.dtype = y.dtype;
+                            }
+                        }
+                        let mut coefs = LincombCoefs {
+                            y: cy,
+                            inputs: ci,
+                            noise: cz,
+                            noise_inputs: ce,
+                            y2_y: dy,
+                            y2_inputs: di,
+                        };
+                        // Coefficients must name only given inputs, noise and y2 (else: a typed error,
+                        // tested in tests/errors.rs).
+                        for j in inputs.len()..MAX_INPUTS {
+                            coefs.inputs[j] = 0.0;
+                            coefs.noise_inputs[j] = 0.0;
+                            coefs.y2_inputs[j] = 0.0;
+                        }
+                        if noise.is_none() {
+                            coefs.noise = 0.0;
+                            coefs.noise_inputs = [0.0; MAX_INPUTS];
+                        }
+                        if y2.is_none() {
+                            coefs.y2_y = 0.0;
+                            coefs.y2_inputs = [0.0; MAX_INPUTS];
+                        }
+                        LincombCase {
+                            y,
+                            y2,
+                            inputs,
+                            coefs,
+                            noise,
+                        }
+                    },
+                )
+        })
 }
 
 /// Runs the case on `b`; returns (y, y2) buffers.

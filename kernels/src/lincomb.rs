@@ -25,7 +25,8 @@
 use crate::error::{check_finite, check_len, ArgError, Problem};
 use crate::lanes::Lanes;
 use crate::noise::{run_elementwise, Elementwise, NoiseKey};
-use crate::storage::{TensorMut, TensorRef};
+use crate::storage::{Element, TensorMut, TensorRef};
+use crate::{bf16, f16};
 
 /// The most tensor inputs one call takes (UniPC-3's corrector and next predictor fused).
 pub const MAX_INPUTS: usize = 6;
@@ -257,40 +258,231 @@ impl<'a> Lincomb<'a> {
     }
 
     /// Runs the kernel on lanes `l`.
+    ///
+    /// The input count becomes a constant (the per-vector loops unroll and the loaded inputs
+    /// stay in registers), and when every tensor has one storage type the loads and stores
+    /// are typed (no per-vector dispatch on the type); mixed types take the dispatching path.
     #[inline(always)]
     pub fn run<L: Lanes>(&mut self, l: L) {
         let noise = self.p.noise.map(|nz| (nz.key, nz.offset));
         let len = self.len();
-        // The input count as a constant: the per-vector loops unroll and the loaded inputs
-        // stay in registers instead of a stack array.
-        match self.p.n_inputs {
-            0 => run_elementwise(l, &mut WithInputs::<0>(self), len, noise),
-            1 => run_elementwise(l, &mut WithInputs::<1>(self), len, noise),
-            2 => run_elementwise(l, &mut WithInputs::<2>(self), len, noise),
-            3 => run_elementwise(l, &mut WithInputs::<3>(self), len, noise),
-            4 => run_elementwise(l, &mut WithInputs::<4>(self), len, noise),
-            5 => run_elementwise(l, &mut WithInputs::<5>(self), len, noise),
-            _ => run_elementwise(l, &mut WithInputs::<MAX_INPUTS>(self), len, noise),
+        let p = &self.p;
+        let n = p.n_inputs;
+        if let Some(t) = typed::<f32>(
+            &mut self.y,
+            &mut self.y2,
+            &self.inputs[..n],
+            as_f32,
+            as_f32_mut,
+        ) {
+            return with_const_inputs(l, t, p, len, noise);
         }
+        if let Some(t) = typed::<f16>(
+            &mut self.y,
+            &mut self.y2,
+            &self.inputs[..n],
+            as_f16,
+            as_f16_mut,
+        ) {
+            return with_const_inputs(l, t, p, len, noise);
+        }
+        if let Some(t) = typed::<bf16>(
+            &mut self.y,
+            &mut self.y2,
+            &self.inputs[..n],
+            as_bf16,
+            as_bf16_mut,
+        ) {
+            return with_const_inputs(l, t, p, len, noise);
+        }
+        let mixed = Mixed {
+            y: self.y.reborrow(),
+            y2: self.y2.as_mut().map(|t| t.reborrow()),
+            inputs: self.inputs,
+        };
+        with_const_inputs(l, mixed, p, len, noise)
     }
 }
 
-/// A [`Lincomb`] whose input count is the constant `N`.
-struct WithInputs<'k, 'a, const N: usize>(&'k mut Lincomb<'a>);
+/// Where the operands of one vector come from and go to.
+trait Operands {
+    fn input<L: Lanes>(&self, l: L, j: usize, i: usize) -> L::F;
+    fn y<L: Lanes>(&self, l: L, i: usize) -> L::F;
+    fn store_y<L: Lanes>(&mut self, l: L, i: usize, v: L::F);
+    /// Stores into y2 when there is one.
+    fn store_y2<L: Lanes>(&mut self, l: L, i: usize, v: L::F);
+    fn has_y2(&self) -> bool;
+}
 
-impl<const N: usize> Elementwise for WithInputs<'_, '_, N> {
+/// Tensors of any storage types: each load and store dispatches on the type.
+struct Mixed<'t> {
+    y: TensorMut<'t>,
+    y2: Option<TensorMut<'t>>,
+    inputs: [TensorRef<'t>; MAX_INPUTS],
+}
+
+impl Operands for Mixed<'_> {
+    #[inline(always)]
+    fn input<L: Lanes>(&self, l: L, j: usize, i: usize) -> L::F {
+        self.inputs[j].load(l, i)
+    }
+    #[inline(always)]
+    fn y<L: Lanes>(&self, l: L, i: usize) -> L::F {
+        self.y.load(l, i)
+    }
+    #[inline(always)]
+    fn store_y<L: Lanes>(&mut self, l: L, i: usize, v: L::F) {
+        self.y.store(l, i, v)
+    }
+    #[inline(always)]
+    fn store_y2<L: Lanes>(&mut self, l: L, i: usize, v: L::F) {
+        if let Some(t) = &mut self.y2 {
+            t.store(l, i, v)
+        }
+    }
+    #[inline(always)]
+    fn has_y2(&self) -> bool {
+        self.y2.is_some()
+    }
+}
+
+/// Tensors that all have storage type `S`.
+struct Typed<'t, S> {
+    y: &'t mut [S],
+    y2: Option<&'t mut [S]>,
+    inputs: [&'t [S]; MAX_INPUTS],
+}
+
+impl<S: Element> Operands for Typed<'_, S> {
+    #[inline(always)]
+    fn input<L: Lanes>(&self, l: L, j: usize, i: usize) -> L::F {
+        S::load(l, &self.inputs[j][i..])
+    }
+    #[inline(always)]
+    fn y<L: Lanes>(&self, l: L, i: usize) -> L::F {
+        S::load(l, &self.y[i..])
+    }
+    #[inline(always)]
+    fn store_y<L: Lanes>(&mut self, l: L, i: usize, v: L::F) {
+        S::store(l, &mut self.y[i..], v)
+    }
+    #[inline(always)]
+    fn store_y2<L: Lanes>(&mut self, l: L, i: usize, v: L::F) {
+        if let Some(t) = &mut self.y2 {
+            S::store(l, &mut t[i..], v)
+        }
+    }
+    #[inline(always)]
+    fn has_y2(&self) -> bool {
+        self.y2.is_some()
+    }
+}
+
+fn as_f32<'t>(t: &TensorRef<'t>) -> Option<&'t [f32]> {
+    if let TensorRef::F32(s) = *t {
+        Some(s)
+    } else {
+        None
+    }
+}
+fn as_f16<'t>(t: &TensorRef<'t>) -> Option<&'t [f16]> {
+    if let TensorRef::F16(s) = *t {
+        Some(s)
+    } else {
+        None
+    }
+}
+fn as_bf16<'t>(t: &TensorRef<'t>) -> Option<&'t [bf16]> {
+    if let TensorRef::Bf16(s) = *t {
+        Some(s)
+    } else {
+        None
+    }
+}
+fn as_f32_mut<'t>(t: &'t mut TensorMut<'_>) -> Option<&'t mut [f32]> {
+    if let TensorMut::F32(s) = t {
+        Some(s)
+    } else {
+        None
+    }
+}
+fn as_f16_mut<'t>(t: &'t mut TensorMut<'_>) -> Option<&'t mut [f16]> {
+    if let TensorMut::F16(s) = t {
+        Some(s)
+    } else {
+        None
+    }
+}
+fn as_bf16_mut<'t>(t: &'t mut TensorMut<'_>) -> Option<&'t mut [bf16]> {
+    if let TensorMut::Bf16(s) = t {
+        Some(s)
+    } else {
+        None
+    }
+}
+
+/// The typed view when y, y2 (if any) and every input are stored as `S`.
+#[inline(always)]
+fn typed<'t, S: Element>(
+    y: &'t mut TensorMut<'_>,
+    y2: &'t mut Option<TensorMut<'_>>,
+    inputs: &[TensorRef<'t>],
+    get: fn(&TensorRef<'t>) -> Option<&'t [S]>,
+    get_mut: for<'u> fn(&'u mut TensorMut<'_>) -> Option<&'u mut [S]>,
+) -> Option<Typed<'t, S>> {
+    let mut arr: [&'t [S]; MAX_INPUTS] = [&[]; MAX_INPUTS];
+    for (a, t) in arr.iter_mut().zip(inputs) {
+        *a = get(t)?;
+    }
+    let y2 = match y2 {
+        Some(t) => Some(get_mut(t)?),
+        None => None,
+    };
+    Some(Typed {
+        y: get_mut(y)?,
+        y2,
+        inputs: arr,
+    })
+}
+
+/// Runs the kernel with the input count as a constant.
+#[inline(always)]
+fn with_const_inputs<L: Lanes, O: Operands>(
+    l: L,
+    ops: O,
+    p: &Params,
+    len: usize,
+    noise: Option<(NoiseKey, u64)>,
+) {
+    match p.n_inputs {
+        0 => run_elementwise(l, &mut Step::<O, 0> { ops, p }, len, noise),
+        1 => run_elementwise(l, &mut Step::<O, 1> { ops, p }, len, noise),
+        2 => run_elementwise(l, &mut Step::<O, 2> { ops, p }, len, noise),
+        3 => run_elementwise(l, &mut Step::<O, 3> { ops, p }, len, noise),
+        4 => run_elementwise(l, &mut Step::<O, 4> { ops, p }, len, noise),
+        5 => run_elementwise(l, &mut Step::<O, 5> { ops, p }, len, noise),
+        _ => run_elementwise(l, &mut Step::<O, MAX_INPUTS> { ops, p }, len, noise),
+    }
+}
+
+/// The per-vector formula of the module docs, over `N` inputs.
+struct Step<'p, O, const N: usize> {
+    ops: O,
+    p: &'p Params,
+}
+
+impl<O: Operands, const N: usize> Elementwise for Step<'_, O, N> {
     #[inline(always)]
     fn apply<L: Lanes>(&mut self, l: L, i: usize, z: L::F) {
-        let k = &mut *self.0;
-        let p = &k.p;
+        let p = self.p;
         let zero = l.splat(0.0);
         let mut a = [zero; N];
         for (j, aj) in a.iter_mut().enumerate() {
             if p.used[j] {
-                *aj = k.inputs[j].load(l, i);
+                *aj = self.ops.input(l, j, i);
             }
         }
-        let y_old = if p.reads_y { k.y.load(l, i) } else { zero };
+        let y_old = if p.reads_y { self.ops.y(l, i) } else { zero };
 
         let start = if p.c_y != 0.0 {
             l.mul(l.splat(p.c_y), y_old)
@@ -302,14 +494,14 @@ impl<const N: usize> Elementwise for WithInputs<'_, '_, N> {
             let scale = fold(l, &p.e, &a, l.splat(p.c_z));
             acc = l.fma(scale, z, acc);
         }
-        if let Some(y2) = &mut k.y2 {
+        if self.ops.has_y2() {
             let start = if p.d_y != 0.0 {
                 l.mul(l.splat(p.d_y), y_old)
             } else {
                 zero
             };
-            y2.store(l, i, fold(l, &p.d, &a, start));
+            self.ops.store_y2(l, i, fold(l, &p.d, &a, start));
         }
-        k.y.store(l, i, acc);
+        self.ops.store_y(l, i, acc);
     }
 }

@@ -223,6 +223,47 @@ impl<'a> TensorMut<'a> {
     }
 }
 
+/// A storage element type, for kernels monomorphised on one type (no per-load dispatch).
+pub trait Element: Copy + Send + Sync + 'static {
+    /// Loads `L::WIDTH` elements, widened to f32.
+    fn load<L: Lanes>(l: L, s: &[Self]) -> L::F;
+    /// Stores `L::WIDTH` elements, rounded to this type.
+    fn store<L: Lanes>(l: L, d: &mut [Self], v: L::F);
+}
+
+impl Element for f32 {
+    #[inline(always)]
+    fn load<L: Lanes>(l: L, s: &[f32]) -> L::F {
+        l.load_f32(s)
+    }
+    #[inline(always)]
+    fn store<L: Lanes>(l: L, d: &mut [f32], v: L::F) {
+        l.store_f32(d, v)
+    }
+}
+
+impl Element for f16 {
+    #[inline(always)]
+    fn load<L: Lanes>(l: L, s: &[f16]) -> L::F {
+        l.load_f16(s)
+    }
+    #[inline(always)]
+    fn store<L: Lanes>(l: L, d: &mut [f16], v: L::F) {
+        l.store_f16(d, v)
+    }
+}
+
+impl Element for bf16 {
+    #[inline(always)]
+    fn load<L: Lanes>(l: L, s: &[bf16]) -> L::F {
+        l.load_bf16(s)
+    }
+    #[inline(always)]
+    fn store<L: Lanes>(l: L, d: &mut [bf16], v: L::F) {
+        l.store_bf16(d, v)
+    }
+}
+
 /// f32 → f16, round to nearest even, overflow to ±Inf, NaN stays NaN (the `half` crate's
 /// IEEE conversion, which equals F16C's `vcvtps2ph` with rounding mode 0).
 #[inline(always)]

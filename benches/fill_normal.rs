@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{ceiling, configure, cpu_backends, Buf, DTYPES, SIZES};
+use common::{ceiling, configure, cpu_backends, dtype_name, Buf, DTYPES, SIZES};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use ito::{Noise, NoiseKey};
 
@@ -20,10 +20,9 @@ fn bench(c: &mut Criterion) {
     for (threads, label) in [(0usize, "all-threads"), (1, "one-thread")] {
         let mut g = c.benchmark_group(format!("fill_normal/{label}"));
         for &n in &SIZES {
-            for (dtype, size) in DTYPES {
-                let mut y = Buf::new(dtype, n, 0.0);
+            for dtype in DTYPES {
+                let mut y = Buf::filled(dtype, n, 0.0);
                 g.throughput(Throughput::Elements(n as u64));
-                let _ = size;
                 for b in cpu_backends() {
                     let noise = Noise {
                         key: NoiseKey {
@@ -33,16 +32,20 @@ fn bench(c: &mut Criterion) {
                         },
                         offset: 0,
                     };
-                    g.bench_function(BenchmarkId::new(format!("{b}/{dtype}"), n), |bench| {
-                        bench.iter(|| {
-                            if threads == 1 {
-                                one_thread
-                                    .install(|| b.fill_normal(y.as_mut(), 0.0, 1.0, noise).unwrap())
-                            } else {
-                                b.fill_normal(y.as_mut(), 0.0, 1.0, noise).unwrap()
-                            }
-                        })
-                    });
+                    g.bench_function(
+                        BenchmarkId::new(format!("{b}/{}", dtype_name(dtype)), n),
+                        |bench| {
+                            bench.iter(|| {
+                                if threads == 1 {
+                                    one_thread.install(|| {
+                                        b.fill_normal(y.as_mut(), 0.0, 1.0, noise).unwrap()
+                                    })
+                                } else {
+                                    b.fill_normal(y.as_mut(), 0.0, 1.0, noise).unwrap()
+                                }
+                            })
+                        },
+                    );
                 }
             }
         }

@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{ceiling, configure, cpu_backends, Buf, DTYPES, SIZES};
+use common::{ceiling, configure, cpu_backends, dtype_name, Buf, DTYPES, SIZES};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use ito::{LincombCoefs, Noise, NoiseKey};
 
@@ -36,11 +36,12 @@ fn bench(c: &mut Criterion) {
             "lincomb/dpmpp2m"
         });
         for &n in &SIZES {
-            for (dtype, size) in DTYPES {
-                let mut x = Buf::new(dtype, n, 0.5);
-                let eps = Buf::new(dtype, n, 0.1);
-                let prev = Buf::new(dtype, n, 0.3);
-                let mut x0 = Buf::new(dtype, n, 0.0);
+            for dtype in DTYPES {
+                let size = dtype.size();
+                let mut x = Buf::filled(dtype, n, 0.5);
+                let eps = Buf::filled(dtype, n, 0.1);
+                let prev = Buf::filled(dtype, n, 0.3);
+                let mut x0 = Buf::filled(dtype, n, 0.0);
                 let coefs = dpmpp_2m_coefs(noisy);
                 g.throughput(Throughput::Bytes((5 * size * n) as u64));
                 for b in cpu_backends() {
@@ -52,18 +53,21 @@ fn bench(c: &mut Criterion) {
                         },
                         offset: 0,
                     };
-                    g.bench_function(BenchmarkId::new(format!("{b}/{dtype}"), n), |bench| {
-                        bench.iter(|| {
-                            b.lincomb(
-                                x.as_mut(),
-                                Some(x0.as_mut()),
-                                &[eps.as_ref(), prev.as_ref()],
-                                &coefs,
-                                Some(noise),
-                            )
-                            .unwrap()
-                        })
-                    });
+                    g.bench_function(
+                        BenchmarkId::new(format!("{b}/{}", dtype_name(dtype)), n),
+                        |bench| {
+                            bench.iter(|| {
+                                b.lincomb(
+                                    x.as_mut(),
+                                    Some(x0.as_mut()),
+                                    &[eps.as_ref(), prev.as_ref()],
+                                    &coefs,
+                                    Some(noise),
+                                )
+                                .unwrap()
+                            })
+                        },
+                    );
                 }
             }
         }

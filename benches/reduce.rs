@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{ceiling, configure, cpu_backends, Buf, DTYPES, SIZES};
+use common::{ceiling, configure, cpu_backends, dtype_name, Buf, DTYPES, SIZES};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use ito::SegmentStats;
 
@@ -15,19 +15,23 @@ fn bench(c: &mut Criterion) {
     ceiling(c);
     let mut g = c.benchmark_group("reduce/xy");
     for &n in &SIZES {
-        for (dtype, size) in DTYPES {
-            let x = Buf::new(dtype, n, 0.5);
-            let y = Buf::new(dtype, n, 0.25);
+        for dtype in DTYPES {
+            let size = dtype.size();
+            let x = Buf::filled(dtype, n, 0.5);
+            let y = Buf::filled(dtype, n, 0.25);
             let seg = n.min(1 << 16);
             let mut out = vec![SegmentStats::default(); n / seg];
             g.throughput(Throughput::Bytes((2 * size * n) as u64));
             for b in cpu_backends() {
-                g.bench_function(BenchmarkId::new(format!("{b}/{dtype}"), n), |bench| {
-                    bench.iter(|| {
-                        b.reduce(x.as_ref(), Some(y.as_ref()), seg, &mut out)
-                            .unwrap()
-                    })
-                });
+                g.bench_function(
+                    BenchmarkId::new(format!("{b}/{}", dtype_name(dtype)), n),
+                    |bench| {
+                        bench.iter(|| {
+                            b.reduce(x.as_ref(), Some(y.as_ref()), seg, &mut out)
+                                .unwrap()
+                        })
+                    },
+                );
             }
         }
     }

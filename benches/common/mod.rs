@@ -5,45 +5,25 @@
 #![allow(dead_code)]
 
 use criterion::{BenchmarkId, Criterion, Throughput};
-use ito::{bf16, f16, Backend, TensorMut, TensorRef};
+use ito::Backend;
 use rayon::prelude::*;
 use std::time::Duration;
 
 /// Problem sizes every kernel is measured at.
 pub const SIZES: [usize; 3] = [1 << 16, 1 << 20, 1 << 24];
 
-/// A buffer of one storage type.
-pub enum Buf {
-    F32(Vec<f32>),
-    F16(Vec<f16>),
-    Bf16(Vec<bf16>),
-}
+#[path = "../../tests/common/mod.rs"]
+mod buffers;
+pub use buffers::{Buf, DTYPES};
 
-impl Buf {
-    pub fn new(dtype: &str, n: usize, fill: f32) -> Buf {
-        match dtype {
-            "f32" => Buf::F32(vec![fill; n]),
-            "f16" => Buf::F16(vec![f16::from_f32(fill); n]),
-            _ => Buf::Bf16(vec![bf16::from_f32(fill); n]),
-        }
-    }
-    pub fn as_ref(&self) -> TensorRef<'_> {
-        match self {
-            Buf::F32(v) => v.as_slice().into(),
-            Buf::F16(v) => v.as_slice().into(),
-            Buf::Bf16(v) => v.as_slice().into(),
-        }
-    }
-    pub fn as_mut(&mut self) -> TensorMut<'_> {
-        match self {
-            Buf::F32(v) => v.as_mut_slice().into(),
-            Buf::F16(v) => v.as_mut_slice().into(),
-            Buf::Bf16(v) => v.as_mut_slice().into(),
-        }
+/// The name a bench id uses for a storage type.
+pub fn dtype_name(d: ito::Dtype) -> &'static str {
+    match d {
+        ito::Dtype::F32 => "f32",
+        ito::Dtype::F16 => "f16",
+        ito::Dtype::Bf16 => "bf16",
     }
 }
-
-pub const DTYPES: [(&str, usize); 3] = [("f32", 4), ("f16", 2), ("bf16", 2)];
 
 /// The CPU backends this machine has (what the benches iterate over).
 pub fn cpu_backends() -> Vec<Backend> {

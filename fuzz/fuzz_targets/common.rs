@@ -1,9 +1,9 @@
-//! Shared by the fuzz targets: a byte reader that turns fuzzer input into kernel arguments,
-//! owned buffers of each storage type, and NaN-tolerant bit comparison.
+//! Shared by the fuzz targets: a byte reader that turns fuzzer input into kernel arguments.
+//! Buffers and bit comparison come from the test helpers (`tests/common/mod.rs`).
 
 #![allow(dead_code)]
 
-use ito::{bf16, f16, Backend, Dtype, TensorMut, TensorRef};
+use ito::{Backend, Dtype};
 
 /// Reads little-endian values from the fuzzer's bytes; zeros once they run out.
 pub struct Bytes<'a>(pub &'a [u8]);
@@ -42,52 +42,10 @@ impl Bytes<'_> {
     }
 }
 
-pub enum Buf {
-    F32(Vec<f32>),
-    F16(Vec<f16>),
-    Bf16(Vec<bf16>),
-}
-
-impl Buf {
-    pub fn new(d: Dtype, values: &[f32]) -> Buf {
-        match d {
-            Dtype::F32 => Buf::F32(values.to_vec()),
-            Dtype::F16 => Buf::F16(values.iter().map(|&v| f16::from_f32(v)).collect()),
-            Dtype::Bf16 => Buf::Bf16(values.iter().map(|&v| bf16::from_f32(v)).collect()),
-        }
-    }
-    pub fn slice(&self, start: usize, len: usize) -> TensorRef<'_> {
-        match self {
-            Buf::F32(v) => v[start..start + len].into(),
-            Buf::F16(v) => v[start..start + len].into(),
-            Buf::Bf16(v) => v[start..start + len].into(),
-        }
-    }
-    pub fn slice_mut(&mut self, start: usize, len: usize) -> TensorMut<'_> {
-        match self {
-            Buf::F32(v) => (&mut v[start..start + len]).into(),
-            Buf::F16(v) => (&mut v[start..start + len]).into(),
-            Buf::Bf16(v) => (&mut v[start..start + len]).into(),
-        }
-    }
-    pub fn bits(&self) -> Vec<u32> {
-        let canon = |x: f32| if x.is_nan() { 0x7fc0_0000 } else { x.to_bits() };
-        match self {
-            Buf::F32(v) => v.iter().map(|&x| canon(x)).collect(),
-            Buf::F16(v) => v.iter().map(|x| canon(x.to_f32())).collect(),
-            Buf::Bf16(v) => v.iter().map(|x| canon(x.to_f32())).collect(),
-        }
-    }
-}
-
 /// The CPU backends to compare against scalar.
 pub fn simd_backends() -> Vec<Backend> {
     ito::available_backends()
         .into_iter()
         .filter(|b| !matches!(b, Backend::Scalar | Backend::Cuda))
         .collect()
-}
-
-pub fn same(a: f32, b: f32) -> bool {
-    a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan())
 }

@@ -2,10 +2,13 @@
 //! (invalid ones must be typed errors), keys and offsets (near u64::MAX included).
 #![no_main]
 
+#[path = "../../tests/common/mod.rs"]
+mod buffers;
 #[path = "common.rs"]
 mod common;
 
-use common::{simd_backends, Buf, Bytes};
+use buffers::{first_difference, Buf};
+use common::{simd_backends, Bytes};
 use ito::{Backend, Noise, NoiseKey};
 use libfuzzer_sys::fuzz_target;
 

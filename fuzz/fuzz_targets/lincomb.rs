@@ -3,10 +3,13 @@
 //! offsets. Every SIMD backend must equal scalar bit for bit; nothing may panic.
 #![no_main]
 
+#[path = "../../tests/common/mod.rs"]
+mod buffers;
 #[path = "common.rs"]
 mod common;
 
-use common::{simd_backends, Buf, Bytes};
+use buffers::{first_difference, Buf};
+use common::{simd_backends, Bytes};
 use ito::{Backend, LincombCoefs, Noise, NoiseKey, MAX_INPUTS};
 use libfuzzer_sys::fuzz_target;
 
@@ -45,9 +48,9 @@ fuzz_target!(|data: &[u8]| {
     let ins: Vec<_> = (0..k).map(|_| spec(&mut b, n)).collect();
 
     let run = |backend: Backend| {
-        let mut yb = Buf::new(y.0, &y.2);
-        let mut y2b = Buf::new(y2.0, &y2.2);
-        let bufs: Vec<Buf> = ins.iter().map(|(d, _, v)| Buf::new(*d, v)).collect();
+        let mut yb = Buf::from_f32s(y.0, &y.2);
+        let mut y2b = Buf::from_f32s(y2.0, &y2.2);
+        let bufs: Vec<Buf> = ins.iter().map(|(d, _, v)| Buf::from_f32s(*d, v)).collect();
         let inputs: Vec<_> = bufs
             .iter()
             .zip(&ins)
@@ -55,10 +58,21 @@ fuzz_target!(|data: &[u8]| {
             .collect();
         let y2t = with_y2.then(|| y2b.slice_mut(y2.1, len_y2));
         let r = backend.lincomb(yb.slice_mut(y.1, n), y2t, &inputs, &coefs, noise);
-        (r.is_ok(), yb.bits(), y2b.bits())
+        (r.is_ok(), yb, y2b)
     };
-    let reference = run(Backend::Scalar);
+    let (ok, y_ref, y2_ref) = run(Backend::Scalar);
     for backend in simd_backends() {
-        assert_eq!(run(backend), reference, "{backend} differs from scalar");
+        let (ok_b, y_b, y2_b) = run(backend);
+        assert_eq!(ok_b, ok, "{backend}: validation differs from scalar");
+        assert_eq!(
+            first_difference(&y_b, &y_ref),
+            None,
+            "{backend}: y differs from scalar"
+        );
+        assert_eq!(
+            first_difference(&y2_b, &y2_ref),
+            None,
+            "{backend}: y2 differs from scalar"
+        );
     }
 });

@@ -2,10 +2,13 @@
 //! non-dividing included: typed errors), starts, storage types and values.
 #![no_main]
 
+#[path = "../../tests/common/mod.rs"]
+mod buffers;
 #[path = "common.rs"]
 mod common;
 
-use common::{same, simd_backends, Buf, Bytes};
+use buffers::{same_bits, Buf};
+use common::{simd_backends, Bytes};
 use ito::{Backend, SegmentStats};
 use libfuzzer_sys::fuzz_target;
 
@@ -19,7 +22,7 @@ fuzz_target!(|data: &[u8]| {
     let (xs, ys) = ((b.u8() % 9) as usize, (b.u8() % 9) as usize);
     let xv: Vec<f32> = (0..xs + n).map(|_| b.value()).collect();
     let yv: Vec<f32> = (0..ys + n).map(|_| b.value()).collect();
-    let (x, y) = (Buf::new(xd, &xv), Buf::new(yd, &yv));
+    let (x, y) = (Buf::from_f32s(xd, &xv), Buf::from_f32s(yd, &yv));
     let out_len = if seg_len == 0 { 0 } else { n / seg_len };
     let run = |backend: Backend| {
         let mut out = vec![SegmentStats::default(); out_len];
@@ -37,7 +40,9 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(ok, ok2);
         for (o, r) in out.iter().zip(&reference) {
             assert!(
-                same(o.sum_sq, r.sum_sq) && same(o.sum_xy, r.sum_xy) && same(o.max_abs, r.max_abs),
+                same_bits(o.sum_sq, r.sum_sq)
+                    && same_bits(o.sum_xy, r.sum_xy)
+                    && same_bits(o.max_abs, r.max_abs),
                 "{backend}: {o:?} vs {r:?}"
             );
         }

@@ -23,7 +23,7 @@
 //! x₀ = x/α_s − (σ_s/α_s)·ε; one pass reads x, ε, x₀_prev and writes x and x₀.
 
 use crate::error::{check_finite, check_len, ArgError, Problem};
-use crate::lanes::Lanes;
+use crate::lanes::{Lanes, LanesFn};
 use crate::noise::{run_elementwise, Elementwise, NoiseKey};
 use crate::storage::{Element, TensorMut, TensorRef};
 use crate::{bf16, f16};
@@ -445,7 +445,8 @@ fn typed<'t, S: Element>(
     })
 }
 
-/// Runs the kernel with the input count as a constant.
+/// Runs the kernel with the input count as a constant, each specialised body in its own
+/// function ([`Lanes::outlined`]).
 #[inline(always)]
 fn with_const_inputs<L: Lanes, O: Operands>(
     l: L,
@@ -455,13 +456,37 @@ fn with_const_inputs<L: Lanes, O: Operands>(
     noise: Option<(NoiseKey, u64)>,
 ) {
     match p.n_inputs {
-        0 => run_elementwise(l, &mut Step::<O, 0> { ops, p }, len, noise),
-        1 => run_elementwise(l, &mut Step::<O, 1> { ops, p }, len, noise),
-        2 => run_elementwise(l, &mut Step::<O, 2> { ops, p }, len, noise),
-        3 => run_elementwise(l, &mut Step::<O, 3> { ops, p }, len, noise),
-        4 => run_elementwise(l, &mut Step::<O, 4> { ops, p }, len, noise),
-        5 => run_elementwise(l, &mut Step::<O, 5> { ops, p }, len, noise),
-        _ => run_elementwise(l, &mut Step::<O, MAX_INPUTS> { ops, p }, len, noise),
+        0 => l.outlined(Body::<O, 0> { ops, p, len, noise }),
+        1 => l.outlined(Body::<O, 1> { ops, p, len, noise }),
+        2 => l.outlined(Body::<O, 2> { ops, p, len, noise }),
+        3 => l.outlined(Body::<O, 3> { ops, p, len, noise }),
+        4 => l.outlined(Body::<O, 4> { ops, p, len, noise }),
+        5 => l.outlined(Body::<O, 5> { ops, p, len, noise }),
+        _ => l.outlined(Body::<O, MAX_INPUTS> { ops, p, len, noise }),
+    }
+}
+
+/// One specialised body: the whole range with `N` inputs and operands `O`.
+struct Body<'p, O, const N: usize> {
+    ops: O,
+    p: &'p Params,
+    len: usize,
+    noise: Option<(NoiseKey, u64)>,
+}
+
+impl<O: Operands, const N: usize> LanesFn for Body<'_, O, N> {
+    type Output = ();
+    #[inline(always)]
+    fn call<L: Lanes>(self, l: L) {
+        run_elementwise(
+            l,
+            &mut Step::<O, N> {
+                ops: self.ops,
+                p: self.p,
+            },
+            self.len,
+            self.noise,
+        )
     }
 }
 

@@ -54,14 +54,13 @@ impl NoiseKey {
         crate::philox::philox4x32_10(self.counter(block), self.key())
     }
 
-    /// The four normals of `block`.
-    #[inline(always)]
+    /// The four normals of `block`. (Not inlined: kernels call it only for the few elements
+    /// outside whole tiles, and one compiled copy keeps the kernels' code small.)
     pub fn block_normals(&self, block: u64) -> [f32; 4] {
         normals_from_block_lanes(Scalar, self.block_words(block))
     }
 
     /// The normal of global element `index`.
-    #[inline(always)]
     pub fn normal(&self, index: u64) -> f32 {
         self.block_normals(index >> 2)[(index & 3) as usize]
     }
@@ -69,18 +68,27 @@ impl NoiseKey {
     /// Normals of blocks `first_block … first_block + W − 1`, already in element order
     /// (see [`Lanes::interleave4`]). `first_block` must be a multiple of `W`, so that the low
     /// counter word cannot carry into the high word between lanes.
+    ///
+    /// Each lane type compiles the transform once, in its own entry point
+    /// ([`Lanes::tile_normals`]), rather than once per kernel and storage type.
     #[inline(always)]
     pub fn tile_normals<L: Lanes>(&self, l: L, first_block: u64) -> [L::F; 4] {
-        let c = self.counter(first_block);
-        let ctr = [
-            l.index_u(c[0]),
-            l.splat_u(c[1]),
-            l.splat_u(c[2]),
-            l.splat_u(c[3]),
-        ];
-        let w = philox4x32_lanes::<L, 10>(l, ctr, self.key());
-        l.interleave4(normals_from_block_lanes(l, w))
+        l.tile_normals(self, first_block)
     }
+}
+
+/// The body of [`NoiseKey::tile_normals`], for the lane types' entry points to inline.
+#[inline(always)]
+pub fn tile_normals_inline<L: Lanes>(l: L, key: &NoiseKey, first_block: u64) -> [L::F; 4] {
+    let c = key.counter(first_block);
+    let ctr = [
+        l.index_u(c[0]),
+        l.splat_u(c[1]),
+        l.splat_u(c[2]),
+        l.splat_u(c[3]),
+    ];
+    let w = philox4x32_lanes::<L, 10>(l, ctr, key.key());
+    l.interleave4(normals_from_block_lanes(l, w))
 }
 
 /// A fused elementwise kernel, applied one vector of `L::WIDTH` elements at a time.

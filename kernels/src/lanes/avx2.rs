@@ -8,6 +8,7 @@
 use core::arch::x86_64::*;
 
 use super::{Lanes, LanesFn};
+use crate::noise::{tile_normals_inline, NoiseKey};
 use crate::{bf16, f16};
 
 /// Eight f32 lanes on AVX2 + FMA + F16C.
@@ -247,6 +248,42 @@ impl Lanes for Avx2 {
                 _mm256_permute2f128_ps::<0x31>(u2, u3),
             ]
         }
+    }
+
+    #[inline(always)]
+    fn outlined<F: LanesFn>(self, f: F) -> F::Output {
+        #[inline(never)]
+        #[target_feature(enable = "avx2,fma,f16c")]
+        unsafe fn entry<F: LanesFn>(t: Avx2, f: F) -> F::Output {
+            f.call(t)
+        }
+        // SAFETY: the token proves the features `entry` is compiled for.
+        unsafe { entry(self, f) }
+    }
+
+    #[inline(always)]
+    fn tile_normals(self, key: &NoiseKey, first_block: u64) -> [__m256; 4] {
+        #[target_feature(enable = "avx2,fma,f16c")]
+        unsafe fn entry(key: &NoiseKey, first_block: u64) -> [__m256; 4] {
+            // SAFETY: this function runs only where the caller holds an `Avx2` token.
+            tile_normals_inline(unsafe { Avx2::new_unchecked() }, key, first_block)
+        }
+        // SAFETY: the token proves the features `entry` is compiled for.
+        unsafe { entry(key, first_block) }
+    }
+    #[inline(always)]
+    fn pair_tile_normals(self, key: &NoiseKey, first_block: u64) -> [[__m256; 2]; 4] {
+        #[target_feature(enable = "avx2,fma,f16c")]
+        unsafe fn entry(key: &NoiseKey, first_block: u64) -> [[__m256; 2]; 4] {
+            // SAFETY: this function runs only where the caller holds an `Avx2` token.
+            tile_normals_inline(
+                super::Pair(unsafe { Avx2::new_unchecked() }),
+                key,
+                first_block,
+            )
+        }
+        // SAFETY: the token proves the features `entry` is compiled for.
+        unsafe { entry(key, first_block) }
     }
 
     #[inline(always)]

@@ -5,6 +5,7 @@
 //! exactly the rounding of its scalar twin (`fma` is fused, `div` and `sqrt` are correctly
 //! rounded), which is what lets the SIMD backends reproduce the scalar definition bit for bit.
 
+use crate::noise::NoiseKey;
 use crate::{bf16, f16};
 
 mod pair;
@@ -106,6 +107,26 @@ pub trait Lanes: Copy {
     /// Transposes four vectors that hold words 0–3 of `WIDTH` consecutive Philox blocks into
     /// element order: output vector v, lane k is input `z[(v·W + k) % 4]` at lane `(v·W + k) / 4`.
     fn interleave4(self, z: [Self::F; 4]) -> [Self::F; 4];
+
+    /// Runs `f` in a separate, non-inlined function compiled for this lane type's
+    /// instruction set. Kernels with many specialised bodies call each through this, so that
+    /// no single function grows too large for the optimiser (one function holding all of
+    /// `lincomb`'s bodies took minutes to compile).
+    fn outlined<F: LanesFn>(self, f: F) -> F::Output;
+
+    /// [`NoiseKey::tile_normals`]: the normals of blocks `first_block … first_block + W − 1`
+    /// in element order. Implementations call [`crate::noise::tile_normals_inline`] from one
+    /// non-inlined entry point compiled for their instruction set.
+    fn tile_normals(self, key: &NoiseKey, first_block: u64) -> [Self::F; 4];
+
+    /// [`Lanes::tile_normals`] for [`Pair<Self>`]: blocks `first_block … first_block + 2W − 1`.
+    /// The default makes two calls; SIMD lanes override it with one entry point in which the
+    /// two halves' chains interleave.
+    fn pair_tile_normals(self, key: &NoiseKey, first_block: u64) -> [[Self::F; 2]; 4] {
+        let a = self.tile_normals(key, first_block);
+        let b = self.tile_normals(key, first_block + Self::WIDTH as u64);
+        [[a[0], a[1]], [a[2], a[3]], [b[0], b[1]], [b[2], b[3]]]
+    }
 
     /// Loads `WIDTH` f32 values.
     fn load_f32(self, s: &[f32]) -> Self::F;

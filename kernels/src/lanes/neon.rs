@@ -8,6 +8,7 @@
 use core::arch::aarch64::*;
 
 use super::{Lanes, Scalar};
+use crate::noise::{tile_normals_inline, NoiseKey};
 use crate::{bf16, f16};
 
 /// Four f32 lanes on NEON.
@@ -201,6 +202,21 @@ impl Lanes for Neon {
                 vzip2q_f32(c, d),
             ]
         }
+    }
+
+    fn outlined<F: super::LanesFn>(self, f: F) -> F::Output {
+        #[inline(never)]
+        fn entry<F: super::LanesFn>(f: F) -> F::Output {
+            f.call(Neon::new())
+        }
+        entry(f)
+    }
+
+    fn tile_normals(self, key: &NoiseKey, first_block: u64) -> [float32x4_t; 4] {
+        tile_normals_inline(self, key, first_block)
+    }
+    fn pair_tile_normals(self, key: &NoiseKey, first_block: u64) -> [[float32x4_t; 2]; 4] {
+        tile_normals_inline(super::Pair(self), key, first_block)
     }
 
     #[inline(always)]

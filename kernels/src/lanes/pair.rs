@@ -8,6 +8,7 @@
 //! the halving order the trait specifies.
 
 use super::{Lanes, LanesFn};
+use crate::noise::NoiseKey;
 use crate::{bf16, f16};
 
 /// Two `L` vectors acting as one of width `2·L::WIDTH`.
@@ -168,6 +169,16 @@ impl<L: Lanes> Lanes for Pair<L> {
         let a = self.0.interleave4([z[0][0], z[1][0], z[2][0], z[3][0]]);
         let b = self.0.interleave4([z[0][1], z[1][1], z[2][1], z[3][1]]);
         [[a[0], a[1]], [a[2], a[3]], [b[0], b[1]], [b[2], b[3]]]
+    }
+
+    #[inline(always)]
+    fn outlined<F: LanesFn>(self, f: F) -> F::Output {
+        self.0.outlined(PairFn(f))
+    }
+
+    #[inline(always)]
+    fn tile_normals(self, key: &NoiseKey, first_block: u64) -> [Self::F; 4] {
+        self.0.pair_tile_normals(key, first_block)
     }
 
     #[inline(always)]

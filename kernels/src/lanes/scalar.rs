@@ -1,6 +1,7 @@
 //! The scalar lane type (one lane): the definition every other backend must reproduce.
 
-use super::Lanes;
+use super::{Lanes, LanesFn};
+use crate::noise::NoiseKey;
 use crate::storage::{bf16_from_f32, f16_from_f32};
 use crate::{bf16, f16};
 
@@ -131,6 +132,18 @@ impl Lanes for Scalar {
     #[inline(always)]
     fn interleave4(self, z: [f32; 4]) -> [f32; 4] {
         z
+    }
+
+    fn outlined<F: LanesFn>(self, f: F) -> F::Output {
+        #[inline(never)]
+        fn entry<F: LanesFn>(f: F) -> F::Output {
+            f.call(Scalar)
+        }
+        entry(f)
+    }
+
+    fn tile_normals(self, key: &NoiseKey, first_block: u64) -> [f32; 4] {
+        key.block_normals(first_block)
     }
 
     #[inline(always)]

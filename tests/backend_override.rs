@@ -29,9 +29,23 @@ fn child_reports_backend() {
 }
 
 /// The child's output; `None` (the case is skipped, with a message) where the test binary
-/// cannot be executed again, e.g. an aarch64 binary under qemu-user without binfmt.
+/// cannot be executed again. Under cross-testing (CI runs the aarch64 tests in qemu-user),
+/// the child is started through the same runner cargo used.
 fn run_child(value: &str) -> Option<String> {
-    let out = Command::new(std::env::current_exe().ok()?)
+    let exe = std::env::current_exe().ok()?;
+    let runner = std::env::var("CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER")
+        .ok()
+        .filter(|_| cfg!(target_arch = "aarch64"));
+    let mut cmd = match runner {
+        Some(r) => {
+            let mut parts = r.split_whitespace();
+            let mut c = Command::new(parts.next()?);
+            c.args(parts).arg(exe);
+            c
+        }
+        None => Command::new(exe),
+    };
+    let out = cmd
         .args([
             "--exact",
             "child_reports_backend",

@@ -104,14 +104,10 @@ fn main() -> Result<(), ito::Error> {
         c.inputs[0] = (-phi * w0 * s_s / a_s) as f32;
         c.inputs[1] = (phi * w1) as f32;
         c.y2_inputs[0] = (-s_s / a_s) as f32;
-        let (slot_prev, slot_new) = if i % 2 == 0 { (0, 1) } else { (1, 0) };
+        // Two history slots, ping-pong: read the previous data prediction from one, write the
+        // new one into the other (one pass, no copy).
         let [h0, h1] = &mut history;
-        let (prev, new) = if slot_prev == 0 {
-            (&*h0, h1)
-        } else {
-            (&*h1, h0)
-        };
-        let _ = slot_new;
+        let (prev, new) = if i % 2 == 0 { (&*h0, h1) } else { (&*h1, h0) };
         let start = Instant::now();
         lincomb(
             x.as_mut_slice().into(),

@@ -103,14 +103,6 @@ impl<'a> TensorRef<'a> {
             TensorRef::Bf16(_) => Dtype::Bf16,
         }
     }
-    /// Elements `start..end`; `None` when out of range.
-    pub fn get(&self, start: usize, end: usize) -> Option<TensorRef<'a>> {
-        Some(match *self {
-            TensorRef::F32(s) => TensorRef::F32(s.get(start..end)?),
-            TensorRef::F16(s) => TensorRef::F16(s.get(start..end)?),
-            TensorRef::Bf16(s) => TensorRef::Bf16(s.get(start..end)?),
-        })
-    }
     /// Splits into `[0, mid)` and `[mid, len)` (`mid` clamped to the length).
     pub fn split_at(self, mid: usize) -> (TensorRef<'a>, TensorRef<'a>) {
         let mid = mid.min(self.len());

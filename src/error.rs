@@ -23,6 +23,15 @@ pub enum Error {
         /// The name given.
         name: String,
     },
+    /// A schedule, grid or solver setting outside its domain.
+    Config {
+        /// The setting's name (e.g. `"beta_max"`, `"grid"`, `"order"`).
+        arg: &'static str,
+        /// What was expected.
+        expected: &'static str,
+        /// What was given (for a grid: the index of the offending node).
+        found: String,
+    },
 }
 
 impl From<ArgError> for Error {
@@ -44,6 +53,11 @@ impl fmt::Display for Error {
                     "unknown backend `{name}`: expected one of scalar, avx2, neon, cuda"
                 )
             }
+            Error::Config {
+                arg,
+                expected,
+                found,
+            } => write!(f, "invalid `{arg}`: expected {expected}, found {found}"),
         }
     }
 }

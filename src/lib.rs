@@ -21,23 +21,36 @@
 //! ```
 //!
 //! Modules: [`rng`] (Philox and the normal transform), [`backend`] (detection, override,
-//! dispatch), and the kernels [`lincomb()`], [`fill_normal()`], [`reduce()`].
+//! dispatch), the kernels [`lincomb()`], [`fill_normal()`], [`reduce()`]; and the sampling
+//! layer built on them: [`schedule`] (α, σ, λ of every diffusion family), [`grid`] (time
+//! grids), [`solver`] (the plans of DPM-Solver(++), DEIS, UniPC, DDIM, Euler, Heun, MRS,
+//! stochastic interpolants), [`sampler`] (running a plan with the fused kernels, or in f64)
+//! and [`problems`] (exact reference problems).
 #![deny(unsafe_op_in_unsafe_fn)]
 
 pub mod backend;
 mod error;
 mod exec;
+pub mod grid;
 mod kernels;
+pub mod problems;
 pub mod rng;
+pub mod sampler;
+pub mod schedule;
+pub mod solver;
 
 pub use backend::{available_backends, backend, set_backend, Backend};
 pub use error::Error;
+pub use grid::{FinalNode, Grid, Spacing};
 pub use ito_kernels::lincomb::{LincombCoefs, Noise, MAX_INPUTS};
 pub use ito_kernels::noise::NoiseKey;
 pub use ito_kernels::reduce::SegmentStats;
 pub use ito_kernels::storage::{Dtype, TensorMut, TensorRef};
 pub use ito_kernels::{bf16, f16, ArgError, Problem};
 pub use kernels::{fill_normal, lincomb, reduce};
+pub use sampler::{NoiseSource, ReferenceSampler, Sampler, Storage};
+pub use schedule::{Coeffs, DiscreteVp, Node, Schedule};
+pub use solver::{Churn, Param, Plan, PlanOptions, Solver, SolverType, UniPcVariant};
 
 /// Elements per CPU work item. Fixed, so the split of work never depends on the thread count
 /// (it does not change results either way: each element's value is a pure function of its

@@ -1,0 +1,463 @@
+//! Running a [`Plan`]: [`Sampler`] owns the state, stage and history buffers (f32, f16 or
+//! bf16) and performs every [`Call`] as one fused `lincomb` pass on the chosen backend;
+//! [`ReferenceSampler`] performs the same calls in f64 on the host (tests, convergence
+//! studies, checking the kernels).
+//!
+//! The loop is the same for both:
+//!
+//! ```
+//! use ito::{Grid, Param, Plan, PlanOptions, Sampler, Schedule, Solver};
+//!
+//! let schedule = Schedule::vp_linear(0.1, 20.0)?;
+//! let grid = Grid::uniform_lambda(&schedule, 1.0, 1e-3, 10)?;
+//! let solver: Solver = "dpmpp-2m".parse()?;
+//! let plan = Plan::new(solver, grid, Param::Eps, PlanOptions::default(), false)?;
+//! let mut sampler = Sampler::<f32>::new(plan, 1000, 7)?;
+//! sampler.init_noise()?;
+//! let mut eps = vec![0.0f32; 1000];
+//! while let Some(ev) = sampler.next_eval()? {
+//!     // The "network": the exact ε-prediction for data N(0, 1) is σ·x.
+//!     for (e, &x) in eps.iter_mut().zip(sampler.eval_input()) {
+//!         *e = ev.node.sigma as f32 * x;
+//!     }
+//!     sampler.advance(eps.as_slice().into())?;
+//! }
+//! let x = sampler.state(); // samples of N(0, 1)
+//! # assert!(x.iter().all(|v| v.is_finite()));
+//! # Ok::<(), ito::Error>(())
+//! ```
+
+use std::mem;
+
+use ito_kernels::storage::Element;
+
+use crate::solver::{Call, Eval, Plan, Slot, HISTORY};
+use crate::{
+    backend, bf16, f16, Backend, Error, LincombCoefs, Noise, NoiseKey, TensorMut, TensorRef,
+};
+
+/// A storage type for sampler buffers: `f32`, `f16` or `bf16`.
+pub trait Storage: Element + Default {
+    /// The slice as a kernel input.
+    fn tensor(s: &[Self]) -> TensorRef<'_>;
+    /// The slice as a kernel output.
+    fn tensor_mut(s: &mut [Self]) -> TensorMut<'_>;
+}
+
+macro_rules! storage {
+    ($t:ty) => {
+        impl Storage for $t {
+            fn tensor(s: &[Self]) -> TensorRef<'_> {
+                s.into()
+            }
+            fn tensor_mut(s: &mut [Self]) -> TensorMut<'_> {
+                s.into()
+            }
+        }
+    };
+}
+storage!(f32);
+storage!(f16);
+storage!(bf16);
+
+/// Which noise a sampler draws: step k's noise is N(seed, stream, k, offset + i); the initial
+/// noise is N(seed, stream + 1, 0, offset + i).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NoiseSource {
+    /// The seed.
+    pub seed: u64,
+    /// The stream tag of the per-step noise.
+    pub stream: u32,
+    /// Global index of element 0 (a shard of a batch passes its offset).
+    pub offset: u64,
+}
+
+impl NoiseSource {
+    fn step_key(&self, step: u32) -> Noise {
+        Noise {
+            key: NoiseKey {
+                seed: self.seed,
+                stream: self.stream,
+                step,
+            },
+            offset: self.offset,
+        }
+    }
+
+    fn init_key(&self) -> Noise {
+        Noise {
+            key: NoiseKey {
+                seed: self.seed,
+                stream: self.stream.wrapping_add(1),
+                step: 0,
+            },
+            offset: self.offset,
+        }
+    }
+}
+
+/// Runs a plan with the fused kernels (see the module docs).
+#[derive(Debug)]
+pub struct Sampler<S: Storage> {
+    plan: Plan,
+    n: usize,
+    x: Vec<S>,
+    stage: Vec<S>,
+    hist: Vec<Vec<S>>,
+    mean: Option<Vec<S>>,
+    noise: NoiseSource,
+    backend: Option<Backend>,
+    started: bool,
+}
+
+/// Length check of a tensor against the sampler's element count.
+fn check_len(arg: &'static str, n: usize, found: usize) -> Result<(), Error> {
+    if found == n {
+        Ok(())
+    } else {
+        Err(Error::Argument(ito_kernels::ArgError {
+            arg,
+            index: None,
+            problem: ito_kernels::Problem::Length { expected: n, found },
+        }))
+    }
+}
+
+/// The kernel coefficients of `call` with `out` as y, and the input slots in order.
+fn lincomb_coefs(call: &Call) -> Result<(LincombCoefs, Vec<Slot>), Error> {
+    let mut slots: Vec<Slot> = Vec::with_capacity(6);
+    let mut add = |s: Slot| {
+        if s != call.out && !slots.contains(&s) {
+            slots.push(s);
+        }
+    };
+    call.value.terms().for_each(|(s, _)| add(s));
+    if let Some((_, e)) = &call.store {
+        e.terms().for_each(|(s, _)| add(s));
+    }
+    if slots.len() > crate::MAX_INPUTS {
+        return Err(Error::config(
+            "plan",
+            "at most MAX_INPUTS buffers per call (internal)",
+            slots.len(),
+        ));
+    }
+    let mut c = LincombCoefs {
+        y: call.value.coef(call.out) as f32,
+        noise: call.noise as f32,
+        ..Default::default()
+    };
+    for (j, s) in slots.iter().enumerate() {
+        c.inputs[j] = call.value.coef(*s) as f32;
+        if let Some((_, e)) = &call.store {
+            c.y2_inputs[j] = e.coef(*s) as f32;
+        }
+    }
+    if let Some((_, e)) = &call.store {
+        c.y2_y = e.coef(call.out) as f32;
+    }
+    Ok((c, slots))
+}
+
+impl<S: Storage> Sampler<S> {
+    /// A sampler for `n` elements with noise seed `seed` (stream 0, offset 0). Buffers are
+    /// allocated here (state) or at first use (stage, history); steps allocate nothing.
+    pub fn new(plan: Plan, n: usize, seed: u64) -> Result<Self, Error> {
+        Ok(Sampler {
+            plan,
+            n,
+            x: vec![S::default(); n],
+            stage: Vec::new(),
+            hist: (0..HISTORY).map(|_| Vec::new()).collect(),
+            mean: None,
+            noise: NoiseSource {
+                seed,
+                stream: 0,
+                offset: 0,
+            },
+            backend: None,
+            started: false,
+        })
+    }
+
+    /// Sets where the noise comes from (stream tag, shard offset).
+    pub fn with_noise(mut self, noise: NoiseSource) -> Self {
+        self.noise = noise;
+        self
+    }
+
+    /// Runs on `backend` instead of the process-wide selection.
+    pub fn with_backend(mut self, backend: Backend) -> Result<Self, Error> {
+        backend.check_available()?;
+        self.backend = Some(backend);
+        Ok(self)
+    }
+
+    /// The mean μ of a mean-reverting process (required when the plan was built with a mean).
+    pub fn with_mean(mut self, mean: Vec<S>) -> Result<Self, Error> {
+        check_len("mean", self.n, mean.len())?;
+        self.mean = Some(mean);
+        Ok(self)
+    }
+
+    /// The plan.
+    pub fn plan(&self) -> &Plan {
+        &self.plan
+    }
+
+    /// The state x.
+    pub fn state(&self) -> &[S] {
+        &self.x
+    }
+
+    /// The state, to set the starting point (before the first [`Sampler::next_eval`]).
+    pub fn state_mut(&mut self) -> &mut [S] {
+        &mut self.x
+    }
+
+    /// Sets the state to the first node's marginal for a zero-mean start:
+    /// x = α₀·μ + σ₀·z (μ = 0 without a mean), one fused pass.
+    pub fn init_noise(&mut self) -> Result<(), Error> {
+        let n0 = self.plan.grid().nodes()[0];
+        let mut c = LincombCoefs {
+            noise: n0.sigma as f32,
+            ..Default::default()
+        };
+        let key = self.noise.init_key();
+        let backend = self.backend()?;
+        match &self.mean {
+            Some(m) => {
+                c.inputs[0] = n0.alpha as f32;
+                backend.lincomb(
+                    S::tensor_mut(&mut self.x),
+                    None,
+                    &[S::tensor(m)],
+                    &c,
+                    Some(key),
+                )
+            }
+            None => backend.lincomb(S::tensor_mut(&mut self.x), None, &[], &c, Some(key)),
+        }
+    }
+
+    fn backend(&self) -> Result<Backend, Error> {
+        match self.backend {
+            Some(b) => Ok(b),
+            None => backend(),
+        }
+    }
+
+    /// Where the model must be evaluated next, or None when sampling is done. The first call
+    /// applies the plan's initial churn, if any.
+    pub fn next_eval(&mut self) -> Result<Option<Eval>, Error> {
+        if !self.started {
+            self.started = true;
+            if let Some(call) = self.plan.init() {
+                self.run(&call, None)?;
+            }
+        }
+        Ok(self.plan.eval())
+    }
+
+    /// The tensor the model must be evaluated on (the state, or the stage buffer).
+    pub fn eval_input(&self) -> &[S] {
+        match self.plan.eval().map(|e| e.at) {
+            Some(Slot::Stage) => &self.stage,
+            _ => &self.x,
+        }
+    }
+
+    /// Submits the model output at the point [`Sampler::next_eval`] named and performs the
+    /// update: one fused pass.
+    pub fn advance(&mut self, model_out: TensorRef<'_>) -> Result<(), Error> {
+        check_len("model_out", self.n, model_out.len())?;
+        self.backend()?;
+        if !self.started {
+            self.next_eval()?;
+        }
+        let call = self.plan.advance()?;
+        self.run(&call, Some(model_out))
+    }
+
+    fn run(&mut self, call: &Call, model: Option<TensorRef<'_>>) -> Result<(), Error> {
+        let (coefs, slots) = lincomb_coefs(call)?;
+        let backend = self.backend()?;
+        let n = self.n;
+        let mut out = mem::take(match call.out {
+            Slot::Stage => &mut self.stage,
+            _ => &mut self.x,
+        });
+        out.resize(n, S::default());
+        let mut store = call.store.map(|(s, _)| match s {
+            Slot::History(j) => mem::take(&mut self.hist[j]),
+            _ => Vec::new(),
+        });
+        if let Some(v) = store.as_mut() {
+            v.resize(n, S::default());
+        }
+        let result = (|| {
+            let mut inputs: Vec<TensorRef<'_>> = Vec::with_capacity(slots.len());
+            for s in &slots {
+                inputs.push(match s {
+                    Slot::State => S::tensor(&self.x),
+                    Slot::Stage => S::tensor(&self.stage),
+                    Slot::History(j) => S::tensor(&self.hist[*j]),
+                    Slot::Mean => S::tensor(self.mean.as_deref().ok_or(Error::config(
+                        "mean",
+                        "a mean tensor (the plan was built with has_mean)",
+                        "none",
+                    ))?),
+                    Slot::Model => model.ok_or(Error::config(
+                        "model_out",
+                        "a model output for this call",
+                        "none",
+                    ))?,
+                });
+            }
+            let noise = (call.noise != 0.0).then(|| self.noise.step_key(call.noise_step));
+            backend.lincomb(
+                S::tensor_mut(&mut out),
+                store.as_deref_mut().map(S::tensor_mut),
+                &inputs,
+                &coefs,
+                noise,
+            )
+        })();
+        match call.out {
+            Slot::Stage => self.stage = out,
+            _ => self.x = out,
+        }
+        if let (Some((Slot::History(j), _)), Some(v)) = (call.store, store) {
+            self.hist[j] = v;
+        }
+        result
+    }
+}
+
+/// Runs a plan in f64 on the host (see the module docs). Noise is ito's f32 normals.
+#[derive(Debug)]
+pub struct ReferenceSampler {
+    plan: Plan,
+    n: usize,
+    bufs: Vec<Vec<f64>>,
+    noise: NoiseSource,
+    started: bool,
+}
+
+const REF_STATE: usize = 0;
+const REF_MEAN: usize = 1;
+const REF_STAGE: usize = 2;
+const REF_HIST: usize = 3;
+
+impl ReferenceSampler {
+    /// A reference sampler over `n` elements starting from `x` (its length sets n).
+    pub fn new(plan: Plan, x: Vec<f64>, noise: NoiseSource) -> Self {
+        let n = x.len();
+        let mut bufs = vec![Vec::new(); REF_HIST + HISTORY];
+        bufs[REF_STATE] = x;
+        ReferenceSampler {
+            plan,
+            n,
+            bufs,
+            noise,
+            started: false,
+        }
+    }
+
+    /// Sets the mean μ (mean-reverting processes).
+    pub fn with_mean(mut self, mean: Vec<f64>) -> Result<Self, Error> {
+        check_len("mean", self.n, mean.len())?;
+        self.bufs[REF_MEAN] = mean;
+        Ok(self)
+    }
+
+    /// The plan.
+    pub fn plan(&self) -> &Plan {
+        &self.plan
+    }
+
+    /// The state.
+    pub fn state(&self) -> &[f64] {
+        &self.bufs[REF_STATE]
+    }
+
+    /// Where the model must be evaluated next (None when done).
+    pub fn next_eval(&mut self) -> Result<Option<Eval>, Error> {
+        if !self.started {
+            self.started = true;
+            if let Some(call) = self.plan.init() {
+                self.run(&call, &[])?;
+            }
+        }
+        Ok(self.plan.eval())
+    }
+
+    /// The point to evaluate the model on.
+    pub fn eval_input(&self) -> &[f64] {
+        match self.plan.eval().map(|e| e.at) {
+            Some(Slot::Stage) => &self.bufs[REF_STAGE],
+            _ => &self.bufs[REF_STATE],
+        }
+    }
+
+    /// Submits the model output and performs the update.
+    pub fn advance(&mut self, model_out: &[f64]) -> Result<(), Error> {
+        check_len("model_out", self.n, model_out.len())?;
+        if !self.started {
+            self.next_eval()?;
+        }
+        let call = self.plan.advance()?;
+        self.run(&call, model_out)
+    }
+
+    fn index(slot: Slot) -> usize {
+        match slot {
+            Slot::State => REF_STATE,
+            Slot::Mean => REF_MEAN,
+            Slot::Stage => REF_STAGE,
+            Slot::History(j) => REF_HIST + j,
+            Slot::Model => usize::MAX,
+        }
+    }
+
+    fn run(&mut self, call: &Call, model: &[f64]) -> Result<(), Error> {
+        let n = self.n;
+        let z: Vec<f64> = if call.noise != 0.0 {
+            let mut z = vec![0.0f32; n];
+            crate::fill_normal(
+                z.as_mut_slice().into(),
+                0.0,
+                1.0,
+                self.noise.step_key(call.noise_step),
+            )?;
+            z.into_iter().map(f64::from).collect()
+        } else {
+            vec![]
+        };
+        let read = |bufs: &Vec<Vec<f64>>, e: &crate::solver::Expr, i: usize| -> f64 {
+            e.terms()
+                .map(|(s, c)| {
+                    let v = match s {
+                        Slot::Model => model[i],
+                        _ => bufs[Self::index(s)].get(i).copied().unwrap_or(0.0),
+                    };
+                    c * v
+                })
+                .sum()
+        };
+        let mut out = vec![0.0; n];
+        let mut store = vec![0.0; n];
+        for i in 0..n {
+            out[i] = read(&self.bufs, &call.value, i)
+                + if z.is_empty() { 0.0 } else { call.noise * z[i] };
+            if let Some((_, e)) = &call.store {
+                store[i] = read(&self.bufs, e, i);
+            }
+        }
+        self.bufs[Self::index(call.out)] = out;
+        if let Some((s, _)) = call.store {
+            self.bufs[Self::index(s)] = store;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,144 @@
+//! The little linear algebra of solver plans: every quantity a step handles (the data or
+//! noise prediction, the new state, a stage) is a linear combination of a few named buffers,
+//! so a step's whole update is one [`Call`], which maps onto one fused `lincomb` pass.
+
+use std::ops::{Add, Mul, Neg, Sub};
+
+/// Number of history buffers a plan may use (UniPC-3 with its corrector needs the most).
+pub const HISTORY: usize = 5;
+const SLOTS: usize = 4 + HISTORY;
+
+/// A buffer that a step reads or writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Slot {
+    /// The sampler's state x.
+    State,
+    /// The model output just submitted.
+    Model,
+    /// The mean tensor μ of a mean-reverting process.
+    Mean,
+    /// A stage buffer: where a singlestep or Heun-type solver evaluates the model between
+    /// grid nodes.
+    Stage,
+    /// History buffer `j` (earlier data or noise predictions).
+    History(usize),
+}
+
+impl Slot {
+    fn index(self) -> usize {
+        match self {
+            Slot::State => 0,
+            Slot::Model => 1,
+            Slot::Mean => 2,
+            Slot::Stage => 3,
+            Slot::History(j) => 4 + j,
+        }
+    }
+
+    /// The slot of index `i` (inverse of `index`).
+    pub(crate) fn from_index(i: usize) -> Slot {
+        match i {
+            0 => Slot::State,
+            1 => Slot::Model,
+            2 => Slot::Mean,
+            3 => Slot::Stage,
+            _ => Slot::History(i - 4),
+        }
+    }
+}
+
+/// Σ cᵢ·slotᵢ, in f64.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Expr(pub(crate) [f64; SLOTS]);
+
+impl Expr {
+    /// The zero combination.
+    pub const ZERO: Expr = Expr([0.0; SLOTS]);
+
+    /// 1·slot.
+    pub fn of(slot: Slot) -> Expr {
+        let mut e = Expr::ZERO;
+        e.0[slot.index()] = 1.0;
+        e
+    }
+
+    /// The coefficient of `slot`.
+    pub fn coef(&self, slot: Slot) -> f64 {
+        self.0[slot.index()]
+    }
+
+    /// The slots with a non-zero coefficient, in slot order, with their coefficients.
+    pub fn terms(&self) -> impl Iterator<Item = (Slot, f64)> + '_ {
+        self.0
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| **c != 0.0)
+            .map(|(i, &c)| (Slot::from_index(i), c))
+    }
+
+    /// Whether every coefficient is finite.
+    pub fn is_finite(&self) -> bool {
+        self.0.iter().all(|c| c.is_finite())
+    }
+}
+
+impl Add for Expr {
+    type Output = Expr;
+    fn add(mut self, o: Expr) -> Expr {
+        for (a, b) in self.0.iter_mut().zip(o.0) {
+            *a += b;
+        }
+        self
+    }
+}
+
+impl Sub for Expr {
+    type Output = Expr;
+    fn sub(self, o: Expr) -> Expr {
+        self + (-o)
+    }
+}
+
+impl Neg for Expr {
+    type Output = Expr;
+    fn neg(self) -> Expr {
+        self * -1.0
+    }
+}
+
+impl Mul<f64> for Expr {
+    type Output = Expr;
+    fn mul(mut self, k: f64) -> Expr {
+        for a in self.0.iter_mut() {
+            // 0·∞ would be NaN; a term that is absent stays absent.
+            if *a != 0.0 {
+                *a *= k;
+            }
+        }
+        self
+    }
+}
+
+impl Mul<Expr> for f64 {
+    type Output = Expr;
+    fn mul(self, e: Expr) -> Expr {
+        e * self
+    }
+}
+
+/// One fused update: `out ← value` (over the buffers' old contents), optionally
+/// `store ← store_value` from the same old contents, plus `noise·N(seed, stream, noise_step, i)`
+/// on `out`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Call {
+    /// The buffer written: [`Slot::State`] or [`Slot::Stage`].
+    pub out: Slot,
+    /// Its new value.
+    pub value: Expr,
+    /// A second output (a history buffer) and its value.
+    pub store: Option<(Slot, Expr)>,
+    /// Scale of the standard normal added to `out` (0 = no noise).
+    pub noise: f64,
+    /// The step number of the noise key.
+    pub noise_step: u32,
+}

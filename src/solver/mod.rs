@@ -1,0 +1,711 @@
+//! Solver plans: for each diffusion sampler, the host-side (f64) bookkeeping that turns a
+//! grid and the model's outputs into one fused update per model evaluation.
+//!
+//! A [`Plan`] is driven as a loop: [`Plan::eval`] says where the model must be evaluated
+//! (which buffer, at which node), the caller puts the model output in [`Slot::Model`], and
+//! [`Plan::advance`] returns the [`Call`] that performs the update — every quantity
+//! expressed over the buffers, the model's parameterisation already folded in — and moves
+//! on. [`crate::Sampler`] runs the calls with the fused kernels; [`crate::ReferenceSampler`]
+//! runs the very same calls in f64 for tests.
+//!
+//! All solvers work on x̃ = x − μ when a mean μ is given (mean-reverting diffusion: MRS is
+//! DPM-Solver(++) / SDE-DPM-Solver++ on x̃ with the mean-reverting schedule), and on x
+//! otherwise.
+
+mod expr;
+mod names;
+
+pub use expr::{Call, Expr, Slot, HISTORY};
+pub use names::SOLVER_NAMES;
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::grid::Grid;
+use crate::schedule::Node;
+use crate::Error;
+
+/// What the model predicts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Param {
+    /// The noise ε (diffusers' "epsilon").
+    Eps,
+    /// The data x₀ (diffusers' "sample").
+    Data,
+    /// v = α·ε − σ·x₀ (diffusers' "v_prediction").
+    V,
+    /// The interpolant's time derivative u = α̇·x₀ + σ̇·ε (flow matching's velocity).
+    Velocity,
+}
+
+/// How a DPM-Solver weights its finite differences (diffusers' `solver_type`, plus `Taylor`).
+///
+/// Third-order multistep updates in diffusers, k-diffusion and DPM-Solver's reference code give
+/// D₂ ≈ h²·f''/2 the weight of the φ₃ term meant for h²·f'', i.e. half the Taylor term: those
+/// updates are formally second order. `Midpoint` and `Heun` keep that (to match diffusers);
+/// `Taylor` gives every difference its exact φ weight, making 3M third order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SolverType {
+    /// D₁ weighted by ½·φ₁ (diffusers' default).
+    Midpoint,
+    /// D₁ weighted by the exact φ₂ term.
+    Heun,
+    /// D₁ and D₂ weighted by the exact φ₂ and φ₃ terms.
+    Taylor,
+}
+
+/// UniPC's B(h).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum UniPcVariant {
+    /// B(h) = h.
+    Bh1,
+    /// B(h) = e^h − 1.
+    Bh2,
+}
+
+/// Karras et al.'s stochastic churn (EDM Algorithm 2): before step i, noise is raised from
+/// σ to σ̂ = σ·(1 + γ), γ = min(S_churn/steps, √2 − 1) when S_tmin ≤ σ ≤ S_tmax.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Churn {
+    /// S_churn.
+    pub s_churn: f64,
+    /// S_tmin (on σ/α).
+    pub s_tmin: f64,
+    /// S_tmax (on σ/α).
+    pub s_tmax: f64,
+    /// S_noise.
+    pub s_noise: f64,
+}
+
+impl Churn {
+    /// No churn (a deterministic sampler).
+    pub const NONE: Churn = Churn {
+        s_churn: 0.0,
+        s_tmin: 0.0,
+        s_tmax: f64::INFINITY,
+        s_noise: 1.0,
+    };
+}
+
+impl Default for Churn {
+    fn default() -> Self {
+        Churn::NONE
+    }
+}
+
+/// The diffusion coefficient ε(t) of a stochastic-interpolant SDE.
+pub type DiffusionFn = Arc<dyn Fn(f64) -> f64 + Send + Sync>;
+
+/// A sampler and its settings.
+#[derive(Clone)]
+#[non_exhaustive]
+pub enum Solver {
+    /// DPM-Solver (noise prediction), multistep, order 1–3.
+    DpmMultistep {
+        /// 1, 2 or 3.
+        order: usize,
+        /// Second-order form.
+        solver_type: SolverType,
+    },
+    /// DPM-Solver++ (data prediction), multistep, order 1–3 (2M, 3M).
+    DpmppMultistep {
+        /// 1, 2 or 3.
+        order: usize,
+        /// Second-order form.
+        solver_type: SolverType,
+    },
+    /// SDE-DPM-Solver++ (data prediction, noise from the counter), order 1–3.
+    SdeDpmppMultistep {
+        /// 1, 2 or 3.
+        order: usize,
+        /// Second-order form.
+        solver_type: SolverType,
+    },
+    /// DPM-Solver (noise prediction), singlestep, order 1–3: the grid's nodes are also its
+    /// intermediate nodes, grouped as diffusers groups them.
+    DpmSinglestep {
+        /// 1, 2 or 3.
+        order: usize,
+        /// Second-order form.
+        solver_type: SolverType,
+    },
+    /// DPM-Solver++ singlestep (2S, 3S).
+    DpmppSinglestep {
+        /// 1, 2 or 3.
+        order: usize,
+        /// Second-order form.
+        solver_type: SolverType,
+    },
+    /// DEIS, time-quadratic-free tAB form (Lagrange basis integrated exactly), order 1–3.
+    Deis {
+        /// 1, 2 or 3.
+        order: usize,
+    },
+    /// UniPC: UniP predictor with the UniC corrector, data prediction, order 1–3.
+    UniPc {
+        /// 1, 2 or 3.
+        order: usize,
+        /// B(h).
+        variant: UniPcVariant,
+        /// Whether the corrector runs (it costs no extra pass).
+        corrector: bool,
+    },
+    /// DDIM with η (η = 0 deterministic, η = 1 DDPM's ancestral variance).
+    Ddim {
+        /// η ∈ [0, 1].
+        eta: f64,
+    },
+    /// Euler on the probability-flow ODE in EDM's variables, with optional churn.
+    Euler {
+        /// Stochastic churn.
+        churn: Churn,
+    },
+    /// Euler ancestral (k-diffusion / diffusers): σ_down step, σ_up fresh noise.
+    EulerAncestral {
+        /// Scale of the ancestral noise (1 = the usual sampler).
+        eta: f64,
+    },
+    /// Heun (EDM's second-order sampler) with optional churn.
+    Heun {
+        /// Stochastic churn.
+        churn: Churn,
+    },
+    /// Stochastic interpolants: the probability-flow ODE with Heun's method in t (order 2).
+    InterpolantOde,
+    /// Stochastic interpolants: the SDE with diffusion ε(t), Euler–Maruyama in t.
+    InterpolantSde {
+        /// ε(t) ≥ 0.
+        diffusion: DiffusionFn,
+    },
+}
+
+impl fmt::Debug for Solver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Solver::DpmMultistep { order, solver_type } => {
+                write!(f, "DpmMultistep {{ order: {order}, {solver_type:?} }}")
+            }
+            Solver::DpmppMultistep { order, solver_type } => {
+                write!(f, "DpmppMultistep {{ order: {order}, {solver_type:?} }}")
+            }
+            Solver::SdeDpmppMultistep { order, solver_type } => {
+                write!(f, "SdeDpmppMultistep {{ order: {order}, {solver_type:?} }}")
+            }
+            Solver::DpmSinglestep { order, solver_type } => {
+                write!(f, "DpmSinglestep {{ order: {order}, {solver_type:?} }}")
+            }
+            Solver::DpmppSinglestep { order, solver_type } => {
+                write!(f, "DpmppSinglestep {{ order: {order}, {solver_type:?} }}")
+            }
+            Solver::Deis { order } => write!(f, "Deis {{ order: {order} }}"),
+            Solver::UniPc {
+                order,
+                variant,
+                corrector,
+            } => write!(
+                f,
+                "UniPc {{ order: {order}, {variant:?}, corrector: {corrector} }}"
+            ),
+            Solver::Ddim { eta } => write!(f, "Ddim {{ eta: {eta} }}"),
+            Solver::Euler { churn } => write!(f, "Euler {{ {churn:?} }}"),
+            Solver::EulerAncestral { eta } => write!(f, "EulerAncestral {{ eta: {eta} }}"),
+            Solver::Heun { churn } => write!(f, "Heun {{ {churn:?} }}"),
+            Solver::InterpolantOde => write!(f, "InterpolantOde"),
+            Solver::InterpolantSde { .. } => write!(f, "InterpolantSde"),
+        }
+    }
+}
+
+impl Solver {
+    /// The global order of convergence of the deterministic solvers as configured (None for
+    /// stochastic ones). Third-order multistep DPM-Solvers are second order unless
+    /// [`SolverType::Taylor`] (see there); UniPC-p with its corrector is order p + 1.
+    pub fn ode_order(&self) -> Option<usize> {
+        match self {
+            Solver::DpmMultistep { order, solver_type }
+            | Solver::DpmppMultistep { order, solver_type } => {
+                Some(if *order == 3 && *solver_type != SolverType::Taylor {
+                    2
+                } else {
+                    *order
+                })
+            }
+            Solver::DpmSinglestep { order, .. }
+            | Solver::DpmppSinglestep { order, .. }
+            | Solver::Deis { order } => Some(*order),
+            Solver::UniPc {
+                order, corrector, ..
+            } => Some(if *corrector { order + 1 } else { *order }),
+            Solver::Ddim { eta } if *eta == 0.0 => Some(1),
+            Solver::Euler { churn } if churn.s_churn == 0.0 => Some(1),
+            Solver::Heun { churn } if churn.s_churn == 0.0 => Some(2),
+            Solver::InterpolantOde => Some(2),
+            _ => None,
+        }
+    }
+
+    /// Whether the solver injects noise.
+    pub fn is_stochastic(&self) -> bool {
+        self.ode_order().is_none()
+    }
+
+    fn order(&self) -> Option<usize> {
+        match self {
+            Solver::DpmMultistep { order, .. }
+            | Solver::DpmppMultistep { order, .. }
+            | Solver::SdeDpmppMultistep { order, .. }
+            | Solver::DpmSinglestep { order, .. }
+            | Solver::DpmppSinglestep { order, .. }
+            | Solver::Deis { order }
+            | Solver::UniPc { order, .. } => Some(*order),
+            _ => None,
+        }
+    }
+
+    fn validate(&self) -> Result<(), Error> {
+        if let Some(o) = self.order() {
+            if !(1..=3).contains(&o) {
+                return Err(Error::config("order", "1, 2 or 3", o));
+            }
+        }
+        match self {
+            Solver::Ddim { eta } | Solver::EulerAncestral { eta }
+                if !(eta.is_finite() && (0.0..=1.0).contains(eta)) =>
+            {
+                return Err(Error::config("eta", "a value in [0, 1]", eta));
+            }
+            Solver::Euler { churn } | Solver::Heun { churn } => {
+                for (name, v) in [
+                    ("churn.s_churn", churn.s_churn),
+                    ("churn.s_noise", churn.s_noise),
+                    ("churn.s_tmin", churn.s_tmin),
+                ] {
+                    if !(v.is_finite() && v >= 0.0) {
+                        return Err(Error::config(name, "a finite value ≥ 0", v));
+                    }
+                }
+                if churn.s_tmax.is_nan() {
+                    return Err(Error::config("churn.s_tmax", "a number", churn.s_tmax));
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+/// Settings shared by the plans.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PlanOptions {
+    /// Lower the order over the last steps of short grids (< 15 steps), as diffusers does by
+    /// default; stabilises few-step sampling.
+    pub lower_order_final: bool,
+    /// Always take a first-order last step.
+    pub euler_at_final: bool,
+}
+
+impl Default for PlanOptions {
+    fn default() -> Self {
+        PlanOptions {
+            lower_order_final: true,
+            euler_at_final: false,
+        }
+    }
+}
+
+/// Where the model must be evaluated next.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Eval {
+    /// The buffer holding the point: [`Slot::State`] or [`Slot::Stage`].
+    pub at: Slot,
+    /// The noise level there (for churned solvers, the raised level).
+    pub node: Node,
+    /// The grid step (0-based).
+    pub step: usize,
+    /// The stage within the step (0 = at the step's start).
+    pub stage: usize,
+}
+
+/// An earlier prediction kept in a history buffer.
+#[derive(Clone, Copy, Debug)]
+struct Entry {
+    slot: Slot,
+    node: Node,
+}
+
+/// The host side of one sampling run (see the module docs).
+#[derive(Clone, Debug)]
+pub struct Plan {
+    solver: Solver,
+    param: Param,
+    grid: Grid,
+    opts: PlanOptions,
+    has_mean: bool,
+    step: usize,
+    stage: usize,
+    /// Earlier predictions, newest first.
+    hist: Vec<Entry>,
+    /// Steps taken so far (capped use: the warm-up of multistep methods).
+    lower_order_nums: usize,
+    /// UniPC: the corrected state of the previous step, over the current buffers.
+    last_sample: Option<Expr>,
+    /// Singlestep: the order of each group of steps and where the current group started.
+    order_list: Vec<usize>,
+    /// UniPC: the order of the previous predictor (the corrector's order).
+    prev_order: usize,
+}
+
+impl Plan {
+    /// A plan for `solver` over `grid` with a model that predicts `param`; `has_mean` says
+    /// whether a mean tensor μ is given (mean-reverting schedules).
+    pub fn new(
+        solver: Solver,
+        grid: Grid,
+        param: Param,
+        opts: PlanOptions,
+        has_mean: bool,
+    ) -> Result<Self, Error> {
+        solver.validate()?;
+        let needs_derivatives = param == Param::Velocity
+            || matches!(
+                solver,
+                Solver::InterpolantOde | Solver::InterpolantSde { .. }
+            );
+        if needs_derivatives {
+            let last = grid.steps();
+            for (i, n) in grid.nodes().iter().enumerate() {
+                if i < last && !(n.d_alpha.is_finite() && n.d_sigma.is_finite()) {
+                    return Err(Error::config(
+                        "grid",
+                        "nodes with dα/dt and dσ/dt (velocity models and interpolant solvers need them)",
+                        i,
+                    ));
+                }
+            }
+        }
+        let order_list = match &solver {
+            Solver::DpmSinglestep { order, .. } | Solver::DpmppSinglestep { order, .. } => {
+                singlestep_orders(
+                    *order,
+                    grid.steps(),
+                    opts.lower_order_final,
+                    grid.nodes()[grid.steps()].sigma == 0.0,
+                )
+            }
+            _ => vec![],
+        };
+        Ok(Plan {
+            solver,
+            param,
+            grid,
+            opts,
+            has_mean,
+            step: 0,
+            stage: 0,
+            hist: Vec::with_capacity(HISTORY),
+            lower_order_nums: 0,
+            last_sample: None,
+            order_list,
+            prev_order: 0,
+        })
+    }
+
+    /// The grid.
+    pub fn grid(&self) -> &Grid {
+        &self.grid
+    }
+
+    /// The solver.
+    pub fn solver(&self) -> &Solver {
+        &self.solver
+    }
+
+    /// Whether every step has been taken.
+    pub fn is_done(&self) -> bool {
+        self.step >= self.grid.steps()
+    }
+
+    /// The grid step the next evaluation belongs to.
+    pub fn step(&self) -> usize {
+        self.step
+    }
+
+    /// A call to run on the initial state before the first evaluation (the churn of step 0),
+    /// or None.
+    pub fn init(&self) -> Option<Call> {
+        let (noise, _) = self.churn_noise(0)?;
+        Some(Call {
+            out: Slot::State,
+            value: Expr::of(Slot::State),
+            store: None,
+            noise,
+            noise_step: 0,
+        })
+    }
+
+    fn node(&self, i: usize) -> Node {
+        self.grid.nodes()[i]
+    }
+
+    /// Churn before step `k`: (noise scale on the state, raised noise level σ̂/α), or None.
+    fn churn_noise(&self, k: usize) -> Option<(f64, f64)> {
+        let churn = match &self.solver {
+            Solver::Euler { churn } | Solver::Heun { churn } => churn,
+            _ => return None,
+        };
+        if k >= self.grid.steps() || churn.s_churn == 0.0 {
+            return None;
+        }
+        let n = self.node(k);
+        let s = n.sigma_ve();
+        if !(s >= churn.s_tmin && s <= churn.s_tmax) {
+            return None;
+        }
+        let gamma = (churn.s_churn / self.grid.steps() as f64).min(std::f64::consts::SQRT_2 - 1.0);
+        let s_hat = s * (1.0 + gamma);
+        Some((
+            n.alpha * (s_hat * s_hat - s * s).sqrt() * churn.s_noise,
+            s_hat,
+        ))
+    }
+
+    /// The node of the start of step k as the model sees it (churn raises σ).
+    fn start_node(&self, k: usize) -> Node {
+        let n = self.node(k);
+        match self.churn_noise(k) {
+            Some((_, s_hat)) => Node {
+                sigma: n.alpha * s_hat,
+                ..n
+            },
+            None => n,
+        }
+    }
+
+    /// Where the model must be evaluated next (None once done).
+    pub fn eval(&self) -> Option<Eval> {
+        if self.is_done() {
+            return None;
+        }
+        let (at, node) = match self.stage {
+            0 => (Slot::State, self.start_node(self.step)),
+            _ => (Slot::Stage, self.stage_node()),
+        };
+        Some(Eval {
+            at,
+            node,
+            step: self.step,
+            stage: self.stage,
+        })
+    }
+
+    fn stage_node(&self) -> Node {
+        match &self.solver {
+            Solver::DpmSinglestep { .. } | Solver::DpmppSinglestep { .. } => {
+                self.node(self.step + self.stage)
+            }
+            _ => self.node(self.step + 1),
+        }
+    }
+
+    /// The model output's data prediction x̃₀ and noise prediction ε̂ at `at` (node `n`), over
+    /// the buffers; x̃ = at − μ.
+    fn predictions(&self, at: Slot, n: &Node) -> (Expr, Expr) {
+        let x = self.shifted(at);
+        let m = Expr::of(Slot::Model);
+        let (a, s) = (n.alpha, n.sigma);
+        match self.param {
+            Param::Eps => ((1.0 / a) * (x - s * m), m),
+            Param::Data => {
+                let x0 = self.shifted(Slot::Model);
+                (x0, (1.0 / s) * (x - a * x0))
+            }
+            Param::V => {
+                let k = 1.0 / (a * a + s * s);
+                ((a * k) * x - (s * k) * m, (s * k) * x + (a * k) * m)
+            }
+            Param::Velocity => {
+                let (da, ds) = (n.d_alpha, n.d_sigma);
+                let det = a * ds - s * da;
+                (
+                    (ds / det) * x - (s / det) * m,
+                    (a / det) * m - (da / det) * x,
+                )
+            }
+        }
+    }
+
+    /// `slot − μ` when a mean is given, else `slot`.
+    fn shifted(&self, slot: Slot) -> Expr {
+        if self.has_mean {
+            Expr::of(slot) - Expr::of(Slot::Mean)
+        } else {
+            Expr::of(slot)
+        }
+    }
+
+    /// Back from x̃ to x.
+    fn unshift(&self, e: Expr) -> Expr {
+        if self.has_mean {
+            e + Expr::of(Slot::Mean)
+        } else {
+            e
+        }
+    }
+
+    /// A history buffer that neither the live history nor `value` uses.
+    fn free_slot(&self, value: &Expr, also: Option<&Expr>) -> Result<Slot, Error> {
+        (0..HISTORY)
+            .map(Slot::History)
+            .find(|s| {
+                value.coef(*s) == 0.0
+                    && also.is_none_or(|e| e.coef(*s) == 0.0)
+                    && !self.hist.iter().any(|e| e.slot == *s)
+            })
+            .ok_or(Error::config(
+                "plan",
+                "a free history buffer (internal limit reached)",
+                HISTORY,
+            ))
+    }
+
+    fn push_history(&mut self, slot: Slot, node: Node, keep: usize) {
+        self.hist.insert(0, Entry { slot, node });
+        self.hist.truncate(keep);
+    }
+
+    /// The order a multistep method uses at step k (diffusers' warm-up and final-step rules;
+    /// a step into a noise-free node is always first order).
+    fn multistep_order(&self, order: usize) -> usize {
+        let k = self.step;
+        let steps = self.grid.steps();
+        let clean_end = self.node(k + 1).sigma == 0.0;
+        let short = self.opts.lower_order_final && steps < 15;
+        let last = k + 1 == steps;
+        if clean_end || (last && (self.opts.euler_at_final || short)) {
+            return 1;
+        }
+        let mut o = order.min(self.lower_order_nums + 1);
+        if k + 2 == steps && short {
+            o = o.min(2);
+        }
+        o
+    }
+
+    /// The update for the model output just submitted, and the move to the next evaluation.
+    pub fn advance(&mut self) -> Result<Call, Error> {
+        let ev = self.eval().ok_or(Error::config(
+            "plan",
+            "no further model output (all steps taken)",
+            self.step,
+        ))?;
+        let call = match self.solver.clone() {
+            Solver::DpmMultistep { order, solver_type } => {
+                self.dpm_multistep(order, solver_type, Family::Noise)?
+            }
+            Solver::DpmppMultistep { order, solver_type } => {
+                self.dpm_multistep(order, solver_type, Family::Data)?
+            }
+            Solver::SdeDpmppMultistep { order, solver_type } => {
+                self.dpm_multistep(order, solver_type, Family::SdeData)?
+            }
+            Solver::DpmSinglestep { solver_type, .. } => {
+                self.dpm_singlestep(solver_type, Family::Noise)?
+            }
+            Solver::DpmppSinglestep { solver_type, .. } => {
+                self.dpm_singlestep(solver_type, Family::Data)?
+            }
+            Solver::Deis { order } => self.deis(order)?,
+            Solver::UniPc {
+                order,
+                variant,
+                corrector,
+            } => self.unipc(order, variant, corrector)?,
+            Solver::Ddim { eta } => self.ddim(eta)?,
+            Solver::Euler { .. } => self.euler(&ev)?,
+            Solver::EulerAncestral { eta } => self.euler_ancestral(eta)?,
+            Solver::Heun { .. } => self.heun(&ev)?,
+            Solver::InterpolantOde => self.interpolant_ode(&ev)?,
+            Solver::InterpolantSde { diffusion } => self.interpolant_sde(&diffusion)?,
+        };
+        if !(call.value.is_finite()
+            && call.noise.is_finite()
+            && call.store.is_none_or(|(_, e)| e.is_finite()))
+        {
+            return Err(Error::config(
+                "grid",
+                "nodes that give finite solver coefficients",
+                self.step,
+            ));
+        }
+        Ok(call)
+    }
+
+    /// Ends the current step: next step, stage 0, and the churn of the next step folded into
+    /// `call`'s noise.
+    fn finish_step(&mut self, mut call: Call) -> Call {
+        self.step += 1;
+        self.stage = 0;
+        if let Some((noise, _)) = self.churn_noise(self.step) {
+            debug_assert!(call.noise == 0.0 && call.out == Slot::State);
+            call.noise = noise;
+            call.noise_step = self.step as u32;
+        }
+        call
+    }
+}
+
+/// Which quantity a DPM-Solver works with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Family {
+    /// ε̂ (DPM-Solver).
+    Noise,
+    /// x̃₀ (DPM-Solver++).
+    Data,
+    /// x̃₀ with the SDE's noise (SDE-DPM-Solver++).
+    SdeData,
+}
+
+mod steps;
+
+/// diffusers' singlestep order list: the order of each grid step's update; a group is a run
+/// 1, 2, (3). With `lower_order_final` (forced by a noise-free end or a step count that is not
+/// a multiple of the order) the last group is shortened; a noise-free end takes order 1.
+fn singlestep_orders(
+    order: usize,
+    steps: usize,
+    lower_order_final: bool,
+    clean_end: bool,
+) -> Vec<usize> {
+    let lower = lower_order_final || clean_end || steps % order != 0;
+    let group: Vec<usize> = (1..=order).collect();
+    let mut v = Vec::with_capacity(steps);
+    if !lower || order == 1 {
+        while v.len() < steps {
+            v.extend_from_slice(&group);
+        }
+        v.truncate(steps);
+    } else {
+        let full = if steps % order == 0 {
+            steps / order - 1
+        } else {
+            steps / order
+        };
+        for _ in 0..full {
+            v.extend_from_slice(&group);
+        }
+        let rest = steps - v.len();
+        if steps % order == 0 {
+            // The last full group becomes 1, 2, …, order−1 followed by a first-order step.
+            v.extend(1..order);
+            v.push(1);
+        } else {
+            v.extend(1..=rest);
+        }
+    }
+    if clean_end {
+        if let Some(last) = v.last_mut() {
+            *last = 1;
+        }
+    }
+    v
+}

@@ -381,6 +381,11 @@ impl ReferenceSampler {
         &self.bufs[REF_STATE]
     }
 
+    /// The state, to set or replace it between steps (history buffers are kept).
+    pub fn state_mut(&mut self) -> &mut [f64] {
+        &mut self.bufs[REF_STATE]
+    }
+
     /// Where the model must be evaluated next (None when done).
     pub fn next_eval(&mut self) -> Result<Option<Eval>, Error> {
         if !self.started {

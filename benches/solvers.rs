@@ -1,0 +1,107 @@
+//! Solver plans end to end: one sampler step (the plan's coefficients plus its one fused
+//! kernel pass) at N = 2^20 and 2^24 f32 elements on the best backend, reported in bytes/s
+//! of the pass's own traffic beside the bandwidth ceiling; and the planning cost alone (the
+//! host-side f64 coefficients of one step), which must stay under a microsecond.
+//!
+//! `cargo bench --bench solvers` (ids `solver_step/NAME/N`, `planning/NAME`)
+#![allow(missing_docs)] // criterion_group! generates undocumented items
+
+mod common;
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use common::{ceiling, configure};
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use ito::solver::Slot;
+use ito::{Grid, Param, Plan, PlanOptions, Sampler, Schedule, Solver};
+
+/// The solvers measured: diffusers' most used, and one of each family.
+const SOLVERS: [&str; 9] = [
+    "dpmpp-2m",
+    "unipc-2",
+    "sde-dpmpp-2m",
+    "dpmpp-3m",
+    "deis-3",
+    "dpmpp-2s",
+    "ddim",
+    "euler-a",
+    "heun",
+];
+
+fn plan(name: &str, steps: usize) -> Plan {
+    let schedule = Schedule::vp_linear(0.1, 20.0).unwrap();
+    let grid = Grid::uniform_lambda(&schedule, 1.0, 1e-3, steps).unwrap();
+    let solver: Solver = name.parse().unwrap();
+    Plan::new(solver, grid, Param::Eps, PlanOptions::default(), false).unwrap()
+}
+
+/// Bytes one steady-state call moves: every tensor read once, every output written once.
+fn traffic(name: &str, n: usize) -> u64 {
+    let mut p = plan(name, 1000);
+    // Past the warm-up: step 10's calls are representative.
+    while p.step() < 10 {
+        p.advance().unwrap();
+    }
+    let call = p.advance().unwrap();
+    let mut slots: Vec<Slot> = call.value.terms().map(|(s, _)| s).collect();
+    if let Some((_, e)) = &call.store {
+        slots.extend(e.terms().map(|(s, _)| s));
+    }
+    slots.sort_by_key(|s| format!("{s:?}"));
+    slots.dedup();
+    let writes = 1 + call.store.is_some() as usize;
+    (4 * n * (slots.len() + writes)) as u64
+}
+
+fn bench(c: &mut Criterion) {
+    configure(c);
+    ceiling(c);
+    let mut g = c.benchmark_group("solver_step");
+    for n in [1usize << 20, 1 << 24] {
+        for name in SOLVERS {
+            g.throughput(Throughput::Bytes(traffic(name, n)));
+            let model_out = vec![0.1f32; n];
+            let fresh = || {
+                let mut s = Sampler::<f32>::new(plan(name, 100_000), n, 1).unwrap();
+                s.init_noise().unwrap();
+                s
+            };
+            let mut s = fresh();
+            g.bench_function(BenchmarkId::new(name, n), |b| {
+                b.iter_custom(|iters| {
+                    let mut t = Duration::ZERO;
+                    for _ in 0..iters {
+                        if s.next_eval().unwrap().is_none() {
+                            s = fresh();
+                            s.next_eval().unwrap();
+                        }
+                        let start = Instant::now();
+                        s.advance(model_out.as_slice().into()).unwrap();
+                        t += start.elapsed();
+                    }
+                    t
+                })
+            });
+        }
+    }
+    g.finish();
+
+    let mut g = c.benchmark_group("planning");
+    for name in SOLVERS {
+        let fresh = plan(name, 100_000);
+        let mut p = fresh.clone();
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                if p.is_done() {
+                    p = fresh.clone();
+                }
+                black_box(p.advance().unwrap())
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -1,0 +1,536 @@
+//! Solver plans run end to end: stochastic samplers reach a Gaussian target in distribution
+//! (weak convergence) and approach the ODE as their noise vanishes; the f32 kernels follow
+//! the f64 reference runs of every solver, in every storage type; every backend gives the
+//! same bits; bad configurations are typed errors.
+
+use std::sync::Arc;
+
+use ito::problems::Gaussian;
+use ito::solver::SOLVER_NAMES;
+use ito::{
+    available_backends, bf16, f16, Backend, Churn, Error, Grid, Node, NoiseSource, Param, Plan,
+    PlanOptions, ReferenceSampler, Sampler, Schedule, Solver, SolverType, Storage,
+};
+
+fn vp_grid(steps: usize) -> Grid {
+    let s = Schedule::vp_linear(0.1, 20.0).unwrap();
+    Grid::uniform_lambda(&s, 1.0, 1e-3, steps)
+        .unwrap()
+        .with_clean_end()
+        .unwrap()
+}
+
+/// Samples the target with `solver` on `grid` (f32 kernels, `n` elements); returns the
+/// sample mean and variance.
+fn sample_moments(solver: Solver, grid: Grid, schedule_mean: Option<f64>, n: usize) -> (f64, f64) {
+    let (m, s) = (0.7, 0.4);
+    let mu = schedule_mean.unwrap_or(0.0);
+    // The model predicts for x̃ = x − μ, whose data mean is m − μ.
+    let g = Gaussian {
+        mean: vec![m - mu],
+        std: vec![s],
+    };
+    let param = if matches!(solver, Solver::InterpolantSde { .. }) {
+        Param::Velocity
+    } else {
+        Param::Eps
+    };
+    let plan = Plan::new(
+        solver,
+        grid,
+        param,
+        PlanOptions::default(),
+        schedule_mean.is_some(),
+    )
+    .unwrap();
+    let mut sampler = Sampler::<f32>::new(plan, n, 5).unwrap();
+    if let Some(mu) = schedule_mean {
+        sampler = sampler.with_mean(vec![mu as f32; n]).unwrap();
+    }
+    sampler.init_noise().unwrap();
+    let mut out = vec![0.0f32; n];
+    let mut shifted = vec![0.0f32; n];
+    while let Some(ev) = sampler.next_eval().unwrap() {
+        for (d, &x) in shifted.iter_mut().zip(sampler.eval_input()) {
+            *d = x - mu as f32;
+        }
+        g.predict_f32(param, &ev.node, &shifted, &mut out);
+        sampler.advance(out.as_slice().into()).unwrap();
+    }
+    let x = sampler.state();
+    let mean = x.iter().map(|&v| v as f64).sum::<f64>() / n as f64;
+    let var = x.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / n as f64;
+    (mean, var)
+}
+
+/// The stochastic samplers of the crate, each on the grid family it is meant for with
+/// `steps` steps, and the mean of a mean-reverting process where it has one.
+fn stochastic_cases(steps: usize) -> Vec<(&'static str, Solver, Grid, Option<f64>)> {
+    let flow = Schedule::Flow;
+    let mr = Schedule::mean_reverting(2.0, 1.0, 3.0).unwrap();
+    vec![
+        (
+            "sde-dpmpp-1",
+            "sde-dpmpp-1".parse().unwrap(),
+            vp_grid(steps),
+            None,
+        ),
+        (
+            "sde-dpmpp-2m",
+            "sde-dpmpp-2m".parse().unwrap(),
+            vp_grid(steps),
+            None,
+        ),
+        (
+            "sde-dpmpp-3m",
+            "sde-dpmpp-3m".parse().unwrap(),
+            vp_grid(steps),
+            None,
+        ),
+        ("ddpm", "ddpm".parse().unwrap(), vp_grid(steps), None),
+        ("euler-a", "euler-a".parse().unwrap(), vp_grid(steps), None),
+        (
+            "edm-churn",
+            "edm-churn".parse().unwrap(),
+            vp_grid(steps).to_ve(),
+            None,
+        ),
+        (
+            "mean-reverting sde-dpmpp-2m",
+            "sde-dpmpp-2m".parse().unwrap(),
+            Grid::uniform_lambda(&mr, 3.0, 1e-3, steps)
+                .unwrap()
+                .with_clean_end()
+                .unwrap(),
+            Some(-1.3),
+        ),
+        (
+            "interpolant-sde",
+            Solver::InterpolantSde {
+                diffusion: Arc::new(|t: f64| t),
+            },
+            Grid::uniform_t(&flow, 0.999, 1e-3, steps).unwrap(),
+            None,
+        ),
+    ]
+}
+
+#[test]
+fn stochastic_samplers_converge_weakly_to_the_gaussian_target() {
+    // Weak convergence: with 400 steps the sample mean and variance of 2^18 draws match the
+    // target's (within 5 standard errors plus a small discretisation allowance), and the
+    // variance error of 100 steps is either already that small or at least halves.
+    let n = 1 << 18;
+    let (m, s) = (0.7f64, 0.4f64);
+    let (se_mean, se_var) = (s / (n as f64).sqrt(), s * s * (2.0 / n as f64).sqrt());
+    let errors = |steps: usize| -> Vec<(&'static str, f64, f64, String)> {
+        stochastic_cases(steps)
+            .into_iter()
+            .map(|(name, solver, grid, mean)| {
+                let last = grid.nodes()[grid.steps()];
+                let (sm, sv) = sample_moments(solver, grid, mean, n);
+                // The exact marginal at the last node (the data for a noise-free end).
+                let g = Gaussian {
+                    mean: vec![m - mean.unwrap_or(0.0)],
+                    std: vec![s],
+                };
+                let (em, esd) = g.marginal(0, &last);
+                let em = em + mean.unwrap_or(0.0);
+                let msg = format!(
+                    "{name} ({steps} steps): mean {sm:.5} (exact {em:.5}), variance {sv:.5} (exact {:.5})",
+                    esd * esd
+                );
+                (name, (sm - em).abs(), (sv - esd * esd).abs(), msg)
+            })
+            .collect()
+    };
+    let (coarse, fine) = (errors(100), errors(400));
+    let tol_var = 5.0 * se_var + 6e-3;
+    for ((_, _, dv_c, msg_c), (_, dm, dv, msg)) in coarse.iter().zip(&fine) {
+        assert!(*dm < 5.0 * se_mean + 2e-3 && *dv < tol_var, "{msg}");
+        assert!(
+            *dv_c < tol_var || *dv < 0.5 * dv_c,
+            "no weak convergence: {msg_c}; {msg}"
+        );
+    }
+}
+
+/// Final f64 state of `solver` from a fixed start on the exact Gaussian.
+fn reference_run(solver: Solver, grid: Grid, param: Param) -> Vec<f64> {
+    let g = Gaussian {
+        mean: vec![0.5, -1.0, 2.0],
+        std: vec![0.3, 1.0, 0.5],
+    };
+    let x: Vec<f64> = vec![0.4, -1.1, 0.9];
+    let plan = Plan::new(solver, grid, param, PlanOptions::default(), false).unwrap();
+    let noise = NoiseSource {
+        seed: 3,
+        stream: 0,
+        offset: 0,
+    };
+    let mut s = ReferenceSampler::new(plan, x, noise);
+    let mut out = vec![0.0; 3];
+    while let Some(ev) = s.next_eval().unwrap() {
+        g.predict(param, &ev.node, s.eval_input(), &mut out);
+        s.advance(&out).unwrap();
+    }
+    s.state().to_vec()
+}
+
+fn max_diff(a: &[f64], b: &[f64]) -> f64 {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f64::max)
+}
+
+#[test]
+fn stochastic_samplers_approach_the_ode_as_the_noise_vanishes() {
+    let flow = Schedule::Flow;
+    let fgrid = Grid::uniform_t(&flow, 0.999, 1e-3, 50).unwrap();
+    let sde = |k: f64| Solver::InterpolantSde {
+        diffusion: Arc::new(move |_| k),
+    };
+    let ode = reference_run(sde(0.0), fgrid.clone(), Param::Velocity);
+    // Noise of size √ε: the distance to the ε = 0 path shrinks like √ε.
+    let d: Vec<f64> = [1e-2, 1e-4, 1e-6]
+        .iter()
+        .map(|&k| max_diff(&reference_run(sde(k), fgrid.clone(), Param::Velocity), &ode))
+        .collect();
+    assert!(
+        d[0] > 3.0 * d[1] && d[1] > 3.0 * d[2] && d[2] < 1e-2,
+        "{d:?}"
+    );
+
+    let grid = vp_grid(30);
+    let ddim0 = reference_run(Solver::Ddim { eta: 0.0 }, grid.clone(), Param::Eps);
+    let d: Vec<f64> = [1e-1, 1e-2, 1e-3]
+        .iter()
+        .map(|&eta| {
+            max_diff(
+                &reference_run(Solver::Ddim { eta }, grid.clone(), Param::Eps),
+                &ddim0,
+            )
+        })
+        .collect();
+    assert!(
+        d[0] > 3.0 * d[1] && d[1] > 3.0 * d[2] && d[2] < 1e-2,
+        "DDIM η: {d:?}"
+    );
+
+    // Euler ancestral with η = 0 is Euler; Heun with zero churn is Heun.
+    let euler = reference_run("euler".parse().unwrap(), grid.clone(), Param::Eps);
+    let ea0 = reference_run(
+        Solver::EulerAncestral { eta: 0.0 },
+        grid.clone(),
+        Param::Eps,
+    );
+    assert!(max_diff(&euler, &ea0) < 1e-12);
+    let heun = reference_run("heun".parse().unwrap(), grid.clone(), Param::Eps);
+    let d: Vec<f64> = [1.0, 1e-2, 1e-4]
+        .iter()
+        .map(|&c| {
+            let churn = Churn {
+                s_churn: c,
+                ..Churn::NONE
+            };
+            max_diff(
+                &reference_run(Solver::Heun { churn }, grid.clone(), Param::Eps),
+                &heun,
+            )
+        })
+        .collect();
+    assert!(d[0] > 3.0 * d[1] && d[1] > 3.0 * d[2], "EDM churn: {d:?}");
+}
+
+/// Runs `solver` with the f32 kernels in storage `S` and in f64 from the same start; returns
+/// the largest difference relative to the state's scale.
+fn kernel_vs_reference<S: Storage>(
+    name: &str,
+    to_f64: fn(S) -> f64,
+    from_f64: fn(f64) -> S,
+) -> f64 {
+    let solver: Solver = name.parse().unwrap();
+    let (schedule, grid, param) = match solver {
+        Solver::InterpolantOde | Solver::InterpolantSde { .. } => {
+            let f = Schedule::Flow;
+            let g = Grid::uniform_t(&f, 0.999, 1e-3, 12)
+                .unwrap()
+                .with_clean_end()
+                .unwrap();
+            (f, g, Param::Velocity)
+        }
+        _ => {
+            let v = Schedule::vp_linear(0.1, 20.0).unwrap();
+            let g = Grid::uniform_lambda(&v, 1.0, 1e-3, 12)
+                .unwrap()
+                .with_clean_end()
+                .unwrap();
+            (v, g, Param::Eps)
+        }
+    };
+    let _ = schedule;
+    let n = 4099;
+    let g = Gaussian {
+        mean: vec![0.5, -1.0, 2.0, 0.1, -0.3],
+        std: vec![0.3, 1.0, 0.5, 0.8, 0.05],
+    };
+    let plan = Plan::new(solver, grid, param, PlanOptions::default(), false).unwrap();
+    let mut k = Sampler::<S>::new(plan.clone(), n, 9).unwrap();
+    k.init_noise().unwrap();
+    let start: Vec<f64> = k.state().iter().map(|&v| to_f64(v)).collect();
+    let noise = NoiseSource {
+        seed: 9,
+        stream: 0,
+        offset: 0,
+    };
+    let mut r = ReferenceSampler::new(plan, start, noise);
+    let (mut out_k, mut out_r) = (vec![0.0f64; n], vec![0.0f64; n]);
+    let mut out_s: Vec<S> = vec![from_f64(0.0); n];
+    loop {
+        let (ek, er) = (k.next_eval().unwrap(), r.next_eval().unwrap());
+        assert_eq!(ek.is_some(), er.is_some());
+        let (Some(ek), Some(er)) = (ek, er) else {
+            break;
+        };
+        let xk: Vec<f64> = k.eval_input().iter().map(|&v| to_f64(v)).collect();
+        g.predict(param, &ek.node, &xk, &mut out_k);
+        for (d, v) in out_s.iter_mut().zip(&out_k) {
+            *d = from_f64(*v);
+        }
+        k.advance(S::tensor(&out_s)).unwrap();
+        g.predict(param, &er.node, r.eval_input(), &mut out_r);
+        r.advance(&out_r).unwrap();
+    }
+    k.state()
+        .iter()
+        .zip(r.state())
+        .map(|(&a, &b)| (to_f64(a) - b).abs() / b.abs().max(1.0))
+        .fold(0.0, f64::max)
+}
+
+#[test]
+fn f32_kernels_follow_the_f64_reference_for_every_solver() {
+    for name in SOLVER_NAMES {
+        let e = kernel_vs_reference::<f32>(name, |v| v as f64, |v| v as f32);
+        assert!(e < 2e-5, "{name}: f32 kernels differ by {e:e}");
+    }
+}
+
+#[test]
+fn half_precision_storage_follows_the_reference_to_its_rounding() {
+    for name in [
+        "dpmpp-2m",
+        "unipc-3",
+        "sde-dpmpp-2m",
+        "heun",
+        "euler-a",
+        "dpm-3s",
+    ] {
+        // Storage rounds to 2^-11 (f16) or 2^-8 (bf16) relative; finite differences of stored
+        // predictions amplify it (most in the noise-prediction singlestep DPM-Solver-3).
+        // Bound: 64 storage epsilons.
+        let e = kernel_vs_reference::<f16>(name, |v| v.to_f64(), f16::from_f64);
+        assert!(e < 64.0 * f16::EPSILON.to_f64(), "{name} f16: {e:e}");
+        let e = kernel_vs_reference::<bf16>(name, |v| v.to_f64(), bf16::from_f64);
+        assert!(e < 64.0 * bf16::EPSILON.to_f64(), "{name} bf16: {e:e}");
+    }
+}
+
+#[test]
+fn every_backend_gives_the_same_bits() {
+    let n = 10_007;
+    let g = Gaussian {
+        mean: vec![0.5, -1.0, 2.0],
+        std: vec![0.3, 1.0, 0.5],
+    };
+    for name in [
+        "dpmpp-2m",
+        "unipc-3",
+        "sde-dpmpp-3m",
+        "edm-churn",
+        "dpmpp-3s",
+        "euler-a",
+    ] {
+        let mut results: Vec<(Backend, Vec<u32>)> = Vec::new();
+        for b in available_backends()
+            .into_iter()
+            .filter(|b| *b != Backend::Cuda)
+        {
+            let plan = Plan::new(
+                name.parse().unwrap(),
+                vp_grid(8),
+                Param::Eps,
+                PlanOptions::default(),
+                false,
+            )
+            .unwrap();
+            let mut s = Sampler::<f32>::new(plan, n, 77)
+                .unwrap()
+                .with_backend(b)
+                .unwrap();
+            s.init_noise().unwrap();
+            let mut out = vec![0.0f32; n];
+            while let Some(ev) = s.next_eval().unwrap() {
+                g.predict_f32(Param::Eps, &ev.node, s.eval_input(), &mut out);
+                s.advance(out.as_slice().into()).unwrap();
+            }
+            results.push((b, s.state().iter().map(|v| v.to_bits()).collect()));
+        }
+        for (b, bits) in &results[1..] {
+            assert!(
+                bits == &results[0].1,
+                "{name}: {b} differs from {}",
+                results[0].0
+            );
+        }
+    }
+}
+
+fn config_arg(e: Error) -> &'static str {
+    match e {
+        Error::Config { arg, .. } => arg,
+        other => panic!("expected a configuration error, got {other:?}"),
+    }
+}
+
+#[test]
+fn bad_configurations_are_typed_errors() {
+    let s = Schedule::vp_linear(0.1, 20.0).unwrap();
+    let g = || Grid::uniform_lambda(&s, 1.0, 1e-3, 10).unwrap();
+    let plan = |solver: Solver| Plan::new(solver, g(), Param::Eps, PlanOptions::default(), false);
+    // Orders outside 1–3.
+    for order in [0, 4] {
+        let e = plan(Solver::DpmppMultistep {
+            order,
+            solver_type: SolverType::Midpoint,
+        })
+        .unwrap_err();
+        assert_eq!(config_arg(e), "order");
+        assert_eq!(
+            config_arg(plan(Solver::Deis { order }).unwrap_err()),
+            "order"
+        );
+    }
+    assert_eq!(
+        config_arg(plan(Solver::Ddim { eta: 1.5 }).unwrap_err()),
+        "eta"
+    );
+    assert_eq!(
+        config_arg(plan(Solver::EulerAncestral { eta: f64::NAN }).unwrap_err()),
+        "eta"
+    );
+    let churn = Churn {
+        s_noise: -1.0,
+        ..Churn::NONE
+    };
+    assert_eq!(
+        config_arg(plan(Solver::Heun { churn }).unwrap_err()),
+        "churn.s_noise"
+    );
+    assert_eq!(
+        config_arg("dpmpp-9m".parse::<Solver>().unwrap_err()),
+        "solver"
+    );
+    // Empty, one-node, non-monotone and non-finite grids.
+    assert_eq!(config_arg(Grid::from_nodes(vec![]).unwrap_err()), "grid");
+    assert_eq!(
+        config_arg(Grid::from_nodes(vec![Node::new(1.0, 0.1, 0.9)]).unwrap_err()),
+        "grid"
+    );
+    let backwards = vec![Node::new(0.1, 0.9, 0.1), Node::new(1.0, 0.1, 0.9)];
+    assert_eq!(config_arg(Grid::from_nodes(backwards).unwrap_err()), "grid");
+    let nan = vec![Node::new(1.0, 0.1, f64::NAN), Node::new(0.1, 0.9, 0.1)];
+    assert_eq!(config_arg(Grid::from_nodes(nan).unwrap_err()), "grid");
+    let zero_first = vec![Node::new(1.0, 0.1, 0.0), Node::new(0.1, 0.9, 0.1)];
+    assert_eq!(
+        config_arg(Grid::from_nodes(zero_first).unwrap_err()),
+        "grid"
+    );
+    assert_eq!(
+        config_arg(Grid::uniform_lambda(&s, 1.0, 1e-3, 0).unwrap_err()),
+        "steps"
+    );
+    assert_eq!(
+        config_arg(Grid::from_times(&s, &[1.0, 1.0]).unwrap_err()),
+        "grid"
+    );
+    // Schedules.
+    assert_eq!(
+        config_arg(Schedule::vp_linear(20.0, 0.1).unwrap_err()),
+        "beta_max"
+    );
+    assert_eq!(
+        config_arg(Schedule::vp_linear(f64::NAN, 20.0).unwrap_err()),
+        "beta_min"
+    );
+    assert_eq!(
+        config_arg(Schedule::ve(f64::INFINITY, 50.0).unwrap_err()),
+        "sigma_min"
+    );
+    assert_eq!(
+        config_arg(Schedule::ve(0.01, f64::NAN).unwrap_err()),
+        "sigma_max"
+    );
+    assert_eq!(
+        config_arg(Schedule::mean_reverting(0.0, 1.0, 1.0).unwrap_err()),
+        "theta"
+    );
+    assert_eq!(config_arg(s.node(1.5).unwrap_err()), "t");
+    assert_eq!(config_arg(s.node(f64::NAN).unwrap_err()), "t");
+    assert_eq!(config_arg(s.t_of_lambda(-100.0).unwrap_err()), "lambda");
+    assert_eq!(
+        config_arg(ito::DiscreteVp::from_betas(&[0.1, 1.5]).unwrap_err()),
+        "betas"
+    );
+    assert_eq!(
+        config_arg(ito::grid::discrete_timesteps(1000, ito::Spacing::Linspace, 0, 0).unwrap_err()),
+        "steps"
+    );
+    // Velocity models need the nodes' derivatives.
+    let no_derivs =
+        Grid::from_nodes(vec![Node::new(1.0, 0.1, 0.9), Node::new(0.1, 0.9, 0.1)]).unwrap();
+    let e = Plan::new(
+        "dpmpp-2m".parse().unwrap(),
+        no_derivs,
+        Param::Velocity,
+        PlanOptions::default(),
+        false,
+    )
+    .unwrap_err();
+    assert_eq!(config_arg(e), "grid");
+    // Sampler misuse: wrong lengths, a missing mean, a step too many.
+    let mut sm = Sampler::<f32>::new(plan("dpmpp-2m".parse().unwrap()).unwrap(), 16, 0).unwrap();
+    let short = vec![0.0f32; 15];
+    assert!(matches!(
+        sm.advance(short.as_slice().into()),
+        Err(Error::Argument(_))
+    ));
+    let with_mean = Plan::new(
+        "dpmpp-2m".parse().unwrap(),
+        g(),
+        Param::Eps,
+        PlanOptions::default(),
+        true,
+    )
+    .unwrap();
+    let mut sm = Sampler::<f32>::new(with_mean, 16, 0).unwrap();
+    let out = vec![0.0f32; 16];
+    assert_eq!(
+        config_arg(sm.advance(out.as_slice().into()).unwrap_err()),
+        "mean"
+    );
+    let mut done = ReferenceSampler::new(
+        plan("ddim".parse().unwrap()).unwrap(),
+        vec![0.0; 4],
+        NoiseSource {
+            seed: 0,
+            stream: 0,
+            offset: 0,
+        },
+    );
+    while done.next_eval().unwrap().is_some() {
+        done.advance(&[0.0; 4]).unwrap();
+    }
+    assert_eq!(config_arg(done.advance(&[0.0; 4]).unwrap_err()), "plan");
+}

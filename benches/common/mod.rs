@@ -14,6 +14,7 @@ pub const SIZES: [usize; 3] = [1 << 16, 1 << 20, 1 << 24];
 
 #[path = "../../tests/common/mod.rs"]
 mod buffers;
+#[allow(unused_imports)] // not every bench uses the typed buffers
 pub use buffers::{Buf, DTYPES};
 
 /// The name a bench id uses for a storage type.

@@ -43,7 +43,7 @@ fn traffic(name: &str, n: usize) -> u64 {
     while p.step() < 10 {
         p.advance().unwrap();
     }
-    let call = p.advance().unwrap();
+    let call = p.advance().unwrap().call;
     let mut slots: Vec<Slot> = call.value.terms().map(|(s, _)| s).collect();
     if let Some((_, e)) = &call.store {
         slots.extend(e.terms().map(|(s, _)| s));

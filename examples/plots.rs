@@ -64,7 +64,7 @@ fn error(name: &str, steps: usize) -> Result<f64, Box<dyn Error>> {
         .collect();
     let opts = PlanOptions {
         lower_order_final: false,
-        euler_at_final: false,
+        ..PlanOptions::default()
     };
     let plan = Plan::new(name.parse::<Solver>()?, grid, Param::Eps, opts, false)?;
     let noise = NoiseSource {

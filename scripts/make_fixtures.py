@@ -99,6 +99,7 @@ HEUN = ("scheduling_heun_discrete", "HeunDiscreteScheduler")
 # in this diffusers version, so those cases end at sigma_min instead.
 _DPM = {"algorithm_type": "dpmsolver", "final_sigmas_type": "sigma_min"}
 _PP = {"algorithm_type": "dpmsolver++"}
+_THR = {"thresholding": True, "dynamic_thresholding_ratio": 0.9, "sample_max_value": 1.5}
 
 # (case name, (module, class), explicit config, num_inference_steps, step kwargs)
 CASES = [
@@ -138,6 +139,12 @@ CASES = [
     ("unipc_bh2_1", UNIPC, {"solver_type": "bh2", "solver_order": 1}, 10, {}),
     ("unipc_bh2_2", UNIPC, {"solver_type": "bh2", "solver_order": 2}, 10, {}),
     ("unipc_bh2_3", UNIPC, {"solver_type": "bh2", "solver_order": 3}, 10, {}),
+    # Dynamic thresholding: a 0.9 quantile of |x0| over each 8-element sample, capped at 1.5
+    # (the means reach 2.5, so it clamps).
+    ("dpmpp_2m_threshold", MS, {**_PP, "solver_order": 2, **_THR}, 10, {}),
+    ("dpm_2m_threshold", MS, {**_DPM, "solver_order": 2, **_THR}, 10, {}),
+    ("deis_2_threshold", DEIS, {"solver_order": 2, **_THR}, 10, {}),
+    ("unipc_bh2_2_threshold", UNIPC, {"solver_type": "bh2", "solver_order": 2, **_THR}, 10, {}),
     # DDIM clips x0_hat to [-1, 1] by default (an image-space convention); the analytic
     # model's data lives outside that range, so clipping is switched off explicitly.
     ("ddim", DDIM, {"timestep_spacing": "leading", "clip_sample": False}, 10, {"eta": 0.0}),
@@ -297,8 +304,11 @@ def ito_normals(repo, stream, step, n):
 
 # ---------------------------------------------------------------------------- model
 
-MU_T = torch.tensor(MU, dtype=torch.float64).reshape(1, N)
-S2_T = torch.tensor(S, dtype=torch.float64).reshape(1, N) ** 2
+# (batch, channels, rest): diffusers' thresholding needs a channel and a trailing dim, and
+# treats each batch entry (here all N elements) as one sample.
+SHAPE = (1, N, 1)
+MU_T = torch.tensor(MU, dtype=torch.float64).reshape(SHAPE)
+S2_T = torch.tensor(S, dtype=torch.float64).reshape(SHAPE) ** 2
 
 
 def analytic_model(x_vp, alpha, sigma, prediction_type):
@@ -401,7 +411,7 @@ def run_case(repo, name, mod_cls, explicit, num_steps, step_kwargs):
 
     timesteps = sched.timesteps
     z0 = ito_normals(repo, INIT_STREAM, 0, N)
-    x = torch.tensor(z0, dtype=torch.float64).reshape(1, N) * init_sigma
+    x = torch.tensor(z0, dtype=torch.float64).reshape(SHAPE) * init_sigma
     x_init = x.clone()
 
     orders = []
@@ -429,7 +439,7 @@ def run_case(repo, name, mod_cls, explicit, num_steps, step_kwargs):
         NOISE_SOURCE.queued = None
         NOISE_SOURCE.used = False
         if stochastic:
-            noise = torch.tensor(ito_normals(repo, NOISE_STREAM, c, N), dtype=torch.float64).reshape(1, N)
+            noise = torch.tensor(ito_normals(repo, NOISE_STREAM, c, N), dtype=torch.float64).reshape(SHAPE)
             if cls_name == "EulerAncestralDiscreteScheduler":
                 NOISE_SOURCE.queued = noise  # it draws its noise through randn_tensor
             else:

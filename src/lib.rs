@@ -50,7 +50,7 @@ pub use ito_kernels::{bf16, f16, ArgError, Problem};
 pub use kernels::{fill_normal, lincomb, reduce};
 pub use sampler::{NoiseSource, ReferenceSampler, Sampler, Storage};
 pub use schedule::{Coeffs, DiscreteVp, Node, Schedule};
-pub use solver::{Churn, Param, Plan, PlanOptions, Solver, SolverType, UniPcVariant};
+pub use solver::{Churn, Param, Plan, PlanOptions, Solver, SolverType, Thresholding, UniPcVariant};
 
 /// Elements per CPU work item. Fixed, so the split of work never depends on the thread count
 /// (it does not change results either way: each element's value is a pure function of its

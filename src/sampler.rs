@@ -29,7 +29,8 @@
 
 use std::mem;
 
-use ito_kernels::storage::Element;
+use ito_kernels::storage::{bf16_from_f32, f16_from_f32, Element};
+use rayon::prelude::*;
 
 use crate::solver::{Call, Eval, Plan, Slot, HISTORY};
 use crate::{
@@ -42,10 +43,14 @@ pub trait Storage: Element + Default {
     fn tensor(s: &[Self]) -> TensorRef<'_>;
     /// The slice as a kernel output.
     fn tensor_mut(s: &mut [Self]) -> TensorMut<'_>;
+    /// Widened to f64 (exact).
+    fn to_f64(self) -> f64;
+    /// Rounded from f64 to f32, then to this type, to nearest even (as the kernels store).
+    fn from_f64(v: f64) -> Self;
 }
 
 macro_rules! storage {
-    ($t:ty) => {
+    ($t:ty, $to:expr, $from:expr) => {
         impl Storage for $t {
             fn tensor(s: &[Self]) -> TensorRef<'_> {
                 s.into()
@@ -53,12 +58,46 @@ macro_rules! storage {
             fn tensor_mut(s: &mut [Self]) -> TensorMut<'_> {
                 s.into()
             }
+            fn to_f64(self) -> f64 {
+                $to(self)
+            }
+            fn from_f64(v: f64) -> Self {
+                $from(v as f32)
+            }
         }
     };
 }
-storage!(f32);
-storage!(f16);
-storage!(bf16);
+storage!(f32, f64::from, |v: f32| v);
+storage!(f16, f16::to_f64, f16_from_f32);
+storage!(bf16, bf16::to_f64, bf16_from_f32);
+
+/// `torch.quantile`'s linear interpolation between sorted values (and its `lerp`).
+fn quantile_sorted(v: &[f64], q: f64) -> f64 {
+    let rank = q * (v.len() - 1) as f64;
+    let (lo, hi) = (rank.floor() as usize, rank.ceil() as usize);
+    let w = rank - lo as f64;
+    let (a, b) = (v[lo], v[hi]);
+    if w < 0.5 {
+        a + w * (b - a)
+    } else {
+        b - (b - a) * (1.0 - w)
+    }
+}
+
+/// Dynamic thresholding of one sample in place (see [`crate::solver::ThresholdStep`]); a NaN in the sample
+/// makes the whole sample NaN, as in torch.
+fn threshold_sample(seg: &mut [f64], ratio: f64, max_value: f64) {
+    let mut a: Vec<f64> = seg.iter().map(|x| x.abs()).collect();
+    if a.iter().any(|v| v.is_nan()) {
+        seg.fill(f64::NAN);
+        return;
+    }
+    a.sort_by(f64::total_cmp);
+    let s = quantile_sorted(&a, ratio).clamp(1.0, max_value);
+    for x in seg.iter_mut() {
+        *x = x.clamp(-s, s) / s;
+    }
+}
 
 /// Which noise a sampler draws: step k's noise is N(seed, stream, k, offset + i); the initial
 /// noise is N(seed, stream + 1, 0, offset + i).
@@ -275,18 +314,44 @@ impl<S: Storage> Sampler<S> {
         if !self.started {
             self.next_eval()?;
         }
-        let call = self.plan.advance()?;
-        self.run(&call, Some(model_out))
+        if let Some(th) = self.plan.options().thresholding {
+            if self.n % th.sample_len != 0 {
+                return Err(Error::config(
+                    "thresholding.sample_len",
+                    "a divisor of the number of elements",
+                    th.sample_len,
+                ));
+            }
+        }
+        let up = self.plan.advance()?;
+        if let Some(t) = &up.threshold {
+            self.run(&t.x0, Some(model_out))?;
+            self.buffer(t.x0.out)
+                .par_chunks_mut(t.sample_len)
+                .for_each(|seg| {
+                    let mut v: Vec<f64> = seg.iter().map(|x| x.to_f64()).collect();
+                    threshold_sample(&mut v, t.ratio, t.max_value);
+                    for (d, x) in seg.iter_mut().zip(v) {
+                        *d = S::from_f64(x);
+                    }
+                });
+        }
+        self.run(&up.call, Some(model_out))
+    }
+
+    fn buffer(&mut self, slot: Slot) -> &mut Vec<S> {
+        match slot {
+            Slot::Stage => &mut self.stage,
+            Slot::History(j) => &mut self.hist[j],
+            _ => &mut self.x,
+        }
     }
 
     fn run(&mut self, call: &Call, model: Option<TensorRef<'_>>) -> Result<(), Error> {
         let (coefs, slots) = lincomb_coefs(call)?;
         let backend = self.backend()?;
         let n = self.n;
-        let mut out = mem::take(match call.out {
-            Slot::Stage => &mut self.stage,
-            _ => &mut self.x,
-        });
+        let mut out = mem::take(self.buffer(call.out));
         out.resize(n, S::default());
         let mut store = call.store.map(|(s, _)| match s {
             Slot::History(j) => mem::take(&mut self.hist[j]),
@@ -323,10 +388,7 @@ impl<S: Storage> Sampler<S> {
                 noise,
             )
         })();
-        match call.out {
-            Slot::Stage => self.stage = out,
-            _ => self.x = out,
-        }
+        *self.buffer(call.out) = out;
         if let (Some((Slot::History(j), _)), Some(v)) = (call.store, store) {
             self.hist[j] = v;
         }
@@ -411,8 +473,24 @@ impl ReferenceSampler {
         if !self.started {
             self.next_eval()?;
         }
-        let call = self.plan.advance()?;
-        self.run(&call, model_out)
+        if let Some(th) = self.plan.options().thresholding {
+            if self.n % th.sample_len != 0 {
+                return Err(Error::config(
+                    "thresholding.sample_len",
+                    "a divisor of the number of elements",
+                    th.sample_len,
+                ));
+            }
+        }
+        let up = self.plan.advance()?;
+        if let Some(t) = &up.threshold {
+            self.run(&t.x0, model_out)?;
+            let buf = &mut self.bufs[Self::index(t.x0.out)];
+            for seg in buf.chunks_mut(t.sample_len) {
+                threshold_sample(seg, t.ratio, t.max_value);
+            }
+        }
+        self.run(&up.call, model_out)
     }
 
     fn index(slot: Slot) -> usize {

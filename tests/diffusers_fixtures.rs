@@ -11,7 +11,7 @@ use ito::problems::Gaussian;
 use ito::schedule::lambda_of;
 use ito::{
     DiscreteVp, FinalNode, Grid, Node, NoiseSource, Param, Plan, PlanOptions, ReferenceSampler,
-    Sampler, Solver, SolverType, Spacing, UniPcVariant,
+    Sampler, Solver, SolverType, Spacing, Thresholding, UniPcVariant,
 };
 
 /// One fixture file: records by name, per-call records by (name, call).
@@ -196,16 +196,26 @@ fn fixtures() -> Vec<Fixture> {
         .map(|e| Fixture::load(&e.unwrap().path()))
         .collect();
     v.sort_by(|a, b| a.name.cmp(&b.name));
-    assert_eq!(v.len(), 32, "fixture files in {dir:?}");
+    assert_eq!(v.len(), 36, "fixture files in {dir:?}");
     v
 }
 
 /// diffusers' defaults: `lower_order_final` is off in the singlestep scheduler (a noise-free
-/// end or a step count that is not a multiple of the order turns it on there too).
+/// end or a step count that is not a multiple of the order turns it on there too); dynamic
+/// thresholding as the fixture's config says.
 fn options(f: &Fixture) -> PlanOptions {
     PlanOptions {
         lower_order_final: f.scheduler() != "DPMSolverSinglestepScheduler",
-        euler_at_final: false,
+        thresholding: (f.config("thresholding") == Some("True")).then(|| Thresholding {
+            ratio: f
+                .config("dynamic_thresholding_ratio")
+                .unwrap()
+                .parse()
+                .unwrap(),
+            max_value: f.config("sample_max_value").unwrap().parse().unwrap(),
+            sample_len: 8,
+        }),
+        ..PlanOptions::default()
     }
 }
 
@@ -480,4 +490,24 @@ fn sde_dpmpp_3m_differs_by_one_d2_term() {
         c += 1;
     }
     assert_eq!(third_order_steps, 6);
+}
+
+#[test]
+fn thresholding_fixtures_do_clamp() {
+    // The thresholded trajectories must differ visibly from the plain ones, or the
+    // agreement above would not test the clamp.
+    let all = fixtures();
+    let last = |name: &str| {
+        let f = all.iter().find(|f| f.name == name).unwrap();
+        f.call("x", f.n_calls - 1).unwrap().clone()
+    };
+    for (plain, thr) in [
+        ("dpmpp_2m", "dpmpp_2m_threshold"),
+        ("dpm_2m", "dpm_2m_threshold"),
+        ("deis_2", "deis_2_threshold"),
+        ("unipc_bh2_2", "unipc_bh2_2_threshold"),
+    ] {
+        let e = rel_err(&last(thr), &last(plain));
+        assert!(e > 0.1, "{thr} vs {plain}: {e}");
+    }
 }

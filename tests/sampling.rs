@@ -499,6 +499,40 @@ fn bad_configurations_are_typed_errors() {
     )
     .unwrap_err();
     assert_eq!(config_arg(e), "grid");
+    // Thresholding: only where diffusers has it, with sane settings, on whole samples.
+    let th = |ratio: f64, max_value: f64, sample_len: usize| PlanOptions {
+        thresholding: Some(ito::Thresholding {
+            ratio,
+            max_value,
+            sample_len,
+        }),
+        ..PlanOptions::default()
+    };
+    let with = |solver: &str, o: PlanOptions| {
+        Plan::new(solver.parse().unwrap(), g(), Param::Eps, o, false)
+    };
+    assert_eq!(
+        config_arg(with("heun", th(0.9, 1.5, 4)).unwrap_err()),
+        "thresholding"
+    );
+    assert_eq!(
+        config_arg(with("dpmpp-2m", th(0.0, 1.5, 4)).unwrap_err()),
+        "thresholding.ratio"
+    );
+    assert_eq!(
+        config_arg(with("dpmpp-2m", th(0.9, 0.5, 4)).unwrap_err()),
+        "thresholding.max_value"
+    );
+    assert_eq!(
+        config_arg(with("dpmpp-2m", th(0.9, 1.5, 0)).unwrap_err()),
+        "thresholding.sample_len"
+    );
+    let mut sm = Sampler::<f32>::new(with("dpmpp-2m", th(0.9, 1.5, 5)).unwrap(), 16, 0).unwrap();
+    let out = vec![0.0f32; 16];
+    assert_eq!(
+        config_arg(sm.advance(out.as_slice().into()).unwrap_err()),
+        "thresholding.sample_len"
+    );
     // Sampler misuse: wrong lengths, a missing mean, a step too many.
     let mut sm = Sampler::<f32>::new(plan("dpmpp-2m".parse().unwrap()).unwrap(), 16, 0).unwrap();
     let short = vec![0.0f32; 15];

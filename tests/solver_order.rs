@@ -83,7 +83,7 @@ fn final_error(
     let (first, last) = (grid.nodes()[0], grid.nodes()[steps]);
     let opts = PlanOptions {
         lower_order_final: false,
-        euler_at_final: false,
+        ..PlanOptions::default()
     };
     let plan = Plan::new(solver.clone(), grid, param, opts, mean.is_some()).unwrap();
     // Start from standardised values of the first node's marginal.

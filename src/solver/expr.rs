@@ -76,6 +76,14 @@ impl Expr {
             .map(|(i, &c)| (Slot::from_index(i), c))
     }
 
+    /// The same combination with `from`'s coefficient moved onto `to`.
+    pub fn rename(mut self, from: Slot, to: Slot) -> Expr {
+        let c = self.0[from.index()];
+        self.0[from.index()] = 0.0;
+        self.0[to.index()] += c;
+        self
+    }
+
     /// Whether every coefficient is finite.
     pub fn is_finite(&self) -> bool {
         self.0.iter().all(|c| c.is_finite())
@@ -126,12 +134,37 @@ impl Mul<Expr> for f64 {
     }
 }
 
+/// One step's work: an optional thresholding prologue, then the fused update.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Update {
+    /// Dynamic thresholding of the data prediction, run before `call` (which reads its slot).
+    pub threshold: Option<ThresholdStep>,
+    /// The fused update.
+    pub call: Call,
+}
+
+/// Dynamic thresholding (Imagen; diffusers' `thresholding=True`): `x0` writes the data
+/// prediction into `x0.out`; then, per sample of `sample_len` elements, s = the `ratio`
+/// quantile of |x₀| (linear interpolation, as `torch.quantile`) clamped to [1, max_value],
+/// and x₀ ← clamp(x₀, −s, s)/s in place.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ThresholdStep {
+    /// The pass that stores the raw data prediction.
+    pub x0: Call,
+    /// The quantile of |x₀| (diffusers' `dynamic_thresholding_ratio`).
+    pub ratio: f64,
+    /// The largest threshold (diffusers' `sample_max_value`).
+    pub max_value: f64,
+    /// Elements per sample.
+    pub sample_len: usize,
+}
+
 /// One fused update: `out ← value` (over the buffers' old contents), optionally
 /// `store ← store_value` from the same old contents, plus `noise·N(seed, stream, noise_step, i)`
 /// on `out`.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Call {
-    /// The buffer written: [`Slot::State`] or [`Slot::Stage`].
+    /// The buffer written: [`Slot::State`], [`Slot::Stage`], or a history buffer.
     pub out: Slot,
     /// Its new value.
     pub value: Expr,

@@ -15,7 +15,7 @@
 mod expr;
 mod names;
 
-pub use expr::{Call, Expr, Slot, HISTORY};
+pub use expr::{Call, Expr, Slot, ThresholdStep, Update, HISTORY};
 pub use names::SOLVER_NAMES;
 
 use std::fmt;
@@ -302,6 +302,8 @@ pub struct PlanOptions {
     pub lower_order_final: bool,
     /// Always take a first-order last step.
     pub euler_at_final: bool,
+    /// Dynamic thresholding of the data prediction (off by default).
+    pub thresholding: Option<Thresholding>,
 }
 
 impl Default for PlanOptions {
@@ -309,8 +311,22 @@ impl Default for PlanOptions {
         PlanOptions {
             lower_order_final: true,
             euler_at_final: false,
+            thresholding: None,
         }
     }
+}
+
+/// Settings of dynamic thresholding (see [`ThresholdStep`]); available where diffusers has
+/// it: DPM-Solver(++) single- and multistep, SDE-DPM-Solver++, DEIS, UniPC and DDIM. It costs
+/// two extra passes and a per-sample selection, since a clamp cannot fuse into a linear update.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Thresholding {
+    /// The quantile of |x₀| (diffusers' default 0.995).
+    pub ratio: f64,
+    /// The largest threshold (diffusers' `sample_max_value`, default 1).
+    pub max_value: f64,
+    /// Elements per sample (the quantile is taken per sample).
+    pub sample_len: usize,
 }
 
 /// Where the model must be evaluated next.
@@ -353,6 +369,8 @@ pub struct Plan {
     order_list: Vec<usize>,
     /// UniPC: the order of the previous predictor (the corrector's order).
     prev_order: usize,
+    /// Where the thresholded data prediction of the current evaluation is, if thresholding.
+    thr_slot: Option<Slot>,
 }
 
 impl Plan {
@@ -366,6 +384,49 @@ impl Plan {
         has_mean: bool,
     ) -> Result<Self, Error> {
         solver.validate()?;
+        if let Some(th) = &opts.thresholding {
+            if !matches!(
+                solver,
+                Solver::DpmMultistep { .. }
+                    | Solver::DpmppMultistep { .. }
+                    | Solver::SdeDpmppMultistep { .. }
+                    | Solver::DpmSinglestep { .. }
+                    | Solver::DpmppSinglestep { .. }
+                    | Solver::Deis { .. }
+                    | Solver::UniPc { .. }
+                    | Solver::Ddim { .. }
+            ) {
+                return Err(Error::config(
+                    "thresholding",
+                    "a DPM-Solver(++), DEIS, UniPC or DDIM plan (as in diffusers)",
+                    format!("{solver:?}"),
+                ));
+            }
+            if has_mean {
+                return Err(Error::config(
+                    "thresholding",
+                    "no mean tensor (thresholding applies to x₀ itself)",
+                    "a mean",
+                ));
+            }
+            if !(th.ratio > 0.0 && th.ratio <= 1.0) {
+                return Err(Error::config(
+                    "thresholding.ratio",
+                    "a value in (0, 1]",
+                    th.ratio,
+                ));
+            }
+            if !(th.max_value.is_finite() && th.max_value >= 1.0) {
+                return Err(Error::config(
+                    "thresholding.max_value",
+                    "a finite value ≥ 1",
+                    th.max_value,
+                ));
+            }
+            if th.sample_len == 0 {
+                return Err(Error::config("thresholding.sample_len", "at least 1", 0));
+            }
+        }
         let needs_derivatives = param == Param::Velocity
             || matches!(
                 solver,
@@ -407,12 +468,18 @@ impl Plan {
             last_sample: None,
             order_list,
             prev_order: 0,
+            thr_slot: None,
         })
     }
 
     /// The grid.
     pub fn grid(&self) -> &Grid {
         &self.grid
+    }
+
+    /// The options.
+    pub fn options(&self) -> &PlanOptions {
+        &self.opts
     }
 
     /// The solver.
@@ -511,6 +578,10 @@ impl Plan {
     /// the buffers; x̃ = at − μ.
     fn predictions(&self, at: Slot, n: &Node) -> (Expr, Expr) {
         let x = self.shifted(at);
+        if let Some(slot) = self.thr_slot {
+            let x0 = Expr::of(slot);
+            return (x0, (1.0 / n.sigma) * (x - n.alpha * x0));
+        }
         let m = Expr::of(Slot::Model);
         let (a, s) = (n.alpha, n.sigma);
         match self.param {
@@ -558,6 +629,7 @@ impl Plan {
             .map(Slot::History)
             .find(|s| {
                 value.coef(*s) == 0.0
+                    && Some(*s) != self.thr_slot
                     && also.is_none_or(|e| e.coef(*s) == 0.0)
                     && !self.hist.iter().any(|e| e.slot == *s)
             })
@@ -592,12 +664,50 @@ impl Plan {
     }
 
     /// The update for the model output just submitted, and the move to the next evaluation.
-    pub fn advance(&mut self) -> Result<Call, Error> {
+    pub fn advance(&mut self) -> Result<Update, Error> {
         let ev = self.eval().ok_or(Error::config(
             "plan",
             "no further model output (all steps taken)",
             self.step,
         ))?;
+        let threshold = match self.opts.thresholding {
+            Some(th) => {
+                let (x0, _) = self.predictions(ev.at, &ev.node);
+                let slot = self.free_slot(&x0, self.last_sample.as_ref())?;
+                self.thr_slot = Some(slot);
+                Some(ThresholdStep {
+                    x0: Call {
+                        out: slot,
+                        value: x0,
+                        store: None,
+                        noise: 0.0,
+                        noise_step: 0,
+                    },
+                    ratio: th.ratio,
+                    max_value: th.max_value,
+                    sample_len: th.sample_len,
+                })
+            }
+            None => None,
+        };
+        let result = self.family_call(&ev);
+        self.thr_slot = None;
+        let mut call = result?;
+        // A history entry that would copy the thresholded prediction keeps its slot instead.
+        if let (Some(t), Some((s, e))) = (&threshold, call.store) {
+            if e == Expr::of(t.x0.out) {
+                call.store = None;
+                for h in self.hist.iter_mut().filter(|h| h.slot == s) {
+                    h.slot = t.x0.out;
+                }
+                self.last_sample = self.last_sample.map(|l| l.rename(s, t.x0.out));
+            }
+        }
+        Ok(Update { threshold, call })
+    }
+
+    fn family_call(&mut self, ev: &Eval) -> Result<Call, Error> {
+        let ev = *ev;
         let call = match self.solver.clone() {
             Solver::DpmMultistep { order, solver_type } => {
                 self.dpm_multistep(order, solver_type, Family::Noise)?

@@ -1,7 +1,8 @@
 //! Solver plans end to end: one sampler step (the plan's coefficients plus its one fused
 //! kernel pass) at N = 2^20 and 2^24 f32 elements on the best backend, reported in bytes/s
 //! of the pass's own traffic beside the bandwidth ceiling; and the planning cost alone (the
-//! host-side f64 coefficients of one step), which must stay under a microsecond.
+//! host-side f64 coefficients of one step) of every solver, which must stay under a
+//! microsecond.
 //!
 //! `cargo bench --bench solvers` (ids `solver_step/NAME/N`, `planning/NAME`)
 #![allow(missing_docs)] // criterion_group! generates undocumented items
@@ -13,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use common::{ceiling, configure};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use ito::solver::Slot;
+use ito::solver::{Slot, SOLVER_NAMES};
 use ito::{Grid, Param, Plan, PlanOptions, Sampler, Schedule, Solver};
 
 /// The solvers measured: diffusers' most used, and one of each family.
@@ -88,7 +89,7 @@ fn bench(c: &mut Criterion) {
     g.finish();
 
     let mut g = c.benchmark_group("planning");
-    for name in SOLVERS {
+    for &name in SOLVER_NAMES {
         let fresh = plan(name, 100_000);
         let mut p = fresh.clone();
         g.bench_function(name, |b| {

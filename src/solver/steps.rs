@@ -587,15 +587,18 @@ impl Plan {
             super::UniPcVariant::Bh2 => h_phi_1,
         };
         let mut rest = (-t.alpha * h_phi_1) * m0;
-        let mut rks: Vec<f64> = Vec::with_capacity(3);
-        let mut d1s: Vec<Expr> = Vec::with_capacity(3);
-        for (m, n) in others {
-            let r = (n.lambda() - s0.lambda()) / h;
-            rks.push(r);
-            d1s.push((1.0 / r) * (*m - m0));
+        // At most two earlier points (order 3); fixed arrays keep planning allocation-free.
+        let mut rks = [0.0f64; 3];
+        let mut d1s = [Expr::ZERO; 2];
+        let l0 = s0.lambda();
+        for (j, (m, n)) in others.iter().enumerate().take(2) {
+            let r = (n.lambda() - l0) / h;
+            rks[j] = r;
+            d1s[j] = (1.0 / r) * (*m - m0);
         }
-        rks.push(1.0);
-        let p = rks.len();
+        let p = others.len().min(2) + 1;
+        rks[p - 1] = 1.0;
+        let (rks, d1s) = (&rks[..p], &d1s[..p - 1]);
         let res = match m_t {
             // Predictor: p = others + 1 points; the last row/column (r = 1) is not used.
             None => match p {
@@ -619,7 +622,7 @@ impl Plan {
                     0.5 * d1_t
                 } else {
                     let b = unipc_b(hh, b_h, p);
-                    let rho = unipc_solve(&rks, &b[..p]).ok_or(Error::config(
+                    let rho = unipc_solve(rks, &b[..p]).ok_or(Error::config(
                         "grid",
                         "distinct nodes (UniPC's system is singular)",
                         s0.t,
@@ -635,6 +638,17 @@ impl Plan {
             rest = rest - (t.alpha * b_h) * res;
         }
         Ok((t.sigma / s0.sigma, rest))
+    }
+
+    /// History entries `from .. to` (at most two) as (buffer, node) pairs.
+    fn hist_points(&self, from: usize, to: usize) -> ([(Expr, Node); 2], usize) {
+        let mut pts = [(Expr::ZERO, Node::new(0.0, 1.0, 1.0)); 2];
+        let mut n = 0;
+        for (p, e) in pts.iter_mut().zip(&self.hist[from.min(to)..to]) {
+            *p = (Expr::of(e.slot), e.node);
+            n += 1;
+        }
+        (pts, n)
     }
 
     /// UniPC (data prediction): the corrector UniC refines the current state with the new
@@ -653,11 +667,8 @@ impl Plan {
         if let (true, Some(last)) = (corrector, self.last_sample) {
             let p = self.prev_order;
             let (m0, s0) = (Expr::of(self.hist[0].slot), self.hist[0].node);
-            let others: Vec<(Expr, Node)> = self.hist[1..p]
-                .iter()
-                .map(|e| (Expr::of(e.slot), e.node))
-                .collect();
-            let (a, rest) = Self::unipc_update(variant, &s0, &s, m0, &others, Some(m_new))?;
+            let (others, n) = self.hist_points(1, p);
+            let (a, rest) = Self::unipc_update(variant, &s0, &s, m0, &others[..n], Some(m_new))?;
             x_c = a * last + rest;
         }
         let steps = self.grid.steps();
@@ -669,15 +680,16 @@ impl Plan {
         if t.sigma == 0.0 {
             p = 1;
         }
-        let others: Vec<(Expr, Node)> = self.hist[..p - 1]
-            .iter()
-            .map(|e| (Expr::of(e.slot), e.node))
-            .collect();
-        let (a, rest_pre) = Self::unipc_update(variant, &s, &t, m_new, &others, None)?;
+        let (others, n) = self.hist_points(0, p - 1);
+        // The history buffer that receives m_new: none that this call or the corrected state
+        // reads (the value only reads State, Model, history and the corrected state's buffers).
+        let slot = self.free_slot(&Expr::ZERO, self.last_sample.as_ref())?;
+        // The predictor over the buffers as they are after this call (m_new in `slot`); the
+        // value of this call is the same with m_new's expression in place of `slot`.
+        let (a, rest_post) =
+            Self::unipc_update(variant, &s, &t, Expr::of(slot), &others[..n], None)?;
+        let rest_pre = rest_post + rest_post.coef(slot) * (m_new - Expr::of(slot));
         let value = self.unshift(a * x_c + rest_pre);
-        let slot = self.free_slot(&value, self.last_sample.as_ref())?;
-        // The same predictor over the buffers as they are after this call (m_new stored).
-        let (_, rest_post) = Self::unipc_update(variant, &s, &t, Expr::of(slot), &others, None)?;
         self.last_sample = (a != 0.0).then(|| (1.0 / a) * (self.shifted(Slot::State) - rest_post));
         self.push_history(slot, s, 3);
         self.prev_order = p;

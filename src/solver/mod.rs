@@ -136,7 +136,7 @@ pub enum Solver {
         /// Second-order form.
         solver_type: SolverType,
     },
-    /// DEIS, time-quadratic-free tAB form (Lagrange basis integrated exactly), order 1–3.
+    /// DEIS (tAB in ρ = σ/α: the Lagrange basis in ln ρ integrated exactly), order 1–3.
     Deis {
         /// 1, 2 or 3.
         order: usize,
@@ -361,11 +361,11 @@ pub struct Plan {
     stage: usize,
     /// Earlier predictions, newest first.
     hist: Vec<Entry>,
-    /// Steps taken so far (capped use: the warm-up of multistep methods).
+    /// Steps taken so far (the warm-up of multistep methods).
     lower_order_nums: usize,
     /// UniPC: the corrected state of the previous step, over the current buffers.
     last_sample: Option<Expr>,
-    /// Singlestep: the order of each group of steps and where the current group started.
+    /// Singlestep: diffusers' order list (runs 1, 2, (3) form the groups).
     order_list: Vec<usize>,
     /// UniPC: the order of the previous predictor (the corrector's order).
     prev_order: usize,

@@ -12,8 +12,8 @@ fn e_minus_h(s: &Node, t: &Node) -> f64 {
 }
 
 impl Plan {
-    /// The exponential-integrator base: the coefficient of x̃_s (with `e^{-h}` folded in as
-    /// each family needs) and the first-order weight φ of D₀.
+    /// Multistep DPM-Solver, DPM-Solver++ and SDE-DPM-Solver++: one call updates the state and
+    /// stores this step's D₀ (ε̂ or x̃₀) for the next steps.
     pub(super) fn dpm_multistep(
         &mut self,
         order: usize,

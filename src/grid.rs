@@ -292,7 +292,10 @@ pub fn discrete_timesteps(
         }
         Spacing::Leading => {
             let ratio = n / (steps + 1);
-            let mut v: Vec<usize> = (0..=steps).map(|i| i * ratio + steps_offset).collect();
+            // i·ratio ≤ n; only a huge offset can overflow, and it is out of range anyway.
+            let mut v: Vec<usize> = (0..=steps)
+                .map(|i| (i * ratio).saturating_add(steps_offset))
+                .collect();
             v.reverse();
             v.truncate(steps);
             v
@@ -300,7 +303,7 @@ pub fn discrete_timesteps(
         Spacing::Trailing => {
             let step = n as f64 / steps as f64;
             (0..steps)
-                .map(|i| round_half_even(n as f64 - i as f64 * step) as usize - 1)
+                .map(|i| (round_half_even(n as f64 - i as f64 * step) as usize).saturating_sub(1))
                 .collect()
         }
     };

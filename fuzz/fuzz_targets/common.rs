@@ -37,6 +37,15 @@ impl Bytes<'_> {
             (self.u8() as i8) as f32 / (tag as f32 / 16.0)
         }
     }
+    /// Mostly moderate finite values, sometimes any f64 bit pattern.
+    pub fn f64(&mut self) -> f64 {
+        let tag = self.u8();
+        if tag < 24 {
+            f64::from_bits(self.u64())
+        } else {
+            (self.u32() as i32) as f64 / (1u64 << (tag % 40)) as f64
+        }
+    }
     pub fn dtype(&mut self) -> Dtype {
         [Dtype::F32, Dtype::F16, Dtype::Bf16][(self.u8() % 3) as usize]
     }

@@ -84,32 +84,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let clean = ito::Node::new(0.0, 1.0, 0.0);
     let (mean, cov) = target.moments(&clean);
     let (m, c) = sample_moments(sampler.state(), dim);
-    let mean_err = m
-        .iter()
-        .zip(&mean)
-        .map(|(a, b)| (a - b).powi(2))
-        .sum::<f64>()
-        .sqrt();
-    let cov_err = c
-        .iter()
-        .zip(&cov)
-        .map(|(a, b)| (a - b).powi(2))
-        .sum::<f64>()
-        .sqrt();
     let exact = exact_sample(&target, n)?;
     let (em, ec) = sample_moments(&exact, dim);
-    let floor_mean = em
-        .iter()
-        .zip(&mean)
-        .map(|(a, b)| (a - b).powi(2))
-        .sum::<f64>()
-        .sqrt();
-    let floor_cov = ec
-        .iter()
-        .zip(&cov)
-        .map(|(a, b)| (a - b).powi(2))
-        .sum::<f64>()
-        .sqrt();
+    let (mean_err, cov_err) = (l2_distance(&m, &mean), l2_distance(&c, &cov));
+    let (floor_mean, floor_cov) = (l2_distance(&em, &mean), l2_distance(&ec, &cov));
     println!("error of the mean (L2):        {mean_err:.2e}   (an exact sample of the same size: {floor_mean:.2e})");
     println!("error of the covariance (Fro): {cov_err:.2e}   (exact sample: {floor_cov:.2e})");
     println!(
@@ -118,6 +96,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         sliced_w1(&target, &exact)
     );
     Ok(())
+}
+
+/// Euclidean (Frobenius for matrices) distance.
+fn l2_distance(a: &[f64], b: &[f64]) -> f64 {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).powi(2))
+        .sum::<f64>()
+        .sqrt()
 }
 
 /// An exact sample of the mixture: components assigned by stratified weights, the Gaussian

@@ -99,6 +99,18 @@ fn threshold_sample(seg: &mut [f64], ratio: f64, max_value: f64) {
     }
 }
 
+/// Thresholding works on whole samples: their length must divide the element count.
+fn check_sample_len(plan: &Plan, n: usize) -> Result<(), Error> {
+    match plan.options().thresholding {
+        Some(th) if n % th.sample_len != 0 => Err(Error::config(
+            "thresholding.sample_len",
+            "a divisor of the number of elements",
+            th.sample_len,
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// Which noise a sampler draws: step k's noise is N(seed, stream, k, offset + i); the initial
 /// noise is N(seed, stream + 1, 0, offset + i).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -314,15 +326,7 @@ impl<S: Storage> Sampler<S> {
         if !self.started {
             self.next_eval()?;
         }
-        if let Some(th) = self.plan.options().thresholding {
-            if self.n % th.sample_len != 0 {
-                return Err(Error::config(
-                    "thresholding.sample_len",
-                    "a divisor of the number of elements",
-                    th.sample_len,
-                ));
-            }
-        }
+        check_sample_len(&self.plan, self.n)?;
         let up = self.plan.advance()?;
         if let Some(t) = &up.threshold {
             self.run(&t.x0, Some(model_out))?;
@@ -473,15 +477,7 @@ impl ReferenceSampler {
         if !self.started {
             self.next_eval()?;
         }
-        if let Some(th) = self.plan.options().thresholding {
-            if self.n % th.sample_len != 0 {
-                return Err(Error::config(
-                    "thresholding.sample_len",
-                    "a divisor of the number of elements",
-                    th.sample_len,
-                ));
-            }
-        }
+        check_sample_len(&self.plan, self.n)?;
         let up = self.plan.advance()?;
         if let Some(t) = &up.threshold {
             self.run(&t.x0, model_out)?;

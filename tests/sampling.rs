@@ -117,10 +117,10 @@ fn stochastic_cases(steps: usize) -> Vec<(&'static str, Solver, Grid, Option<f64
 
 #[test]
 fn stochastic_samplers_converge_weakly_to_the_gaussian_target() {
-    // Weak convergence: with 400 steps the sample mean and variance of 2^18 draws match the
+    // Weak convergence: with 400 steps the sample mean and variance of 2^16 draws match the
     // target's (within 5 standard errors plus a small discretisation allowance), and the
     // variance error of 100 steps is either already that small or at least halves.
-    let n = 1 << 18;
+    let n = 1 << 16;
     let (m, s) = (0.7f64, 0.4f64);
     let (se_mean, se_var) = (s / (n as f64).sqrt(), s * s * (2.0 / n as f64).sqrt());
     let errors = |steps: usize| -> Vec<(&'static str, f64, f64, String)> {

@@ -1,5 +1,6 @@
 //! The public kernel entry points: validate, pick the lanes, run in chunks.
 
+use ito_kernels::brownian_tree::{BrownianTree, Term};
 use ito_kernels::fill_normal::FillNormal;
 use ito_kernels::lanes::{Lanes, LanesFn};
 use ito_kernels::lincomb::{Lincomb, LincombCoefs, Noise};
@@ -37,7 +38,35 @@ impl Splittable for FillNormal<'_> {
     }
 }
 
+impl Splittable for BrownianTree<'_> {
+    fn len(&self) -> usize {
+        BrownianTree::len(self)
+    }
+    fn split_at(self, mid: usize) -> (Self, Self) {
+        BrownianTree::split_at(self, mid)
+    }
+    #[inline(always)]
+    fn run<L: Lanes>(&mut self, l: L) {
+        BrownianTree::run(self, l)
+    }
+}
+
 impl Backend {
+    /// `brownian_tree` on this backend: y[i] = Σⱼ cⱼ·N(seed, streamⱼ, stepⱼ, offset + i)
+    /// (exact definition: [`ito_kernels::brownian_tree`]; the weights of a tree query come
+    /// from [`crate::brownian::BrownianTree::terms`]).
+    pub fn brownian_tree(
+        self,
+        y: TensorMut<'_>,
+        seed: u64,
+        terms: &[Term],
+        offset: u64,
+    ) -> Result<(), Error> {
+        let lanes = CpuLanes::for_backend(self)?;
+        run_chunked(BrownianTree::new(y, seed, terms, offset)?, lanes);
+        Ok(())
+    }
+
     /// `lincomb` on this backend (see [`lincomb`]).
     pub fn lincomb(
         self,

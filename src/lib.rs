@@ -29,6 +29,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 pub mod backend;
+pub mod brownian;
 mod error;
 mod exec;
 pub mod grid;
@@ -40,6 +41,7 @@ pub mod schedule;
 pub mod solver;
 
 pub use backend::{available_backends, backend, set_backend, Backend};
+pub use brownian::{BrownianSweep, BrownianTree};
 pub use error::Error;
 pub use grid::{FinalNode, Grid, Spacing};
 pub use ito_kernels::lincomb::{LincombCoefs, Noise, MAX_INPUTS};

@@ -1,0 +1,297 @@
+//! Brownian paths: a virtual Brownian tree, W(s, t) for any s < t in [t0, t1] as a pure
+//! function of (seed, stream, s, t) — the same bits for the same query, on every backend,
+//! thread count and shard — after diffrax's `VirtualBrownianTree`, with Philox counters in
+//! place of key splitting.
+//!
+//! # The tree
+//!
+//! Time is rescaled to r = (t − t0)/(t1 − t0) ∈ [0, 1] and W to √(t1 − t0) units.
+//! - W(0) = 0 and W(1) = Z(stream, node 0).
+//! - Tree node k covers a dyadic interval [a, b] (heap numbering: node 1 is [0, 1], node k's
+//!   halves are nodes 2k and 2k + 1; level ℓ holds nodes 2^ℓ … 2^(ℓ+1) − 1). Its midpoint
+//!   m = (a + b)/2 takes the Brownian-bridge value
+//!   W(m) = (W(a) + W(b))/2 + (√(b − a)/2)·Z(stream, node k).
+//! - A query r descends `depth` levels into the interval that contains it; at dyadic points
+//!   (midpoints met on the way) it stops with that exact value. Inside the final interval
+//!   [a, b] (node k) it takes one more bridge to r itself:
+//!   W(r) = W(a) + (r − a)/(b − a)·(W(b) − W(a)) + √((r − a)(b − r)/(b − a))·Z(stream + 1, node k),
+//!   so the marginal of every W(r) is exact (N(0, r)), not only at dyadic points.
+//!
+//! Z(tag, node) for element i is ito's normal N(seed, tag, node, offset + i): the node id is
+//! the key's step word, so a tree of depth ≤ 31 numbers its nodes in a u32. Every W(r) is
+//! therefore a fixed linear combination of at most depth + 2 normal streams, and W(s, t) of at
+//! most 2·(depth + 2): the host computes the weights in f64 and the `brownian_tree` kernel forms
+//! the combination in one pass. Two query times inside one leaf share that leaf's Z, so their
+//! joint law is approximate below the leaf width (t1 − t0)·2^(−depth): choose the depth so that
+//! the leaves are narrower than the solver's steps (diffrax advises half a step).
+
+pub use ito_kernels::brownian_tree::{Term, MAX_TERMS};
+
+use crate::{Backend, Error, LincombCoefs, TensorMut, TensorRef};
+
+/// A virtual Brownian tree (see the module docs).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct BrownianTree {
+    seed: u64,
+    stream: u32,
+    t0: f64,
+    t1: f64,
+    depth: u32,
+}
+
+/// A sparse combination of normal streams: (stream tag, node id, weight), kept sorted by
+/// (tag, node) so that the kernel's term order is a function of the query alone.
+#[derive(Clone, Debug, Default, PartialEq)]
+struct Combination(Vec<(u32, u32, f64)>);
+
+impl Combination {
+    fn single(tag: u32, node: u32, w: f64) -> Self {
+        Combination(vec![(tag, node, w)])
+    }
+
+    /// a·self + b·other.
+    fn axpby(&self, a: f64, other: &Combination, b: f64) -> Combination {
+        let mut out: Vec<(u32, u32, f64)> = Vec::with_capacity(self.0.len() + other.0.len());
+        let (mut i, mut j) = (0, 0);
+        while i < self.0.len() || j < other.0.len() {
+            let x = self.0.get(i);
+            let y = other.0.get(j);
+            match (x, y) {
+                (Some(&(t, n, w)), Some(&(u, m, v))) if (t, n) == (u, m) => {
+                    out.push((t, n, a * w + b * v));
+                    i += 1;
+                    j += 1;
+                }
+                (Some(&(t, n, w)), Some(&(u, m, _))) if (t, n) < (u, m) => {
+                    out.push((t, n, a * w));
+                    i += 1;
+                }
+                (Some(&(t, n, w)), None) => {
+                    out.push((t, n, a * w));
+                    i += 1;
+                }
+                (_, Some(&(u, m, v))) => {
+                    out.push((u, m, b * v));
+                    j += 1;
+                }
+                (None, None) => break,
+            }
+        }
+        Combination(out)
+    }
+
+    fn plus_single(&self, tag: u32, node: u32, w: f64) -> Combination {
+        self.axpby(1.0, &Combination::single(tag, node, w), 1.0)
+    }
+}
+
+impl BrownianTree {
+    /// A tree over [t0, t1] with `depth` levels (1 … 31) for noise seed `seed`, using the
+    /// stream tags `stream` (bridge normals) and `stream + 1` (the in-leaf normals).
+    pub fn new(seed: u64, stream: u32, t0: f64, t1: f64, depth: u32) -> Result<Self, Error> {
+        if !(t0.is_finite() && t1.is_finite() && t0 < t1) {
+            return Err(Error::config("t1", "finite t0 < t1", t1));
+        }
+        if !(1..=31).contains(&depth) {
+            return Err(Error::config("depth", "1 … 31 levels", depth));
+        }
+        if stream == u32::MAX {
+            return Err(Error::config(
+                "stream",
+                "a tag below u32::MAX (the tree also uses stream + 1)",
+                stream,
+            ));
+        }
+        Ok(BrownianTree {
+            seed,
+            stream,
+            t0,
+            t1,
+            depth,
+        })
+    }
+
+    /// A tree whose leaves are no wider than `tol` (depth = ⌈log₂((t1 − t0)/tol)⌉, at least 1).
+    pub fn with_tolerance(
+        seed: u64,
+        stream: u32,
+        t0: f64,
+        t1: f64,
+        tol: f64,
+    ) -> Result<Self, Error> {
+        if !(tol.is_finite() && tol > 0.0) {
+            return Err(Error::config("tol", "a finite value > 0", tol));
+        }
+        let levels = ((t1 - t0) / tol).log2().ceil().max(1.0);
+        if !(levels <= 31.0) {
+            return Err(Error::config("tol", "(t1 − t0)/tol ≤ 2^31", tol));
+        }
+        Self::new(seed, stream, t0, t1, levels as u32)
+    }
+
+    /// The number of levels.
+    pub fn depth(&self) -> u32 {
+        self.depth
+    }
+
+    /// The width of a leaf interval.
+    pub fn leaf_width(&self) -> f64 {
+        (self.t1 - self.t0) / f64::from(2u32).powi(self.depth as i32)
+    }
+
+    /// W(r) − W(0) on the unit interval, as a combination of node normals.
+    fn point(&self, r: f64) -> Combination {
+        let (tag, leaf_tag) = (self.stream, self.stream + 1);
+        let mut wa = Combination::default();
+        let mut wb = Combination::single(tag, 0, 1.0);
+        if r == 0.0 {
+            return wa;
+        }
+        if r == 1.0 {
+            return wb;
+        }
+        let (mut a, mut b, mut k) = (0.0f64, 1.0f64, 1u32);
+        for _ in 0..self.depth {
+            let m = 0.5 * (a + b);
+            let wm = wa
+                .axpby(0.5, &wb, 0.5)
+                .plus_single(tag, k, 0.5 * (b - a).sqrt());
+            if r == m {
+                return wm;
+            }
+            if r < m {
+                (b, wb, k) = (m, wm, 2 * k);
+            } else {
+                (a, wa, k) = (m, wm, 2 * k + 1);
+            }
+        }
+        let f = (r - a) / (b - a);
+        wa.axpby(1.0 - f, &wb, f)
+            .plus_single(leaf_tag, k, ((r - a) * (b - r) / (b - a)).sqrt())
+    }
+
+    fn unit_time(&self, arg: &'static str, t: f64) -> Result<f64, Error> {
+        if !(t >= self.t0 && t <= self.t1) {
+            return Err(Error::config(arg, "a time in [t0, t1]", t));
+        }
+        Ok(((t - self.t0) / (self.t1 - self.t0)).clamp(0.0, 1.0))
+    }
+
+    /// The kernel terms of W(s, t) = W(t) − W(s) (s ≤ t, both in [t0, t1]), weights rounded
+    /// once from f64 to f32.
+    pub fn terms(&self, s: f64, t: f64) -> Result<Vec<Term>, Error> {
+        let (rs, rt) = (self.unit_time("s", s)?, self.unit_time("t", t)?);
+        if rs > rt {
+            return Err(Error::config("s", "s ≤ t", s));
+        }
+        let scale = (self.t1 - self.t0).sqrt();
+        let c = self.point(rt).axpby(scale, &self.point(rs), -scale);
+        let terms: Vec<Term> =
+            c.0.into_iter()
+                .filter(|&(_, _, w)| w != 0.0)
+                .map(|(stream, step, w)| Term {
+                    stream,
+                    step,
+                    coef: w as f32,
+                })
+                .collect();
+        // At most 2·(31 + 2) = MAX_TERMS streams: the kernel's limit is never hit.
+        debug_assert!(terms.len() <= MAX_TERMS);
+        Ok(terms)
+    }
+
+    /// y ← W(s, t) for elements `offset …` (one fused pass on `backend`).
+    pub fn increment_on(
+        &self,
+        backend: Backend,
+        s: f64,
+        t: f64,
+        y: TensorMut<'_>,
+        offset: u64,
+    ) -> Result<(), Error> {
+        let terms = self.terms(s, t)?;
+        backend.brownian_tree(y, self.seed, &terms, offset)
+    }
+
+    /// y ← W(s, t) on the selected backend.
+    pub fn increment(&self, s: f64, t: f64, y: TensorMut<'_>, offset: u64) -> Result<(), Error> {
+        self.increment_on(crate::backend()?, s, t, y, offset)
+    }
+
+    /// y ← W(t) − W(t0) on the selected backend.
+    pub fn value(&self, t: f64, y: TensorMut<'_>, offset: u64) -> Result<(), Error> {
+        self.increment(self.t0, t, y, offset)
+    }
+}
+
+/// A sequential sweep over a time grid that reuses each endpoint: per step one descent
+/// (W at the new time, ≤ depth + 2 normal streams) and one pass for the difference, instead
+/// of two descents. The increment is the difference of two f32 values of W, so it carries
+/// their rounding (≈ 2^-24·|W|) rather than 2^-24·|ΔW|.
+#[derive(Debug)]
+pub struct BrownianSweep {
+    tree: BrownianTree,
+    times: Vec<f64>,
+    k: usize,
+    w_prev: Vec<f32>,
+    w_next: Vec<f32>,
+    offset: u64,
+    backend: Backend,
+}
+
+impl BrownianSweep {
+    /// A sweep over strictly increasing `times` in [t0, t1] for `n` elements starting at
+    /// global index `offset`.
+    pub fn new(tree: BrownianTree, times: &[f64], n: usize, offset: u64) -> Result<Self, Error> {
+        if times.len() < 2 || times.windows(2).any(|w| !(w[0] < w[1])) {
+            return Err(Error::config(
+                "times",
+                "at least two strictly increasing times",
+                times.len(),
+            ));
+        }
+        let backend = crate::backend()?;
+        let mut w_prev = vec![0.0f32; n];
+        tree.increment_on(
+            backend,
+            tree.t0,
+            times[0],
+            w_prev.as_mut_slice().into(),
+            offset,
+        )?;
+        Ok(BrownianSweep {
+            tree,
+            times: times.to_vec(),
+            k: 0,
+            w_prev,
+            w_next: vec![0.0f32; n],
+            offset,
+            backend,
+        })
+    }
+
+    /// Writes the next increment W(t_k, t_{k+1}) into `dw` and moves on; returns false (and
+    /// writes nothing) once the grid is exhausted.
+    pub fn next_increment(&mut self, dw: TensorMut<'_>) -> Result<bool, Error> {
+        if self.k + 1 >= self.times.len() {
+            return Ok(false);
+        }
+        let t = self.times[self.k + 1];
+        self.tree.increment_on(
+            self.backend,
+            self.tree.t0,
+            t,
+            self.w_next.as_mut_slice().into(),
+            self.offset,
+        )?;
+        let mut c = LincombCoefs::default();
+        c.inputs[0] = 1.0;
+        c.inputs[1] = -1.0;
+        let inputs: [TensorRef<'_>; 2] =
+            [self.w_next.as_slice().into(), self.w_prev.as_slice().into()];
+        self.backend.lincomb(dw, None, &inputs, &c, None)?;
+        std::mem::swap(&mut self.w_prev, &mut self.w_next);
+        self.k += 1;
+        Ok(true)
+    }
+}

@@ -123,7 +123,7 @@ impl BrownianTree {
             return Err(Error::config("tol", "a finite value > 0", tol));
         }
         let levels = ((t1 - t0) / tol).log2().ceil().max(1.0);
-        if !(levels <= 31.0) {
+        if levels.is_nan() || levels > 31.0 {
             return Err(Error::config("tol", "(t1 − t0)/tol ≤ 2^31", tol));
         }
         Self::new(seed, stream, t0, t1, levels as u32)
@@ -243,7 +243,8 @@ impl BrownianSweep {
     /// A sweep over strictly increasing `times` in [t0, t1] for `n` elements starting at
     /// global index `offset`.
     pub fn new(tree: BrownianTree, times: &[f64], n: usize, offset: u64) -> Result<Self, Error> {
-        if times.len() < 2 || times.windows(2).any(|w| !(w[0] < w[1])) {
+        let increasing = |w: &[f64]| w[0].partial_cmp(&w[1]) == Some(std::cmp::Ordering::Less);
+        if times.len() < 2 || !times.windows(2).all(increasing) {
             return Err(Error::config(
                 "times",
                 "at least two strictly increasing times",

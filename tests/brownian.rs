@@ -80,7 +80,7 @@ fn increments_have_variance_dt_and_marginals_are_exact_off_the_dyadic_points() {
         (0.0, 0.3),
         (0.3, 0.31),
         (1.0, 1.5),
-        (0.0, 0.123456), // the marginal at a non-dyadic time
+        (0.0, 0.123456),    // the marginal at a non-dyadic time
         (0.123456, 0.1257), // a few leaves wide (a leaf is 2/4096 here)
         (0.7, 1.9),
     ] {

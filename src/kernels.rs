@@ -4,6 +4,7 @@ use ito_kernels::brownian_tree::{BrownianTree, Term};
 use ito_kernels::fill_normal::FillNormal;
 use ito_kernels::lanes::{Lanes, LanesFn};
 use ito_kernels::lincomb::{Lincomb, LincombCoefs, Noise};
+use ito_kernels::milstein::Milstein;
 use ito_kernels::reduce::{Reduce, SegmentStats};
 use ito_kernels::storage::{TensorMut, TensorRef};
 use ito_kernels::{ArgError, Problem};
@@ -51,7 +52,37 @@ impl Splittable for BrownianTree<'_> {
     }
 }
 
+impl Splittable for Milstein<'_> {
+    fn len(&self) -> usize {
+        Milstein::len(self)
+    }
+    fn split_at(self, mid: usize) -> (Self, Self) {
+        Milstein::split_at(self, mid)
+    }
+    #[inline(always)]
+    fn run<L: Lanes>(&mut self, l: L) {
+        Milstein::run(self, l)
+    }
+}
+
 impl Backend {
+    /// `milstein` on this backend (exact definition: [`ito_kernels::milstein`]; the SDE-level
+    /// entry point is [`crate::sde::milstein`]).
+    #[allow(clippy::too_many_arguments)]
+    pub fn milstein(
+        self,
+        x: TensorMut<'_>,
+        f: TensorRef<'_>,
+        g: TensorRef<'_>,
+        h: TensorRef<'_>,
+        dt: f32,
+        noise: Noise,
+    ) -> Result<(), Error> {
+        let lanes = CpuLanes::for_backend(self)?;
+        run_chunked(Milstein::new(x, f, g, h, dt, noise)?, lanes);
+        Ok(())
+    }
+
     /// `brownian_tree` on this backend: y[i] = Σⱼ cⱼ·N(seed, streamⱼ, stepⱼ, offset + i)
     /// (exact definition: [`ito_kernels::brownian_tree`]; the weights of a tree query come
     /// from [`crate::brownian::BrownianTree::terms`]).

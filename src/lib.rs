@@ -38,6 +38,7 @@ pub mod problems;
 pub mod rng;
 pub mod sampler;
 pub mod schedule;
+pub mod sde;
 pub mod solver;
 
 pub use backend::{available_backends, backend, set_backend, Backend};

@@ -8,7 +8,7 @@
 //! Files: [`philox`] (the counter-based generator), [`normal`] (the exact uniform and the
 //! Box–Muller transform), [`noise`] (the (seed, stream, step, element) → normal mapping and the
 //! tile driver shared by every noisy elementwise kernel), [`storage`] (f32/f16/bf16 tensors),
-//! and one module per kernel: [`lincomb`], [`fill_normal`], [`reduce`], [`brownian_tree`].
+//! and one module per kernel: [`lincomb`], [`fill_normal`], [`reduce`], [`brownian_tree`], [`milstein`].
 #![no_std]
 #![deny(unsafe_op_in_unsafe_fn)]
 
@@ -17,6 +17,7 @@ pub mod error;
 pub mod fill_normal;
 pub mod lanes;
 pub mod lincomb;
+pub mod milstein;
 pub mod noise;
 pub mod normal;
 pub mod philox;

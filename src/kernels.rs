@@ -3,6 +3,7 @@
 use ito_kernels::brownian_tree::{BrownianTree, Term};
 use ito_kernels::fill_normal::FillNormal;
 use ito_kernels::lanes::{Lanes, LanesFn};
+use ito_kernels::langevin::{combine_norms, LangevinNorms, Norms};
 use ito_kernels::lincomb::{Lincomb, LincombCoefs, Noise};
 use ito_kernels::milstein::Milstein;
 use ito_kernels::reduce::{Reduce, SegmentStats};
@@ -182,6 +183,69 @@ impl Backend {
                 });
         }
         Ok(())
+    }
+}
+
+impl Backend {
+    /// `langevin` pass 1 on this backend: per sample of `sample_len` elements, ‖score‖² and
+    /// ‖z‖² with z regenerated from `noise` (exact definition: [`ito_kernels::langevin`]).
+    pub fn langevin_norms(
+        self,
+        score: TensorRef<'_>,
+        sample_len: usize,
+        noise: Noise,
+        out: &mut [Norms],
+    ) -> Result<(), Error> {
+        let lanes = CpuLanes::for_backend(self)?;
+        let k = LangevinNorms::new(score, sample_len, noise)?;
+        if out.len() != k.samples() {
+            return Err(ArgError {
+                arg: "out",
+                index: None,
+                problem: Problem::Length {
+                    expected: k.samples(),
+                    found: out.len(),
+                },
+            }
+            .into());
+        }
+        let per = k.leaves_per_sample();
+        let mut leaves = vec![Norms::default(); k.samples() * per];
+        let leaves_per_item = (CHUNK / ito_kernels::reduce::LEAF).max(1);
+        leaves
+            .par_chunks_mut(leaves_per_item)
+            .enumerate()
+            .for_each(|(c, o)| {
+                lanes.with(NormLeaves {
+                    k: &k,
+                    first: c * leaves_per_item,
+                    out: o,
+                    per,
+                });
+            });
+        out.par_iter_mut()
+            .zip(leaves.par_chunks_mut(per))
+            .for_each(|(o, s)| *o = combine_norms(s));
+        Ok(())
+    }
+}
+
+/// Computes Langevin norm leaves `first … first + out.len() − 1`, numbered across samples.
+struct NormLeaves<'r, 'a, 'o> {
+    k: &'r LangevinNorms<'a>,
+    first: usize,
+    out: &'o mut [Norms],
+    per: usize,
+}
+
+impl LanesFn for NormLeaves<'_, '_, '_> {
+    type Output = ();
+    #[inline(always)]
+    fn call<L: Lanes>(self, l: L) {
+        for (j, o) in self.out.iter_mut().enumerate() {
+            let g = self.first + j;
+            *o = self.k.leaf(l, g / self.per, g % self.per);
+        }
     }
 }
 

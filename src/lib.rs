@@ -34,6 +34,7 @@ mod error;
 mod exec;
 pub mod grid;
 mod kernels;
+pub mod langevin;
 pub mod problems;
 pub mod rng;
 pub mod sampler;

@@ -8,7 +8,7 @@
 //! Files: [`philox`] (the counter-based generator), [`normal`] (the exact uniform and the
 //! Box–Muller transform), [`noise`] (the (seed, stream, step, element) → normal mapping and the
 //! tile driver shared by every noisy elementwise kernel), [`storage`] (f32/f16/bf16 tensors),
-//! and one module per kernel: [`lincomb`], [`fill_normal`], [`reduce`], [`brownian_tree`], [`milstein`].
+//! and one module per kernel: [`lincomb`], [`fill_normal`], [`reduce`], [`brownian_tree`], [`milstein`], [`langevin`].
 #![no_std]
 #![deny(unsafe_op_in_unsafe_fn)]
 
@@ -16,6 +16,7 @@ pub mod brownian_tree;
 pub mod error;
 pub mod fill_normal;
 pub mod lanes;
+pub mod langevin;
 pub mod lincomb;
 pub mod milstein;
 pub mod noise;

@@ -1,0 +1,371 @@
+//! Langevin correction and score-SDE predictor–corrector sampling.
+//!
+//! [`langevin_step`] is the corrector of Song et al.'s PC samplers, in two passes and without
+//! ever storing the noise: pass 1 computes per sample ‖score‖ and ‖z‖ (z regenerated from its
+//! counter, in `reduce`'s order); the step size ε = 2α·(r·‖z‖/‖score‖)² follows (per sample,
+//! or from the batch means of the norms as score-SDE does); pass 2 applies
+//! x ← x + ε·score + √(2ε)·z, regenerating the same z. [`PcSampler`] drives the whole
+//! sampler for the VP and VE SDEs with a reverse-diffusion or Euler–Maruyama predictor and N
+//! corrector steps per predictor step; [`annealed_langevin_step`] is NCSN's fixed-step update.
+
+use crate::schedule::Schedule;
+use crate::{Backend, Error, LincombCoefs, Noise, NoiseKey, TensorMut, TensorRef};
+use ito_kernels::langevin::Norms;
+
+/// How the corrector's norms enter its step size.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NormMode {
+    /// Each sample's own ‖z‖/‖score‖.
+    PerSample,
+    /// The batch means of ‖z‖ and ‖score‖ (score-SDE's reference implementation).
+    BatchMean,
+}
+
+/// The corrector's settings.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Corrector {
+    /// Target signal-to-noise ratio r.
+    pub snr: f64,
+    /// α (score-SDE: 1 − β_i for VP, 1 for VE).
+    pub alpha: f64,
+    /// Per-sample or batch-mean norms.
+    pub norms: NormMode,
+}
+
+/// One Langevin corrector step on `backend` (see the module docs) over samples of
+/// `sample_len` elements; returns the step size ε used for each sample. The noise of element
+/// i is N(key, noise.offset + i).
+pub fn langevin_step(
+    backend: Backend,
+    mut x: TensorMut<'_>,
+    score: TensorRef<'_>,
+    sample_len: usize,
+    c: &Corrector,
+    noise: Noise,
+) -> Result<Vec<f64>, Error> {
+    if !(c.snr.is_finite() && c.snr >= 0.0) {
+        return Err(Error::config("snr", "a finite value ≥ 0", c.snr));
+    }
+    if !(c.alpha.is_finite() && c.alpha > 0.0) {
+        return Err(Error::config("alpha", "a finite value > 0", c.alpha));
+    }
+    if x.len() != score.len() {
+        return Err(Error::config("score", "as long as x", score.len()));
+    }
+    let samples = x.len().checked_div(sample_len).unwrap_or(0);
+    let mut norms = vec![Norms::default(); samples];
+    backend.langevin_norms(score, sample_len, noise, &mut norms)?;
+    let (sn, zn): (Vec<f64>, Vec<f64>) = norms
+        .iter()
+        .map(|n| (f64::from(n.score_sq).sqrt(), f64::from(n.noise_sq).sqrt()))
+        .unzip();
+    let step = |s: f64, z: f64| 2.0 * c.alpha * (c.snr * z / s).powi(2);
+    let eps: Vec<f64> = match c.norms {
+        NormMode::PerSample => sn.iter().zip(&zn).map(|(&s, &z)| step(s, z)).collect(),
+        NormMode::BatchMean => {
+            let m = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
+            vec![step(m(&sn), m(&zn)); samples]
+        }
+    };
+    let mut score = score;
+    for (b, &e) in eps.iter().enumerate() {
+        let (xs, xr) = x.split_at(sample_len);
+        let (ss, sr) = score.split_at(sample_len);
+        let mut coefs = LincombCoefs {
+            y: 1.0,
+            noise: (2.0 * e).sqrt() as f32,
+            ..Default::default()
+        };
+        coefs.inputs[0] = e as f32;
+        let key = Noise {
+            key: noise.key,
+            offset: noise.offset + (b * sample_len) as u64,
+        };
+        backend.lincomb(xs, None, &[ss], &coefs, Some(key))?;
+        (x, score) = (xr, sr);
+    }
+    Ok(eps)
+}
+
+/// NCSN's annealed Langevin update at one noise level: x ← x + (a/2)·score + √a·z, one pass.
+pub fn annealed_langevin_step(
+    x: TensorMut<'_>,
+    score: TensorRef<'_>,
+    step_size: f64,
+    noise: Noise,
+) -> Result<(), Error> {
+    if !(step_size.is_finite() && step_size >= 0.0) {
+        return Err(Error::config("step_size", "a finite value ≥ 0", step_size));
+    }
+    let mut c = LincombCoefs {
+        y: 1.0,
+        noise: step_size.sqrt() as f32,
+        ..Default::default()
+    };
+    c.inputs[0] = (0.5 * step_size) as f32;
+    crate::backend()?.lincomb(x, None, &[score], &c, Some(noise))
+}
+
+/// The predictor of a [`PcSampler`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Predictor {
+    /// score-SDE's reverse-diffusion predictor (the discretised reverse SDE; DDPM / SMLD).
+    ReverseDiffusion,
+    /// Euler–Maruyama on the reverse SDE.
+    EulerMaruyama,
+    /// No predictor: correction only (annealed Langevin at each level).
+    None,
+}
+
+/// score-SDE's predictor–corrector sampler for the VP SDE (β linear) or the VE SDE, on f32
+/// state, driven like [`crate::Sampler`]: ask [`PcSampler::next_eval`] where to evaluate the
+/// score, hand it to [`PcSampler::advance`]. Time runs over N points from T = 1 down to
+/// `t_end`; at each, `corrector_steps` Langevin steps, then the predictor (whose last step
+/// adds no noise: the output is score-SDE's denoised x_mean).
+#[derive(Debug)]
+pub struct PcSampler {
+    schedule: Schedule,
+    times: Vec<f64>,
+    predictor: Predictor,
+    corrector: Option<Corrector>,
+    corrector_steps: usize,
+    sample_len: usize,
+    x: Vec<f32>,
+    i: usize,
+    j: usize,
+    seed: u64,
+    backend: Backend,
+}
+
+/// Where a [`PcSampler`] wants the score next.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PcEval {
+    /// The time.
+    pub t: f64,
+    /// The grid index (0 = the noisiest).
+    pub index: usize,
+    /// Corrector step (< corrector_steps) or the predictor (= corrector_steps).
+    pub stage: usize,
+}
+
+impl PcSampler {
+    /// A PC sampler for `n` elements in samples of `sample_len`, over `steps` time points.
+    /// `schedule` must be [`Schedule::VpLinear`] or [`Schedule::Ve`]. The corrector's α is
+    /// replaced per step by score-SDE's (1 − β_i for VP, 1 for VE).
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        schedule: Schedule,
+        steps: usize,
+        t_end: f64,
+        predictor: Predictor,
+        corrector: Option<Corrector>,
+        corrector_steps: usize,
+        n: usize,
+        sample_len: usize,
+        seed: u64,
+    ) -> Result<Self, Error> {
+        if !matches!(schedule, Schedule::VpLinear { .. } | Schedule::Ve { .. }) {
+            return Err(Error::config(
+                "schedule",
+                "the VP-linear or VE schedule (score-SDE's SDEs)",
+                format!("{schedule:?}"),
+            ));
+        }
+        if steps < 2 {
+            return Err(Error::config("steps", "at least 2", steps));
+        }
+        if let Schedule::VpLinear { beta_max, .. } = schedule {
+            if steps as f64 <= beta_max {
+                return Err(Error::config(
+                    "steps",
+                    "more steps than β_max (each discrete β_i = β(t)/N must stay below 1)",
+                    steps,
+                ));
+            }
+        }
+        if !(t_end > 0.0 && t_end < 1.0) {
+            return Err(Error::config("t_end", "a time in (0, 1)", t_end));
+        }
+        if sample_len == 0 || n % sample_len != 0 {
+            return Err(Error::config(
+                "sample_len",
+                "a divisor of the element count",
+                sample_len,
+            ));
+        }
+        if predictor == Predictor::None && (corrector.is_none() || corrector_steps == 0) {
+            return Err(Error::config(
+                "predictor",
+                "a predictor, or a corrector with at least one step",
+                "none",
+            ));
+        }
+        if corrector.is_none() && corrector_steps > 0 {
+            return Err(Error::config(
+                "corrector_steps",
+                "0 without a corrector",
+                corrector_steps,
+            ));
+        }
+        let times = crate::schedule::linspace(1.0, t_end, steps);
+        let backend = crate::backend()?;
+        // The prior: N(0, 1) for VP, N(0, σ_max²) for VE.
+        let prior = match schedule {
+            Schedule::Ve { sigma_max, .. } => sigma_max,
+            _ => 1.0,
+        };
+        let mut x = vec![0.0f32; n];
+        let key = NoiseKey {
+            seed,
+            stream: 1,
+            step: 0,
+        };
+        backend.fill_normal(
+            x.as_mut_slice().into(),
+            0.0,
+            prior as f32,
+            Noise { key, offset: 0 },
+        )?;
+        Ok(PcSampler {
+            schedule,
+            times,
+            predictor,
+            corrector,
+            corrector_steps,
+            sample_len,
+            x,
+            i: 0,
+            j: 0,
+            seed,
+            backend,
+        })
+    }
+
+    /// The state.
+    pub fn state(&self) -> &[f32] {
+        &self.x
+    }
+
+    /// Where the score is wanted next (None when done); evaluate it at [`PcSampler::state`].
+    pub fn next_eval(&self) -> Option<PcEval> {
+        (self.i < self.times.len()).then(|| PcEval {
+            t: self.times[self.i],
+            index: self.i,
+            stage: self.j,
+        })
+    }
+
+    /// β_i (VP) of the discretisation, and the VE level step σ_i² − σ_{i+1}².
+    fn discrete(&self) -> (f64, f64) {
+        let n = self.times.len() as f64;
+        let t = self.times[self.i];
+        match self.schedule {
+            Schedule::VpLinear { beta_min, beta_max } => {
+                ((beta_min + t * (beta_max - beta_min)) / n, 0.0)
+            }
+            Schedule::Ve {
+                sigma_min,
+                sigma_max,
+            } => {
+                let s = |t: f64| sigma_min * (sigma_max / sigma_min).powf(t);
+                let next = self.times.get(self.i + 1).map_or(0.0, |&u| s(u));
+                (0.0, s(t).powi(2) - next * next)
+            }
+            _ => (0.0, 0.0),
+        }
+    }
+
+    /// Submits the score at [`PcSampler::next_eval`]'s point and applies the corrector step or
+    /// the predictor.
+    pub fn advance(&mut self, score: TensorRef<'_>) -> Result<(), Error> {
+        if self.i >= self.times.len() {
+            return Err(Error::config("advance", "a step before the end", self.i));
+        }
+        if score.len() != self.x.len() {
+            return Err(Error::config("score", "as long as the state", score.len()));
+        }
+        let (beta, dsig2) = self.discrete();
+        let vp = matches!(self.schedule, Schedule::VpLinear { .. });
+        // Noise keys: corrector step j of point i in stream 10 + j, the predictor in stream 2.
+        if self.j < self.corrector_steps {
+            let mut c = self
+                .corrector
+                .ok_or(Error::config("corrector", "a corrector", "none"))?;
+            c.alpha = if vp { 1.0 - beta } else { 1.0 };
+            let key = NoiseKey {
+                seed: self.seed,
+                stream: 10 + self.j as u32,
+                step: self.i as u32,
+            };
+            langevin_step(
+                self.backend,
+                self.x.as_mut_slice().into(),
+                score,
+                self.sample_len,
+                &c,
+                Noise { key, offset: 0 },
+            )?;
+            self.j += 1;
+            if self.j == self.corrector_steps && self.predictor == Predictor::None {
+                self.i += 1;
+                self.j = 0;
+            }
+            return Ok(());
+        }
+        let last = self.i + 1 == self.times.len();
+        let n = self.times.len() as f64;
+        let mut c = LincombCoefs {
+            y: 1.0,
+            ..Default::default()
+        };
+        let noise_scale = match (self.predictor, vp) {
+            (Predictor::None, _) => 0.0,
+            // x_mean = (2 − √(1 − β))·x + β·score; x = x_mean + √β·z.
+            (Predictor::ReverseDiffusion, true) => {
+                c.y = (2.0 - (1.0 - beta).sqrt()) as f32;
+                c.inputs[0] = beta as f32;
+                beta.sqrt()
+            }
+            // x_mean = x + (σ_i² − σ_{i+1}²)·score; x = x_mean + √(σ_i² − σ_{i+1}²)·z.
+            (Predictor::ReverseDiffusion, false) => {
+                c.inputs[0] = dsig2 as f32;
+                dsig2.sqrt()
+            }
+            // Reverse SDE with dt = −1/N: VP drift −½βx − β·score (β = β(t)), diffusion √β.
+            (Predictor::EulerMaruyama, true) => {
+                let b = beta * n;
+                c.y = (1.0 + 0.5 * b / n) as f32;
+                c.inputs[0] = (b / n) as f32;
+                (b / n).sqrt()
+            }
+            // VE: drift −g²·score with g² = dσ²/dt = 2σ² ln(σ_max/σ_min).
+            (Predictor::EulerMaruyama, false) => {
+                let Schedule::Ve {
+                    sigma_min,
+                    sigma_max,
+                } = self.schedule
+                else {
+                    return Err(Error::config("schedule", "VE", "other"));
+                };
+                let s = sigma_min * (sigma_max / sigma_min).powf(self.times[self.i]);
+                let g2 = 2.0 * s * s * (sigma_max / sigma_min).ln();
+                c.inputs[0] = (g2 / n) as f32;
+                (g2 / n).sqrt()
+            }
+        };
+        if self.predictor != Predictor::None {
+            c.noise = if last { 0.0 } else { noise_scale as f32 };
+            let key = NoiseKey {
+                seed: self.seed,
+                stream: 2,
+                step: self.i as u32,
+            };
+            let noise = (c.noise != 0.0).then_some(Noise { key, offset: 0 });
+            self.backend
+                .lincomb(self.x.as_mut_slice().into(), None, &[score], &c, noise)?;
+        }
+        self.i += 1;
+        self.j = 0;
+        Ok(())
+    }
+}

@@ -58,6 +58,17 @@ pub fn combine_norms(leaves: &mut [Norms]) -> Norms {
     leaves[0]
 }
 
+/// Σx² of one leaf (≤ [`LEAF`] elements) in `reduce`'s order. A function, not a closure:
+/// closures are not inlined into the lane types' `#[target_feature]` entry points.
+#[inline(always)]
+fn leaf_sum_sq<L: Lanes>(l: L, x: TensorRef<'_>) -> f32 {
+    let len = x.len();
+    match Reduce::new(x, None, len.max(1)) {
+        Ok(r) if len > 0 => r.leaf(l, 0, 0).sum_sq,
+        _ => 0.0,
+    }
+}
+
 impl<'a> LangevinNorms<'a> {
     /// Validates: `sample_len > 0` dividing the score's length, and `offset + len` within u64.
     pub fn new(score: TensorRef<'a>, sample_len: usize, noise: Noise) -> Result<Self, ArgError> {
@@ -104,13 +115,9 @@ impl<'a> LangevinNorms<'a> {
         let (_, rest) = self.score.split_at(start);
         let (s, _) = rest.split_at(len);
         // Both sums through `reduce`'s leaf, i.e. in its order (one segment of `len`).
-        let sum_sq = |x: TensorRef<'_>| match Reduce::new(x, None, len.max(1)) {
-            Ok(r) if len > 0 => r.leaf(l, 0, 0).sum_sq,
-            _ => 0.0,
-        };
         Norms {
-            score_sq: sum_sq(s),
-            noise_sq: sum_sq(TensorRef::F32(&z[..len])),
+            score_sq: leaf_sum_sq(l, s),
+            noise_sq: leaf_sum_sq(l, TensorRef::F32(&z[..len])),
         }
     }
 

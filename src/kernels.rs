@@ -6,6 +6,8 @@ use ito_kernels::lanes::{Lanes, LanesFn};
 use ito_kernels::langevin::{combine_norms, LangevinNorms, Norms};
 use ito_kernels::lincomb::{Lincomb, LincombCoefs, Noise};
 use ito_kernels::milstein::Milstein;
+use ito_kernels::noise::NoiseKey;
+use ito_kernels::ou_bank::{OuBank, OuBankCoefs};
 use ito_kernels::reduce::{Reduce, SegmentStats};
 use ito_kernels::storage::{TensorMut, TensorRef};
 use ito_kernels::{ArgError, Problem};
@@ -53,6 +55,19 @@ impl Splittable for BrownianTree<'_> {
     }
 }
 
+impl Splittable for OuBank<'_> {
+    fn len(&self) -> usize {
+        OuBank::len(self)
+    }
+    fn split_at(self, mid: usize) -> (Self, Self) {
+        OuBank::split_at(self, mid)
+    }
+    #[inline(always)]
+    fn run<L: Lanes>(&mut self, l: L) {
+        OuBank::run(self, l)
+    }
+}
+
 impl Splittable for Milstein<'_> {
     fn len(&self) -> usize {
         Milstein::len(self)
@@ -67,6 +82,22 @@ impl Splittable for Milstein<'_> {
 }
 
 impl Backend {
+    /// `ou_bank` on this backend: one exact step of the K OU planes in `state` (exact
+    /// definition: [`ito_kernels::ou_bank`]; constants from [`crate::fbm::Transition`]).
+    pub fn ou_bank(
+        self,
+        state: TensorMut<'_>,
+        k: usize,
+        out: Option<TensorMut<'_>>,
+        coefs: &OuBankCoefs,
+        key: NoiseKey,
+        offset: u64,
+    ) -> Result<(), Error> {
+        let lanes = CpuLanes::for_backend(self)?;
+        run_chunked(OuBank::new(state, k, out, coefs, key, offset)?, lanes);
+        Ok(())
+    }
+
     /// `milstein` on this backend (exact definition: [`ito_kernels::milstein`]; the SDE-level
     /// entry point is [`crate::sde::milstein`]).
     #[allow(clippy::too_many_arguments)]

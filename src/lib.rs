@@ -32,6 +32,7 @@ pub mod backend;
 pub mod brownian;
 mod error;
 mod exec;
+pub mod fbm;
 pub mod grid;
 mod kernels;
 pub mod langevin;

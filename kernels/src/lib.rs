@@ -8,7 +8,7 @@
 //! Files: [`philox`] (the counter-based generator), [`normal`] (the exact uniform and the
 //! Box–Muller transform), [`noise`] (the (seed, stream, step, element) → normal mapping and the
 //! tile driver shared by every noisy elementwise kernel), [`storage`] (f32/f16/bf16 tensors),
-//! and one module per kernel: [`lincomb`], [`fill_normal`], [`reduce`], [`brownian_tree`], [`milstein`], [`langevin`].
+//! and one module per kernel: [`lincomb`], [`fill_normal`], [`reduce`], [`brownian_tree`], [`milstein`], [`langevin`], [`ou_bank`].
 #![no_std]
 #![deny(unsafe_op_in_unsafe_fn)]
 
@@ -21,6 +21,7 @@ pub mod lincomb;
 pub mod milstein;
 pub mod noise;
 pub mod normal;
+pub mod ou_bank;
 pub mod philox;
 pub mod reduce;
 pub mod storage;

@@ -16,6 +16,7 @@
 //! and [`MarkovFbm::with_ridge`] trades a little approximation error for stability.
 
 use crate::Error;
+pub use ito_kernels::ou_bank::OuBankCoefs;
 
 /// The most OU processes per element the kernel takes.
 pub const MAX_K: usize = ito_kernels::ou_bank::MAX_K;
@@ -329,8 +330,8 @@ pub struct Transition {
 
 impl Transition {
     /// The kernel's f32 constants.
-    pub fn coefs(&self) -> ito_kernels::ou_bank::OuBankCoefs {
-        let mut c = ito_kernels::ou_bank::OuBankCoefs {
+    pub fn coefs(&self) -> OuBankCoefs {
+        let mut c = OuBankCoefs {
             sqrt_h: self.h.sqrt() as f32,
             ..Default::default()
         };

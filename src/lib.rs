@@ -25,7 +25,11 @@
 //! layer built on them: [`schedule`] (α, σ, λ of every diffusion family), [`grid`] (time
 //! grids), [`solver`] (the plans of DPM-Solver(++), DEIS, UniPC, DDIM, Euler, Heun, MRS,
 //! stochastic interpolants), [`sampler`] (running a plan with the fused kernels, or in f64)
-//! and [`problems`] (exact reference problems).
+//! and [`problems`] (exact reference problems); and for SDEs: [`brownian`] (a virtual
+//! Brownian tree), [`sde`] (Euler–Maruyama, Milstein, stochastic and reversible Heun),
+//! [`langevin`] (the two-pass corrector and score-SDE's PC sampler) and [`fbm`]
+//! (Markov-approximate fractional Brownian motion). `Backend` also exposes the kernels
+//! `brownian_tree`, `milstein`, `langevin_norms` and `ou_bank` directly.
 #![deny(unsafe_op_in_unsafe_fn)]
 
 pub mod backend;

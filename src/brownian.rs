@@ -180,11 +180,19 @@ impl BrownianTree {
     /// The kernel terms of W(s, t) = W(t) − W(s) (s ≤ t, both in [t0, t1]), weights rounded
     /// once from f64 to f32.
     pub fn terms(&self, s: f64, t: f64) -> Result<Vec<Term>, Error> {
+        self.scaled_terms(s, t, 1.0)
+    }
+
+    /// The terms of `scale`·W(s, t), the scale applied in f64 before the one rounding.
+    pub fn scaled_terms(&self, s: f64, t: f64, scale: f64) -> Result<Vec<Term>, Error> {
         let (rs, rt) = (self.unit_time("s", s)?, self.unit_time("t", t)?);
         if rs > rt {
             return Err(Error::config("s", "s ≤ t", s));
         }
-        let scale = (self.t1 - self.t0).sqrt();
+        if !scale.is_finite() {
+            return Err(Error::config("scale", "a finite scale", scale));
+        }
+        let scale = scale * (self.t1 - self.t0).sqrt();
         let c = self.point(rt).axpby(scale, &self.point(rs), -scale);
         let terms: Vec<Term> =
             c.0.into_iter()

@@ -32,6 +32,7 @@ use std::mem;
 use ito_kernels::storage::{bf16_from_f32, f16_from_f32, Element};
 use rayon::prelude::*;
 
+use crate::brownian::{BrownianTree, Term};
 use crate::solver::{Call, Eval, Plan, Slot, HISTORY};
 use crate::{
     backend, bf16, f16, Backend, Error, LincombCoefs, Noise, NoiseKey, TensorMut, TensorRef,
@@ -157,8 +158,31 @@ pub struct Sampler<S: Storage> {
     hist: Vec<Vec<S>>,
     mean: Option<Vec<S>>,
     noise: NoiseSource,
+    /// Brownian-tree noise instead of the per-step counter noise, and its scratch tensor.
+    tree: Option<BrownianTree>,
+    tree_noise: Vec<S>,
     backend: Option<Backend>,
     started: bool,
+}
+
+/// The standard normal of step `step` taken from a Brownian tree over the grid's time axis:
+/// z = W(t_{k+1}, t_k)/√(t_k − t_{k+1}) (k-diffusion's tree noise sampler, on t rather than σ),
+/// so that grids refining one another draw consistent noise from one Brownian path.
+fn tree_terms(tree: &BrownianTree, plan: &Plan, step: u32) -> Result<Vec<Term>, Error> {
+    let nodes = plan.grid().nodes();
+    let k = step as usize;
+    let (a, b) = match (nodes.get(k), nodes.get(k + 1)) {
+        (Some(a), Some(b)) => (a.t.min(b.t), a.t.max(b.t)),
+        _ => return Err(Error::config("tree", "a noise step inside the grid", step)),
+    };
+    if b.is_nan() || a.is_nan() || b <= a {
+        return Err(Error::config(
+            "tree",
+            "distinct times at consecutive nodes",
+            step,
+        ));
+    }
+    tree.scaled_terms(a, b, 1.0 / (b - a).sqrt())
 }
 
 /// Length check of a tensor against the sampler's element count.
@@ -226,9 +250,19 @@ impl<S: Storage> Sampler<S> {
                 stream: 0,
                 offset: 0,
             },
+            tree: None,
+            tree_noise: Vec::new(),
             backend: None,
             started: false,
         })
+    }
+
+    /// Draws every step's noise from `tree` (over the grid's time axis, which it must cover)
+    /// instead of the per-step counter: z_k = W(t_{k+1}, t_k)/√(t_k − t_{k+1}). One extra pass
+    /// per noisy step (the tree's combination), the update reading it as one more input.
+    pub fn with_tree_noise(mut self, tree: BrownianTree) -> Self {
+        self.tree = Some(tree);
+        self
     }
 
     /// Sets where the noise comes from (stream tag, shard offset).
@@ -352,9 +386,29 @@ impl<S: Storage> Sampler<S> {
     }
 
     fn run(&mut self, call: &Call, model: Option<TensorRef<'_>>) -> Result<(), Error> {
-        let (coefs, slots) = lincomb_coefs(call)?;
+        let (mut coefs, slots) = lincomb_coefs(call)?;
         let backend = self.backend()?;
         let n = self.n;
+        let use_tree = call.noise != 0.0 && self.tree.is_some();
+        if let (true, Some(tree)) = (use_tree, &self.tree) {
+            if slots.len() >= crate::MAX_INPUTS {
+                return Err(Error::config(
+                    "tree",
+                    "a call with a free input for the tree's noise",
+                    slots.len(),
+                ));
+            }
+            let terms = tree_terms(tree, &self.plan, call.noise_step)?;
+            self.tree_noise.resize(n, S::default());
+            backend.brownian_tree(
+                S::tensor_mut(&mut self.tree_noise),
+                self.noise.seed,
+                &terms,
+                self.noise.offset,
+            )?;
+            coefs.inputs[slots.len()] = coefs.noise;
+            coefs.noise = 0.0;
+        }
         let mut out = mem::take(self.buffer(call.out));
         out.resize(n, S::default());
         let mut store = call.store.map(|(s, _)| match s {
@@ -383,7 +437,11 @@ impl<S: Storage> Sampler<S> {
                     ))?,
                 });
             }
-            let noise = (call.noise != 0.0).then(|| self.noise.step_key(call.noise_step));
+            if use_tree {
+                inputs.push(S::tensor(&self.tree_noise));
+            }
+            let noise =
+                (call.noise != 0.0 && !use_tree).then(|| self.noise.step_key(call.noise_step));
             backend.lincomb(
                 S::tensor_mut(&mut out),
                 store.as_deref_mut().map(S::tensor_mut),
@@ -407,6 +465,7 @@ pub struct ReferenceSampler {
     n: usize,
     bufs: Vec<Vec<f64>>,
     noise: NoiseSource,
+    tree: Option<BrownianTree>,
     started: bool,
 }
 
@@ -426,8 +485,16 @@ impl ReferenceSampler {
             n,
             bufs,
             noise,
+            tree: None,
             started: false,
         }
+    }
+
+    /// Draws the noise from a Brownian tree, as [`Sampler::with_tree_noise`] does (the same
+    /// f32 normals).
+    pub fn with_tree_noise(mut self, tree: BrownianTree) -> Self {
+        self.tree = Some(tree);
+        self
     }
 
     /// Sets the mean μ (mean-reverting processes).
@@ -503,12 +570,23 @@ impl ReferenceSampler {
         let n = self.n;
         let z: Vec<f64> = if call.noise != 0.0 {
             let mut z = vec![0.0f32; n];
-            crate::fill_normal(
-                z.as_mut_slice().into(),
-                0.0,
-                1.0,
-                self.noise.step_key(call.noise_step),
-            )?;
+            match &self.tree {
+                Some(tree) => {
+                    let terms = tree_terms(tree, &self.plan, call.noise_step)?;
+                    crate::backend()?.brownian_tree(
+                        z.as_mut_slice().into(),
+                        self.noise.seed,
+                        &terms,
+                        self.noise.offset,
+                    )?;
+                }
+                None => crate::fill_normal(
+                    z.as_mut_slice().into(),
+                    0.0,
+                    1.0,
+                    self.noise.step_key(call.noise_step),
+                )?,
+            }
             z.into_iter().map(f64::from).collect()
         } else {
             vec![]

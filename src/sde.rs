@@ -162,16 +162,31 @@ pub fn stochastic_heun_correct(
     step: u32,
 ) -> Result<(), Error> {
     check_dt(dt)?;
+    heun_average(x, [f, g, f_pred, g_pred], dt, inc, step)
+}
+
+/// The trapezoidal update both Heun methods share, with signed Δt:
+/// y ← y + ½Δt·(f₀ + f₁) + ½(g₀ + g₁)·ΔW, ΔW = sign(Δt)·√|Δt|·z; `fg` = [f₀, g₀, f₁, g₁].
+fn heun_average(
+    y: TensorMut<'_>,
+    fg: [TensorRef<'_>; 4],
+    dt: f64,
+    inc: Increments,
+    step: u32,
+) -> Result<(), Error> {
     let mut c = LincombCoefs {
         y: 1.0,
         ..Default::default()
     };
-    let (h, s) = ((0.5 * dt) as f32, (0.5 * dt.sqrt()) as f32);
+    let (h, s) = (
+        (0.5 * dt) as f32,
+        (0.5 * dt.signum() * dt.abs().sqrt()) as f32,
+    );
     c.inputs[0] = h;
     c.inputs[2] = h;
     c.noise_inputs[1] = s;
     c.noise_inputs[3] = s;
-    crate::backend()?.lincomb(x, None, &[f, g, f_pred, g_pred], &c, Some(inc.noise(step)))
+    crate::backend()?.lincomb(y, None, &fg, &c, Some(inc.noise(step)))
 }
 
 /// Reversible Heun, the first half of forward step n from (y_n, ŷ_n) with f₀ = f(ŷ_n),
@@ -229,19 +244,7 @@ pub fn reversible_heun_correct(
     if !dt.is_finite() {
         return Err(Error::config("dt", "a finite Δt", dt));
     }
-    let mut c = LincombCoefs {
-        y: 1.0,
-        ..Default::default()
-    };
-    let (h, s) = (
-        (0.5 * dt) as f32,
-        (0.5 * dt.signum() * dt.abs().sqrt()) as f32,
-    );
-    c.inputs[0] = h;
-    c.inputs[2] = h;
-    c.noise_inputs[1] = s;
-    c.noise_inputs[3] = s;
-    crate::backend()?.lincomb(y, None, &[f0, g0, f1, g1], &c, Some(inc.noise(step)))
+    heun_average(y, [f0, g0, f1, g1], dt, inc, step)
 }
 
 /// Reversible Heun, the reverse of step n (from (y_{n+1}, ŷ_{n+1}) with f₁ = f(ŷ_{n+1}),

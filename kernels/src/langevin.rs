@@ -40,22 +40,9 @@ impl Norms {
     }
 }
 
-/// Combines leaf norms pairwise in place, as [`crate::reduce::combine_leaves`] does.
+/// Combines leaf norms pairwise in place, in [`crate::reduce::combine_leaves`]'s order.
 pub fn combine_norms(leaves: &mut [Norms]) -> Norms {
-    let mut n = leaves.len();
-    if n == 0 {
-        return Norms::default();
-    }
-    while n > 1 {
-        for k in 0..n / 2 {
-            leaves[k] = leaves[2 * k].combine(leaves[2 * k + 1]);
-        }
-        if n % 2 == 1 {
-            leaves[n / 2] = leaves[n - 1];
-        }
-        n = n.div_ceil(2);
-    }
-    leaves[0]
+    crate::reduce::combine_pairwise(leaves, Norms::combine)
 }
 
 /// Σx² of one leaf (≤ [`LEAF`] elements) in `reduce`'s order. A function, not a closure:

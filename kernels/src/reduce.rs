@@ -50,20 +50,26 @@ impl SegmentStats {
 /// Combines leaf statistics pairwise in place (adjacent pairs first, an odd last one carried
 /// up) and returns the total; `SegmentStats::default()` for an empty slice.
 pub fn combine_leaves(leaves: &mut [SegmentStats]) -> SegmentStats {
-    let mut n = leaves.len();
+    combine_pairwise(leaves, SegmentStats::combine)
+}
+
+/// The pairwise tree every per-segment sum of ito follows: adjacent pairs first, an odd last
+/// one carried up a level; `T::default()` for an empty slice.
+pub fn combine_pairwise<T: Copy + Default>(items: &mut [T], combine: impl Fn(T, T) -> T) -> T {
+    let mut n = items.len();
     if n == 0 {
-        return SegmentStats::default();
+        return T::default();
     }
     while n > 1 {
         for k in 0..n / 2 {
-            leaves[k] = leaves[2 * k].combine(leaves[2 * k + 1]);
+            items[k] = combine(items[2 * k], items[2 * k + 1]);
         }
         if n % 2 == 1 {
-            leaves[n / 2] = leaves[n - 1];
+            items[n / 2] = items[n - 1];
         }
         n = n.div_ceil(2);
     }
-    leaves[0]
+    items[0]
 }
 
 /// A validated `reduce` call.

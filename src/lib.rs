@@ -34,6 +34,7 @@
 
 pub mod backend;
 pub mod brownian;
+pub mod cuda;
 mod error;
 mod exec;
 pub mod fbm;

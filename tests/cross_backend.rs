@@ -5,8 +5,9 @@
 
 mod common;
 
+use common::cases::{dtype, length, lincomb_case, noise, tensor, value, LincombCase};
 use common::{first_difference, same_bits, Buf, DTYPES};
-use ito::{Backend, Dtype, LincombCoefs, Noise, NoiseKey, SegmentStats, MAX_INPUTS};
+use ito::{Backend, LincombCoefs, Noise, NoiseKey, SegmentStats};
 use proptest::prelude::*;
 
 fn other_backends() -> Vec<Backend> {
@@ -16,189 +17,11 @@ fn other_backends() -> Vec<Backend> {
         .collect()
 }
 
-/// Mostly moderate finite values (so that sums stay finite and rounding differences show),
-/// with arbitrary bit patterns and the special values mixed in.
-fn value() -> impl Strategy<Value = f32> {
-    prop_oneof![
-        40 => -10.0f32..10.0,
-        1 => any::<u32>().prop_map(f32::from_bits),
-        1 => prop_oneof![
-            Just(f32::NAN),
-            Just(f32::INFINITY),
-            Just(f32::NEG_INFINITY),
-            Just(0.0),
-            Just(-0.0),
-            Just(f32::MIN_POSITIVE / 3.0),
-            Just(-1.0e-40),
-            Just(3.0e38),
-            Just(-6.5e4),
-            Just(7.0e4),
-        ],
-    ]
-}
-
-fn length() -> impl Strategy<Value = usize> {
-    prop_oneof![
-        3 => 0usize..80,
-        2 => prop::sample::select(vec![0usize, 1, 2, 3, 5, 7, 13, 31, 33, 63, 65, 97, 127, 129, 257, 521, 1021]),
-        1 => 80usize..1200,
-    ]
-}
-
-fn dtype() -> impl Strategy<Value = Dtype> {
-    prop::sample::select(DTYPES.to_vec())
-}
-
-/// A tensor: storage type, start offset within its buffer, and the buffer's values.
-#[derive(Clone, Debug)]
-struct TensorSpec {
-    dtype: Dtype,
-    start: usize,
-    values: Vec<f32>,
-}
-
-impl TensorSpec {
-    fn buf(&self) -> Buf {
-        Buf::from_f32s(self.dtype, &self.values)
-    }
-}
-
-fn tensor(len: usize) -> impl Strategy<Value = TensorSpec> {
-    (dtype(), 0usize..9).prop_flat_map(move |(dtype, start)| {
-        prop::collection::vec(value(), start + len).prop_map(move |values| TensorSpec {
-            dtype,
-            start,
-            values,
-        })
-    })
-}
-
-fn coef() -> impl Strategy<Value = f32> {
-    prop_oneof![2 => Just(0.0f32), 5 => -3.0f32..3.0, 1 => prop::sample::select(vec![1.0f32, -1.0, 1e-30, 1e30, -0.0])]
-}
-
-fn noise() -> impl Strategy<Value = Noise> {
-    (
-        any::<u64>(),
-        any::<u32>(),
-        any::<u32>(),
-        prop_oneof![
-            0u64..100,
-            any::<u64>().prop_map(|o| o >> 1),
-            Just(u64::MAX - 5000)
-        ],
-    )
-        .prop_map(|(seed, stream, step, offset)| Noise {
-            key: NoiseKey { seed, stream, step },
-            offset,
-        })
-}
-
-#[derive(Clone, Debug)]
-struct LincombCase {
-    y: TensorSpec,
-    y2: Option<TensorSpec>,
-    inputs: Vec<TensorSpec>,
-    coefs: LincombCoefs,
-    noise: Option<Noise>,
-}
-
-fn lincomb_case() -> impl Strategy<Value = LincombCase> {
-    (
-        length(),
-        0usize..=MAX_INPUTS,
-        any::<bool>(),
-        any::<bool>(),
-        any::<bool>(),
-    )
-        .prop_flat_map(|(n, k, has_y2, has_noise, uniform)| {
-            let coefs = (
-                coef(),
-                [coef(), coef(), coef(), coef(), coef(), coef()],
-                coef(),
-                [coef(), coef(), coef(), coef(), coef(), coef()],
-                coef(),
-                [coef(), coef(), coef(), coef(), coef(), coef()],
-            );
-            (
-                tensor(n),
-                if has_y2 {
-                    tensor(n).prop_map(Some).boxed()
-                } else {
-                    Just(None).boxed()
-                },
-                prop::collection::vec(tensor(n), k),
-                coefs,
-                if has_noise {
-                    noise().prop_map(Some).boxed()
-                } else {
-                    Just(None).boxed()
-                },
-            )
-                .prop_map(
-                    move |(y, mut y2, mut inputs, (cy, ci, cz, ce, dy, di), noise)| {
-                        // Half the cases store every tensor in y's type: the kernels' typed fast path.
-                        if uniform {
-                            for t in inputs.iter_mut().chain(y2.iter_mut()) {
-                                t.dtype = y.dtype;
-                            }
-                        }
-                        let mut coefs = LincombCoefs {
-                            y: cy,
-                            inputs: ci,
-                            noise: cz,
-                            noise_inputs: ce,
-                            y2_y: dy,
-                            y2_inputs: di,
-                        };
-                        // Coefficients must name only given inputs, noise and y2 (else: a typed error,
-                        // tested in tests/errors.rs).
-                        for j in inputs.len()..MAX_INPUTS {
-                            coefs.inputs[j] = 0.0;
-                            coefs.noise_inputs[j] = 0.0;
-                            coefs.y2_inputs[j] = 0.0;
-                        }
-                        if noise.is_none() {
-                            coefs.noise = 0.0;
-                            coefs.noise_inputs = [0.0; MAX_INPUTS];
-                        }
-                        if y2.is_none() {
-                            coefs.y2_y = 0.0;
-                            coefs.y2_inputs = [0.0; MAX_INPUTS];
-                        }
-                        LincombCase {
-                            y,
-                            y2,
-                            inputs,
-                            coefs,
-                            noise,
-                        }
-                    },
-                )
-        })
-}
-
 /// Runs the case on `b`; returns (y, y2) buffers.
 fn run_lincomb(b: Backend, case: &LincombCase) -> (Buf, Option<Buf>) {
-    let n = case.y.values.len() - case.y.start;
-    let mut y = case.y.buf();
-    let mut y2 = case.y2.as_ref().map(|t| t.buf());
-    let bufs: Vec<Buf> = case.inputs.iter().map(|t| t.buf()).collect();
-    let inputs: Vec<_> = bufs
-        .iter()
-        .zip(&case.inputs)
-        .map(|(buf, t)| buf.slice(t.start, n))
-        .collect();
-    let y2_start = case.y2.as_ref().map(|t| t.start).unwrap_or(0);
-    b.lincomb(
-        y.slice_mut(case.y.start, n),
-        y2.as_mut().map(|t| t.slice_mut(y2_start, n)),
-        &inputs,
-        &case.coefs,
-        case.noise,
-    )
-    .expect("valid case");
-    (y, y2)
+    case.run(|y, y2, inputs, coefs, noise| {
+        b.lincomb(y, y2, inputs, coefs, noise).expect("valid case")
+    })
 }
 
 proptest! {

@@ -75,61 +75,62 @@ fn fold<L: Lanes, const N: usize>(
     acc
 }
 
-/// The tensor-free part of a validated call.
+/// The tensor-free part of a validated call: which terms are present and their coefficients.
+/// Every backend runs from this (the CPU lanes here, the CUDA argument block in `ito::cuda`).
 #[derive(Clone, Copy, Debug)]
-struct Params {
-    n_inputs: usize,
+#[non_exhaustive]
+pub struct LincombParams {
+    /// Number of inputs given.
+    pub n_inputs: usize,
     /// Which inputs some present term reads.
-    used: [bool; MAX_INPUTS],
+    pub used: [bool; MAX_INPUTS],
     /// Whether y is read (c_y ≠ 0, or d_y ≠ 0 with a y2).
-    reads_y: bool,
-    c_y: f32,
+    pub reads_y: bool,
+    /// Whether y2 is written (some y2 coefficient is non-zero).
+    pub writes_y2: bool,
+    /// c_y.
+    pub c_y: f32,
     /// cⱼ, zero beyond the inputs given.
-    c: [f32; MAX_INPUTS],
-    c_z: f32,
+    pub c: [f32; MAX_INPUTS],
+    /// c_z.
+    pub c_z: f32,
     /// eⱼ, zero beyond the inputs given.
-    e: [f32; MAX_INPUTS],
-    noise: Option<Noise>,
-    d_y: f32,
+    pub e: [f32; MAX_INPUTS],
+    /// The noise key and offset, when the noise term is present.
+    pub noise: Option<Noise>,
+    /// d_y.
+    pub d_y: f32,
     /// dⱼ, zero beyond the inputs given.
-    d: [f32; MAX_INPUTS],
+    pub d: [f32; MAX_INPUTS],
 }
 
-/// A validated `lincomb` call over one contiguous range of elements.
-#[derive(Debug)]
-pub struct Lincomb<'a> {
-    y: TensorMut<'a>,
-    y2: Option<TensorMut<'a>>,
-    inputs: [TensorRef<'a>; MAX_INPUTS],
-    p: Params,
-}
-
-impl<'a> Lincomb<'a> {
-    /// Validates the arguments: every tensor as long as `y`, at most [`MAX_INPUTS`] inputs,
-    /// finite coefficients, no coefficient for an input, noise key or `y2` that is not given,
-    /// and `noise.offset + y.len()` within u64.
+impl LincombParams {
+    /// Validates a call by its lengths: every input (`input_lens`) and y2 (`y2_len`, when
+    /// given) as long as y (`len`), at most [`MAX_INPUTS`] inputs, finite coefficients, no
+    /// coefficient for an input, noise key or y2 that is not given, and
+    /// `noise.offset + len` within u64.
     pub fn new(
-        y: TensorMut<'a>,
-        y2: Option<TensorMut<'a>>,
-        inputs: &[TensorRef<'a>],
+        len: usize,
+        input_lens: &[usize],
+        y2_len: Option<usize>,
         coefs: &LincombCoefs,
         noise: Option<Noise>,
     ) -> Result<Self, ArgError> {
-        let n = y.len();
-        if inputs.len() > MAX_INPUTS {
+        let n = len;
+        if input_lens.len() > MAX_INPUTS {
             return Err(ArgError::new(
                 "inputs",
                 Problem::TooMany {
                     max: MAX_INPUTS,
-                    found: inputs.len(),
+                    found: input_lens.len(),
                 },
             ));
         }
-        for (j, a) in inputs.iter().enumerate() {
-            check_len("inputs", Some(j), n, a.len())?;
+        for (j, &a) in input_lens.iter().enumerate() {
+            check_len("inputs", Some(j), n, a)?;
         }
-        if let Some(t) = &y2 {
-            check_len("y2", None, n, t.len())?;
+        if let Some(t) = y2_len {
+            check_len("y2", None, n, t)?;
         }
         check_finite("coefs.y", None, coefs.y)?;
         check_finite("coefs.noise", None, coefs.noise)?;
@@ -141,7 +142,7 @@ impl<'a> Lincomb<'a> {
         ] {
             for (j, &c) in arr.iter().enumerate() {
                 check_finite(name, Some(j), c)?;
-                if j >= inputs.len() && c != 0.0 {
+                if j >= input_lens.len() && c != 0.0 {
                     return Err(ArgError::at(
                         name,
                         j,
@@ -172,7 +173,7 @@ impl<'a> Lincomb<'a> {
             }
         }
         let y2_on = coefs.y2_y != 0.0 || coefs.y2_inputs.iter().any(|&d| d != 0.0);
-        if y2_on && y2.is_none() {
+        if y2_on && y2_len.is_none() {
             return Err(ArgError::new(
                 "y2",
                 Problem::Missing {
@@ -180,9 +181,6 @@ impl<'a> Lincomb<'a> {
                 },
             ));
         }
-        let n_inputs = inputs.len();
-        let mut arr = [TensorRef::F32(&[]); MAX_INPUTS];
-        arr[..n_inputs].copy_from_slice(inputs);
         // Coefficients beyond the inputs given are zero (checked above).
         let mut used = [false; MAX_INPUTS];
         for (j, u) in used.iter_mut().enumerate() {
@@ -190,22 +188,69 @@ impl<'a> Lincomb<'a> {
                 || coefs.y2_inputs[j] != 0.0
                 || (noise_on && coefs.noise_inputs[j] != 0.0);
         }
+        Ok(LincombParams {
+            n_inputs: input_lens.len(),
+            used,
+            reads_y: coefs.y != 0.0 || (y2_on && coefs.y2_y != 0.0),
+            writes_y2: y2_on,
+            c_y: coefs.y,
+            c: coefs.inputs,
+            c_z: coefs.noise,
+            e: coefs.noise_inputs,
+            noise: if noise_on { noise } else { None },
+            d_y: coefs.y2_y,
+            d: coefs.y2_inputs,
+        })
+    }
+}
+
+/// A validated `lincomb` call over one contiguous range of elements.
+#[derive(Debug)]
+pub struct Lincomb<'a> {
+    y: TensorMut<'a>,
+    y2: Option<TensorMut<'a>>,
+    inputs: [TensorRef<'a>; MAX_INPUTS],
+    p: LincombParams,
+}
+
+impl<'a> Lincomb<'a> {
+    /// Validates the arguments: every tensor as long as `y`, at most [`MAX_INPUTS`] inputs,
+    /// finite coefficients, no coefficient for an input, noise key or `y2` that is not given,
+    /// and `noise.offset + y.len()` within u64.
+    pub fn new(
+        y: TensorMut<'a>,
+        y2: Option<TensorMut<'a>>,
+        inputs: &[TensorRef<'a>],
+        coefs: &LincombCoefs,
+        noise: Option<Noise>,
+    ) -> Result<Self, ArgError> {
+        if inputs.len() > MAX_INPUTS {
+            return Err(ArgError::new(
+                "inputs",
+                Problem::TooMany {
+                    max: MAX_INPUTS,
+                    found: inputs.len(),
+                },
+            ));
+        }
+        let mut input_lens = [0usize; MAX_INPUTS];
+        for (l, a) in input_lens.iter_mut().zip(inputs) {
+            *l = a.len();
+        }
+        let p = LincombParams::new(
+            y.len(),
+            &input_lens[..inputs.len()],
+            y2.as_ref().map(|t| t.len()),
+            coefs,
+            noise,
+        )?;
+        let mut arr = [TensorRef::F32(&[]); MAX_INPUTS];
+        arr[..inputs.len()].copy_from_slice(inputs);
         Ok(Lincomb {
             y,
-            y2: if y2_on { y2 } else { None },
+            y2: if p.writes_y2 { y2 } else { None },
             inputs: arr,
-            p: Params {
-                n_inputs,
-                used,
-                reads_y: coefs.y != 0.0 || (y2_on && coefs.y2_y != 0.0),
-                c_y: coefs.y,
-                c: coefs.inputs,
-                c_z: coefs.noise,
-                e: coefs.noise_inputs,
-                noise: if noise_on { noise } else { None },
-                d_y: coefs.y2_y,
-                d: coefs.y2_inputs,
-            },
+            p,
         })
     }
 
@@ -451,7 +496,7 @@ fn typed<'t, S: Element>(
 fn with_const_inputs<L: Lanes, O: Operands>(
     l: L,
     ops: O,
-    p: &Params,
+    p: &LincombParams,
     len: usize,
     noise: Option<(NoiseKey, u64)>,
 ) {
@@ -469,7 +514,7 @@ fn with_const_inputs<L: Lanes, O: Operands>(
 /// One specialised body: the whole range with `N` inputs and operands `O`.
 struct Body<'p, O, const N: usize> {
     ops: O,
-    p: &'p Params,
+    p: &'p LincombParams,
     len: usize,
     noise: Option<(NoiseKey, u64)>,
 }
@@ -493,7 +538,7 @@ impl<O: Operands, const N: usize> LanesFn for Body<'_, O, N> {
 /// The per-vector formula of the module docs, over `N` inputs.
 struct Step<'p, O, const N: usize> {
     ops: O,
-    p: &'p Params,
+    p: &'p LincombParams,
 }
 
 impl<O: Operands, const N: usize> Elementwise for Step<'_, O, N> {

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod cases;
+
 use ito::{bf16, f16, Dtype, TensorMut, TensorRef};
 
 /// An owned tensor of one storage type.

@@ -1,0 +1,263 @@
+//! The CUDA kernels of `cuda/*.cu`, compiled with the host C++ compiler against
+//! `cuda/host_emulation.h` and run on the CPU: every block and thread of a launch, with real
+//! barriers where a kernel synchronises. Tests call these with host slices (a host address
+//! stands in for a device address) and chosen launch shapes, and compare with the scalar
+//! definition. The argument blocks and default shapes are `ito::cuda`'s, the ones the GPU
+//! runtime passes.
+
+use ito::cuda::abi::{FillNormalArgs, LincombArgs, ReduceArgs, TensorArg};
+use ito::cuda::launch::{self, Shape};
+use ito::{Error, LincombCoefs, Noise, SegmentStats, TensorMut, TensorRef};
+use ito_kernels::fill_normal::FillNormal;
+use ito_kernels::lincomb::{LincombParams, MAX_INPUTS};
+use ito_kernels::reduce::Reduce;
+
+mod ffi {
+    use ito::cuda::abi::{FillNormalArgs, LincombArgs, ReduceArgs};
+    extern "C" {
+        pub fn ito_emulate_lincomb(p: *const LincombArgs, grid: u32, block: u32);
+        pub fn ito_emulate_fill_normal(p: *const FillNormalArgs, grid: u32, block: u32);
+        pub fn ito_emulate_reduce_leaves(p: *const ReduceArgs, grid: u32, block: u32);
+        pub fn ito_emulate_reduce_combine(p: *const ReduceArgs, grid: u32, block: u32);
+        pub fn ito_emulate_block_words(
+            seed: u64,
+            stream: u32,
+            step: u32,
+            block: u64,
+            out: *mut u32,
+        );
+        pub fn ito_emulate_box_muller(radius_word: u32, angle_word: u32, out: *mut f32);
+        pub fn ito_emulate_f16_from_f32(v: f32) -> u16;
+        pub fn ito_emulate_f16_to_f32(h: u16) -> f32;
+        pub fn ito_emulate_bf16_from_f32(v: f32) -> u16;
+        pub fn ito_emulate_bf16_to_f32(h: u16) -> f32;
+        pub fn ito_emulate_abi_layout(out: *mut u64) -> u64;
+    }
+}
+
+/// The resident-block cap of the emulated "device" for default shapes (a small GPU).
+pub const EMULATED_MULTIPROCESSORS: u32 = 4;
+
+fn arg_ref(t: &TensorRef<'_>) -> TensorArg {
+    let ptr = match t {
+        TensorRef::F32(s) => s.as_ptr() as u64,
+        TensorRef::F16(s) => s.as_ptr() as u64,
+        TensorRef::Bf16(s) => s.as_ptr() as u64,
+    };
+    TensorArg::new(ptr, t.dtype())
+}
+
+fn arg_mut(t: &mut TensorMut<'_>) -> TensorArg {
+    let dtype = t.dtype();
+    let ptr = match t {
+        TensorMut::F32(s) => s.as_mut_ptr() as u64,
+        TensorMut::F16(s) => s.as_mut_ptr() as u64,
+        TensorMut::Bf16(s) => s.as_mut_ptr() as u64,
+    };
+    TensorArg::new(ptr, dtype)
+}
+
+fn check_shape(s: Shape) -> Result<(), Error> {
+    if s.grid == 0 || s.block == 0 || s.block > 1024 {
+        return Err(Error::Config {
+            arg: "shape",
+            expected: "grid ≥ 1 and 1 ≤ block ≤ 1024",
+            found: format!("{s:?}"),
+        });
+    }
+    Ok(())
+}
+
+/// `lincomb` through `cuda/lincomb.cu`, validated exactly as the CPU entry point. `shape`
+/// overrides the default launch shape.
+pub fn lincomb(
+    mut y: TensorMut<'_>,
+    mut y2: Option<TensorMut<'_>>,
+    inputs: &[TensorRef<'_>],
+    coefs: &LincombCoefs,
+    noise: Option<Noise>,
+    shape: Option<Shape>,
+) -> Result<(), Error> {
+    let lens: Vec<usize> = inputs.iter().map(|t| t.len()).collect();
+    let p = LincombParams::new(y.len(), &lens, y2.as_ref().map(|t| t.len()), coefs, noise)?;
+    if y.is_empty() {
+        return Ok(());
+    }
+    let mut tensors = [TensorArg::default(); MAX_INPUTS];
+    for (slot, t) in tensors.iter_mut().zip(inputs) {
+        *slot = arg_ref(t);
+    }
+    let args = LincombArgs::new(
+        &p,
+        y.len(),
+        arg_mut(&mut y),
+        y2.as_mut().map(arg_mut),
+        &tensors[..inputs.len()],
+    );
+    let s = shape.unwrap_or_else(|| {
+        launch::elementwise(
+            args.offset,
+            args.len,
+            launch::resident_blocks(EMULATED_MULTIPROCESSORS),
+        )
+    });
+    check_shape(s)?;
+    // SAFETY: every address in `args` points into a live slice of `args.len` elements of the
+    // stated type (y and y2 exclusively borrowed, the inputs shared), and the kernel touches
+    // local indices below `args.len` only; the launch returns after every thread finished.
+    unsafe { ffi::ito_emulate_lincomb(&args, s.grid, s.block) };
+    Ok(())
+}
+
+/// `fill_normal` through `cuda/fill_normal.cu`.
+pub fn fill_normal(
+    mut y: TensorMut<'_>,
+    mean: f32,
+    std: f32,
+    noise: Noise,
+    shape: Option<Shape>,
+) -> Result<(), Error> {
+    FillNormal::new(y.reborrow(), mean, std, noise)?;
+    if y.is_empty() {
+        return Ok(());
+    }
+    let args = FillNormalArgs {
+        len: y.len() as u64,
+        y: arg_mut(&mut y),
+        key: noise.key.into(),
+        offset: noise.offset,
+        mean,
+        std,
+    };
+    let s = shape.unwrap_or_else(|| {
+        launch::elementwise(
+            args.offset,
+            args.len,
+            launch::resident_blocks(EMULATED_MULTIPROCESSORS),
+        )
+    });
+    check_shape(s)?;
+    // SAFETY: y is exclusively borrowed for `args.len` elements; the kernel writes local
+    // indices below that only.
+    unsafe { ffi::ito_emulate_fill_normal(&args, s.grid, s.block) };
+    Ok(())
+}
+
+/// `reduce` through `cuda/reduce.cu` (both launches). `shapes` overrides the default
+/// (leaves, combine) shapes; the leaf launch's block must be a multiple of 32.
+pub fn reduce(
+    x: TensorRef<'_>,
+    y: Option<TensorRef<'_>>,
+    segment_len: usize,
+    out: &mut [SegmentStats],
+    shapes: Option<(Shape, Shape)>,
+) -> Result<(), Error> {
+    let r = Reduce::new(x, y, segment_len)?;
+    if out.len() != r.segments() {
+        return Err(ito::ArgError {
+            arg: "out",
+            index: None,
+            problem: ito::Problem::Length {
+                expected: r.segments(),
+                found: out.len(),
+            },
+        }
+        .into());
+    }
+    if out.is_empty() {
+        return Ok(());
+    }
+    let per_segment = r.leaves_per_segment();
+    let leaves = r.segments() * per_segment;
+    let mut leaf_stats = vec![0.0f32; 3 * leaves];
+    let mut scratch = vec![0.0f32; 3 * leaves];
+    let mut totals = vec![0.0f32; 3 * out.len()];
+    let args = ReduceArgs {
+        x: arg_ref(&x),
+        y: y.as_ref().map(arg_ref).unwrap_or_default(),
+        segment_len: segment_len as u64,
+        segments: r.segments() as u64,
+        leaves_per_segment: per_segment as u64,
+        leaf_stats: leaf_stats.as_mut_ptr() as u64,
+        scratch: scratch.as_mut_ptr() as u64,
+        out: totals.as_mut_ptr() as u64,
+    };
+    let max_grid = launch::resident_blocks(EMULATED_MULTIPROCESSORS);
+    let (leaf_shape, combine_shape) = shapes.unwrap_or((
+        launch::reduce_leaves(leaves as u64, max_grid),
+        launch::reduce_combine(r.segments() as u64, per_segment as u64, max_grid),
+    ));
+    check_shape(leaf_shape)?;
+    check_shape(combine_shape)?;
+    if leaf_shape.block % 32 != 0 {
+        return Err(Error::Config {
+            arg: "shapes",
+            expected: "a leaf block size that is a multiple of 32 (whole warps)",
+            found: format!("{leaf_shape:?}"),
+        });
+    }
+    // SAFETY: x (and y) hold segments·segment_len readable elements; leaf_stats, scratch and
+    // totals hold 3 floats per leaf, per leaf and per segment, exclusively owned here; each
+    // launch returns after all its threads finished.
+    unsafe {
+        ffi::ito_emulate_reduce_leaves(&args, leaf_shape.grid, leaf_shape.block);
+        ffi::ito_emulate_reduce_combine(&args, combine_shape.grid, combine_shape.block);
+    }
+    for (o, t) in out.iter_mut().zip(totals.chunks_exact(3)) {
+        *o = SegmentStats {
+            sum_sq: t[0],
+            sum_xy: t[1],
+            max_abs: t[2],
+        };
+    }
+    Ok(())
+}
+
+/// The raw Philox words of `block` under (seed, stream, step), from `cuda/philox.cuh`.
+pub fn block_words(seed: u64, stream: u32, step: u32, block: u64) -> [u32; 4] {
+    let mut out = [0u32; 4];
+    // SAFETY: the function writes exactly four words to `out`.
+    unsafe { ffi::ito_emulate_block_words(seed, stream, step, block, out.as_mut_ptr()) };
+    out
+}
+
+/// The two normals of one word pair, from `cuda/normal.cuh`.
+pub fn box_muller(radius_word: u32, angle_word: u32) -> (f32, f32) {
+    let mut out = [0.0f32; 2];
+    // SAFETY: the function writes exactly two floats to `out`.
+    unsafe { ffi::ito_emulate_box_muller(radius_word, angle_word, out.as_mut_ptr()) };
+    (out[0], out[1])
+}
+
+/// `cuda/storage.cuh`'s f32 → binary16 bits.
+pub fn f16_from_f32(v: f32) -> u16 {
+    // SAFETY: a pure function of its argument.
+    unsafe { ffi::ito_emulate_f16_from_f32(v) }
+}
+
+/// `cuda/storage.cuh`'s binary16 bits → f32.
+pub fn f16_to_f32(h: u16) -> f32 {
+    // SAFETY: a pure function of its argument.
+    unsafe { ffi::ito_emulate_f16_to_f32(h) }
+}
+
+/// `cuda/storage.cuh`'s f32 → bfloat16 bits.
+pub fn bf16_from_f32(v: f32) -> u16 {
+    // SAFETY: a pure function of its argument.
+    unsafe { ffi::ito_emulate_bf16_from_f32(v) }
+}
+
+/// `cuda/storage.cuh`'s bfloat16 bits → f32.
+pub fn bf16_to_f32(h: u16) -> f32 {
+    // SAFETY: a pure function of its argument.
+    unsafe { ffi::ito_emulate_bf16_to_f32(h) }
+}
+
+/// The C side's sizes and field offsets of the argument blocks, in `launch.cpp`'s order.
+pub fn abi_layout() -> Vec<u64> {
+    let mut out = vec![0u64; 64];
+    // SAFETY: the function writes fewer than 64 values (it returns how many).
+    let n = unsafe { ffi::ito_emulate_abi_layout(out.as_mut_ptr()) };
+    out.truncate(n as usize);
+    out
+}

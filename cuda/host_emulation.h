@@ -1,0 +1,65 @@
+// Stands in for the CUDA built-ins so that cuda/*.cu compile with the host C++ compiler and
+// run on the CPU (tests only; force-included by cuda/emulation/build.rs). It supplies only
+// what the kernels use: thread/block indices, a launch that runs every block and thread,
+// __syncthreads, __shfl_down_sync, the intrinsics, and the vector types. The arithmetic
+// intrinsics map to the IEEE operations the device performs (__fmaf_rn → fmaf, __fdiv_rn →
+// correctly rounded /, __fsqrt_rn → sqrt); the build uses -ffp-contract=off so that the host
+// compiler fuses nothing the device would not. The kernel sources contain no #ifdef for this.
+//
+// Launch modes: a kernel with no barrier runs its threads one after another on one OS thread;
+// a kernel with __syncthreads or warp shuffles runs each block's threads as OS threads that
+// meet at real barriers (blocks one after another, so `__shared__` may be a static).
+#ifndef ITO_HOST_EMULATION_H
+#define ITO_HOST_EMULATION_H
+
+#include <cmath>
+#include <cstring>
+
+#define __global__
+#define __device__
+#define __host__
+#define __forceinline__ inline __attribute__((always_inline))
+#define __shared__ static
+
+struct uint3 {
+    unsigned int x, y, z;
+};
+struct dim3 {
+    unsigned int x, y, z;
+};
+struct alignas(16) float4 {
+    float x, y, z, w;
+};
+struct alignas(8) uint2 {
+    unsigned int x, y;
+};
+
+extern thread_local uint3 threadIdx;
+extern thread_local uint3 blockIdx;
+extern thread_local dim3 blockDim;
+extern thread_local dim3 gridDim;
+
+inline float __fmaf_rn(float a, float b, float c) { return std::fmaf(a, b, c); }
+inline float __fdiv_rn(float a, float b) { return a / b; }
+inline float __fsqrt_rn(float a) { return std::sqrt(a); }
+inline unsigned int __umulhi(unsigned int a, unsigned int b) {
+    return (unsigned int)(((unsigned long long)a * b) >> 32);
+}
+inline unsigned int __float_as_uint(float f) {
+    unsigned int u;
+    std::memcpy(&u, &f, sizeof u);
+    return u;
+}
+inline float __uint_as_float(unsigned int u) {
+    float f;
+    std::memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+// Block-wide barrier (threaded launches only; aborts in a sequential launch).
+void __syncthreads();
+// Lane (lane mod width) + delta of the same width-wide segment, or the caller's own value when
+// that falls outside the segment; every lane of the warp must call it (mask is all lanes).
+float __shfl_down_sync(unsigned int mask, float value, unsigned int delta, int width = 32);
+
+#endif

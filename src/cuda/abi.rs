@@ -1,0 +1,190 @@
+//! `#[repr(C)]` twins of the argument blocks in `cuda/kernel_args.cuh`, one per kernel launch,
+//! passed by value. Addresses are device addresses (host addresses under the emulation).
+//! `cuda/emulation/tests/abi.rs` compares every size and field offset with the C side.
+
+use ito_kernels::lincomb::{LincombParams, MAX_INPUTS};
+use ito_kernels::noise::NoiseKey;
+use ito_kernels::storage::Dtype;
+
+/// A tensor argument: the address of element 0 and the storage type code.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TensorArg {
+    /// Address of element 0 (0: no tensor).
+    pub ptr: u64,
+    /// [`dtype_code`] of the storage type.
+    pub dtype: u32,
+    /// Zero.
+    pub reserved: u32,
+}
+
+impl TensorArg {
+    /// A tensor at `ptr` stored as `dtype`.
+    pub fn new(ptr: u64, dtype: Dtype) -> Self {
+        TensorArg {
+            ptr,
+            dtype: dtype_code(dtype),
+            reserved: 0,
+        }
+    }
+}
+
+/// The storage type codes of `cuda/storage.cuh` (`ITO_DTYPE_*`).
+pub fn dtype_code(d: Dtype) -> u32 {
+    match d {
+        Dtype::F32 => 0,
+        Dtype::F16 => 1,
+        Dtype::Bf16 => 2,
+    }
+}
+
+/// `ito_noise_key`: (seed, stream, step).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NoiseKeyArg {
+    /// The seed.
+    pub seed: u64,
+    /// The stream tag.
+    pub stream: u32,
+    /// The step.
+    pub step: u32,
+}
+
+impl From<NoiseKey> for NoiseKeyArg {
+    fn from(k: NoiseKey) -> Self {
+        NoiseKeyArg {
+            seed: k.seed,
+            stream: k.stream,
+            step: k.step,
+        }
+    }
+}
+
+/// `ito_lincomb_args.flags`: the noise term is present.
+pub const LINCOMB_NOISE: u32 = 1;
+/// `ito_lincomb_args.flags`: y2 is written.
+pub const LINCOMB_Y2: u32 = 2;
+/// `ito_lincomb_args.flags`: y is read.
+pub const LINCOMB_READS_Y: u32 = 4;
+
+/// `ito_lincomb_args`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct LincombArgs {
+    /// y (read and written).
+    pub y: TensorArg,
+    /// y2 (written), or a null tensor.
+    pub y2: TensorArg,
+    /// The inputs; null beyond `n_inputs`.
+    pub inputs: [TensorArg; MAX_INPUTS],
+    /// The noise key (zero without noise).
+    pub key: NoiseKeyArg,
+    /// Global index of element 0.
+    pub offset: u64,
+    /// Number of elements.
+    pub len: u64,
+    /// Number of inputs.
+    pub n_inputs: u32,
+    /// `LINCOMB_*` bits.
+    pub flags: u32,
+    /// Bit j: input j is read.
+    pub used: u32,
+    /// c_y.
+    pub c_y: f32,
+    /// cⱼ.
+    pub c: [f32; MAX_INPUTS],
+    /// c_z.
+    pub c_z: f32,
+    /// eⱼ.
+    pub e: [f32; MAX_INPUTS],
+    /// d_y.
+    pub d_y: f32,
+    /// dⱼ.
+    pub d: [f32; MAX_INPUTS],
+}
+
+impl LincombArgs {
+    /// The block for a validated call over `len` elements. `inputs` holds the `p.n_inputs`
+    /// input tensors; `y2` is used only when `p.writes_y2`.
+    pub fn new(
+        p: &LincombParams,
+        len: usize,
+        y: TensorArg,
+        y2: Option<TensorArg>,
+        inputs: &[TensorArg],
+    ) -> Self {
+        let mut args = LincombArgs {
+            y,
+            len: len as u64,
+            n_inputs: p.n_inputs as u32,
+            c_y: p.c_y,
+            c: p.c,
+            c_z: p.c_z,
+            e: p.e,
+            d_y: p.d_y,
+            d: p.d,
+            ..Default::default()
+        };
+        for (slot, t) in args.inputs.iter_mut().zip(inputs.iter().take(p.n_inputs)) {
+            *slot = *t;
+        }
+        for (j, &u) in p.used.iter().enumerate() {
+            args.used |= u32::from(u) << j;
+        }
+        if let Some(nz) = p.noise {
+            args.flags |= LINCOMB_NOISE;
+            args.key = nz.key.into();
+            args.offset = nz.offset;
+        }
+        if p.writes_y2 {
+            if let Some(t) = y2 {
+                args.flags |= LINCOMB_Y2;
+                args.y2 = t;
+            }
+        }
+        if p.reads_y {
+            args.flags |= LINCOMB_READS_Y;
+        }
+        args
+    }
+}
+
+/// `ito_fill_normal_args`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct FillNormalArgs {
+    /// y (written).
+    pub y: TensorArg,
+    /// The noise key.
+    pub key: NoiseKeyArg,
+    /// Global index of element 0.
+    pub offset: u64,
+    /// Number of elements.
+    pub len: u64,
+    /// μ.
+    pub mean: f32,
+    /// σ.
+    pub std: f32,
+}
+
+/// `ito_reduce_args` (both reduce launches take the same block).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ReduceArgs {
+    /// x.
+    pub x: TensorArg,
+    /// y, or a null tensor.
+    pub y: TensorArg,
+    /// Elements per segment.
+    pub segment_len: u64,
+    /// Number of segments.
+    pub segments: u64,
+    /// Leaves (256 elements) per segment.
+    pub leaves_per_segment: u64,
+    /// 3 floats per leaf: written by the leaf launch, reused by the combine launch.
+    pub leaf_stats: u64,
+    /// 3 floats per leaf of scratch for the combine launch.
+    pub scratch: u64,
+    /// 3 floats per segment: (Σx², Σxy, max|x|).
+    pub out: u64,
+}

@@ -1,7 +1,8 @@
 //! Order of convergence of every deterministic solver plan, measured in f64 against the exact
 //! probability-flow ODE solution of a Gaussian target, over random means, widths, schedules,
 //! grids and model parameterisations (proptest): the log-log slope of the final error against
-//! the step count must lie within 0.3 of the solver's order.
+//! the step count must be at least the solver's order − 0.3 and less than its order + 1
+//! (a problem can cancel the leading error term, which only raises the slope).
 //!
 //! Grids: Karras et al.'s ρ-spacing (random ρ) for every solver, and uniform-in-λ grids for
 //! solvers of order ≤ 2. On λ-uniform grids the first-order warm-up error of the third-order
@@ -186,8 +187,11 @@ proptest! {
                 .map(|&n| final_error(&solver, &schedule, kind, param, &g, &start, mean, n))
                 .collect();
             let p = slope(&steps, &errs);
+            // At least the order; above it only by less than one (for some problems a
+            // leading error term vanishes, e.g. DPM-Solver-2M on a centred Gaussian under the
+            // flow schedule measured a slope of 2.73).
             prop_assert!(
-                (p - order as f64).abs() <= 0.3,
+                p >= order as f64 - 0.3 && p <= order as f64 + 1.0,
                 "{name}: slope {p:.2}, order {order}, {schedule:?}, {kind:?}, {param:?}, errors {errs:?}"
             );
         }

@@ -3,7 +3,7 @@
 #include "kernel_args.cuh"
 #include "normal.cuh"
 
-extern "C" __global__ void ito_fill_normal(ito_fill_normal_args p) {
+extern "C" __global__ void __launch_bounds__(1024) ito_fill_normal(ito_fill_normal_args p) {
     if (p.len == 0ull) {
         return;
     }
@@ -15,6 +15,7 @@ extern "C" __global__ void ito_fill_normal(ito_fill_normal_args p) {
         const unsigned long long block = first_block + b;
         const ito_normals4 z = ito_block_normals(p.key, block);
         float v[4];
+#pragma unroll
         for (int k = 0; k < 4; ++k) {
             v[k] = __fmaf_rn(p.std, z.z[k], p.mean);
         }
@@ -23,7 +24,9 @@ extern "C" __global__ void ito_fill_normal(ito_fill_normal_args p) {
         if (whole && vector_ok) {
             ito_store4(p.y, j0, v);
         } else {
-            for (int k = 0; k < 4; ++k) {
+#pragma unroll
+    #pragma unroll
+        for (int k = 0; k < 4; ++k) {
                 const unsigned long long i = j0 + (unsigned long long)k;
                 if (i < p.len) {
                     ito_store(p.y, i, v[k]);

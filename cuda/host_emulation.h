@@ -20,6 +20,7 @@
 #define __host__
 #define __forceinline__ inline __attribute__((always_inline))
 #define __shared__ static
+#define __launch_bounds__(...)
 
 struct uint3 {
     unsigned int x, y, z;

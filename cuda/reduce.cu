@@ -15,7 +15,7 @@ __device__ __forceinline__ float ito_max_nan(float m, float x) {
 }
 
 // Launch with a block size that is a multiple of 32: every warp takes two leaves per turn.
-extern "C" __global__ void ito_reduce_leaves(ito_reduce_args p) {
+extern "C" __global__ void __launch_bounds__(1024) ito_reduce_leaves(ito_reduce_args p) {
     const unsigned long long total = p.segments * p.leaves_per_segment;
     const unsigned int lane = threadIdx.x & 31u;
     const unsigned long long k = lane & 15u;
@@ -61,7 +61,7 @@ extern "C" __global__ void ito_reduce_leaves(ito_reduce_args p) {
 }
 
 // One block per segment (grid-stride over segments).
-extern "C" __global__ void ito_reduce_combine(ito_reduce_args p) {
+extern "C" __global__ void __launch_bounds__(1024) ito_reduce_combine(ito_reduce_args p) {
     const unsigned long long n_leaves = p.leaves_per_segment;
     for (unsigned long long segment = blockIdx.x; segment < p.segments; segment += gridDim.x) {
         float* src = p.leaf_stats + 3ull * segment * n_leaves;

@@ -2,10 +2,15 @@
 //!
 //! Detection runs once per process and is cached. The chosen backend is, in order: the one set
 //! by [`set_backend`]; else the one named by the environment variable `ITO_BACKEND`
-//! (`scalar`, `avx2`, `neon`, `cuda`); else the best available (AVX2+FMA+F16C, then NEON, then
-//! scalar). Asking for a backend this machine lacks is an [`Error`], never a silent fallback.
-//! The CUDA backend is not part of this build yet: naming it returns
-//! [`Error::BackendUnavailable`].
+//! (`scalar`, `avx2`, `neon`, `cuda`); else the best CPU backend available (AVX2+FMA+F16C, then
+//! NEON, then scalar). Asking for a backend this machine lacks is an [`Error`], never a silent
+//! fallback.
+//!
+//! CUDA is available when a driver (12.0 or later) and a device are present
+//! ([`crate::cuda::device::probe`]); without the cargo feature `cuda` it never is. The free
+//! functions take host slices, which on CUDA would travel to the device and back each call,
+//! so CUDA is used for them only when named; engines keep tensors on the device and call
+//! [`crate::cuda::CudaDevice`] directly.
 
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -60,7 +65,13 @@ impl Backend {
                 }
                 "NEON is used only on aarch64"
             }
-            Backend::Cuda => "this build has no CUDA backend yet",
+            #[cfg(feature = "cuda")]
+            Backend::Cuda => match crate::cuda::device::probe() {
+                Ok(_) => return Ok(()),
+                Err(reason) => reason,
+            },
+            #[cfg(not(feature = "cuda"))]
+            Backend::Cuda => "this build has no CUDA backend (cargo feature `cuda` is off)",
         };
         Err(Error::BackendUnavailable {
             backend: self,
@@ -134,11 +145,12 @@ fn rank(b: Backend) -> u8 {
     }
 }
 
-/// The best available backend, ignoring overrides.
+/// The best available CPU backend, ignoring overrides: the default for host slices (see the
+/// module docs for why CUDA is not chosen unasked).
 pub fn best_backend() -> Backend {
     available_backends()
-        .first()
-        .copied()
+        .into_iter()
+        .find(|b| *b != Backend::Cuda)
         .unwrap_or(Backend::Scalar)
 }
 

@@ -23,6 +23,13 @@ pub enum Error {
         /// The name given.
         name: String,
     },
+    /// The CUDA driver refused a call (what ito was doing, and the driver's error).
+    Cuda {
+        /// What ito was doing (e.g. `"launching ito_lincomb"`).
+        during: &'static str,
+        /// The driver's error.
+        message: String,
+    },
     /// A schedule, grid or solver setting outside its domain.
     Config {
         /// The setting's name (e.g. `"beta_max"`, `"grid"`, `"order"`).
@@ -58,6 +65,7 @@ impl fmt::Display for Error {
                 expected,
                 found,
             } => write!(f, "invalid `{arg}`: expected {expected}, found {found}"),
+            Error::Cuda { during, message } => write!(f, "CUDA error while {during}: {message}"),
         }
     }
 }

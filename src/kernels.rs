@@ -139,6 +139,10 @@ impl Backend {
         coefs: &LincombCoefs,
         noise: Option<Noise>,
     ) -> Result<(), Error> {
+        #[cfg(feature = "cuda")]
+        if self == Backend::Cuda {
+            return crate::cuda::device::host_lincomb(y, y2, inputs, coefs, noise);
+        }
         let lanes = CpuLanes::for_backend(self)?;
         run_chunked(Lincomb::new(y, y2, inputs, coefs, noise)?, lanes);
         Ok(())
@@ -152,6 +156,10 @@ impl Backend {
         std: f32,
         noise: Noise,
     ) -> Result<(), Error> {
+        #[cfg(feature = "cuda")]
+        if self == Backend::Cuda {
+            return crate::cuda::device::host_fill_normal(y, mean, std, noise);
+        }
         let lanes = CpuLanes::for_backend(self)?;
         run_chunked(FillNormal::new(y, mean, std, noise)?, lanes);
         Ok(())
@@ -165,6 +173,10 @@ impl Backend {
         segment_len: usize,
         out: &mut [SegmentStats],
     ) -> Result<(), Error> {
+        #[cfg(feature = "cuda")]
+        if self == Backend::Cuda {
+            return crate::cuda::device::host_reduce(x, y, segment_len, out);
+        }
         let lanes = CpuLanes::for_backend(self)?;
         let r = Reduce::new(x, y, segment_len)?;
         if out.len() != r.segments() {

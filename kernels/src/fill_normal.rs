@@ -8,6 +8,30 @@ use crate::lincomb::Noise;
 use crate::noise::{run_elementwise, Elementwise};
 use crate::storage::TensorMut;
 
+/// Validates a `fill_normal` call by its length (every backend's check): μ finite, σ finite
+/// and ≥ 0, `noise.offset + len` within u64.
+pub fn check_fill_normal(len: usize, mean: f32, std: f32, noise: Noise) -> Result<(), ArgError> {
+    check_finite("mean", None, mean)?;
+    check_finite("std", None, std)?;
+    if std < 0.0 {
+        return Err(ArgError::new(
+            "std",
+            Problem::OutOfRange {
+                expected: "σ ≥ 0"
+            },
+        ));
+    }
+    if noise.offset.checked_add(len as u64).is_none() {
+        return Err(ArgError::new(
+            "noise.offset",
+            Problem::OutOfRange {
+                expected: "offset + length ≤ u64::MAX",
+            },
+        ));
+    }
+    Ok(())
+}
+
 /// A validated `fill_normal` call over one contiguous range of elements.
 #[derive(Debug)]
 pub struct FillNormal<'a> {
@@ -20,24 +44,7 @@ pub struct FillNormal<'a> {
 impl<'a> FillNormal<'a> {
     /// Validates: μ finite, σ finite and ≥ 0, `noise.offset + y.len()` within u64.
     pub fn new(y: TensorMut<'a>, mean: f32, std: f32, noise: Noise) -> Result<Self, ArgError> {
-        check_finite("mean", None, mean)?;
-        check_finite("std", None, std)?;
-        if std < 0.0 {
-            return Err(ArgError::new(
-                "std",
-                Problem::OutOfRange {
-                    expected: "σ ≥ 0"
-                },
-            ));
-        }
-        if noise.offset.checked_add(y.len() as u64).is_none() {
-            return Err(ArgError::new(
-                "noise.offset",
-                Problem::OutOfRange {
-                    expected: "offset + length ≤ u64::MAX",
-                },
-            ));
-        }
+        check_fill_normal(y.len(), mean, std, noise)?;
         Ok(FillNormal {
             y,
             mean,

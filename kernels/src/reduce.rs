@@ -72,6 +72,35 @@ pub fn combine_pairwise<T: Copy + Default>(items: &mut [T], combine: impl Fn(T, 
     items[0]
 }
 
+/// Validates a `reduce` call by its lengths (every backend's check): `segment_len > 0`, `x_len`
+/// a multiple of it, `y_len` (when given) equal to `x_len`. Returns the number of segments.
+pub fn check_reduce_lengths(
+    x_len: usize,
+    y_len: Option<usize>,
+    segment_len: usize,
+) -> Result<usize, ArgError> {
+    if segment_len == 0 {
+        return Err(ArgError::new(
+            "segment_len",
+            Problem::OutOfRange {
+                expected: "segment_len > 0",
+            },
+        ));
+    }
+    if x_len % segment_len != 0 {
+        return Err(ArgError::new(
+            "x",
+            Problem::OutOfRange {
+                expected: "a length that is a multiple of segment_len",
+            },
+        ));
+    }
+    if let Some(n) = y_len {
+        check_len("y", None, x_len, n)?;
+    }
+    Ok(x_len / segment_len)
+}
+
 /// A validated `reduce` call.
 #[derive(Clone, Copy, Debug)]
 pub struct Reduce<'a> {
@@ -87,25 +116,7 @@ impl<'a> Reduce<'a> {
         y: Option<TensorRef<'a>>,
         segment_len: usize,
     ) -> Result<Self, ArgError> {
-        if segment_len == 0 {
-            return Err(ArgError::new(
-                "segment_len",
-                Problem::OutOfRange {
-                    expected: "segment_len > 0",
-                },
-            ));
-        }
-        if x.len() % segment_len != 0 {
-            return Err(ArgError::new(
-                "x",
-                Problem::OutOfRange {
-                    expected: "a length that is a multiple of segment_len",
-                },
-            ));
-        }
-        if let Some(t) = &y {
-            check_len("y", None, x.len(), t.len())?;
-        }
+        check_reduce_lengths(x.len(), y.as_ref().map(|t| t.len()), segment_len)?;
         Ok(Reduce { x, y, segment_len })
     }
 

@@ -188,3 +188,14 @@ pub struct ReduceArgs {
     /// 3 floats per segment: (Σx², Σxy, max|x|).
     pub out: u64,
 }
+
+// SAFETY: plain #[repr(C)] data (integers and floats, no references or padding-sensitive
+// invariants): the kernels read them as the structs of cuda/kernel_args.cuh.
+#[cfg(feature = "cuda")]
+unsafe impl cudarc::driver::DeviceRepr for LincombArgs {}
+// SAFETY: as above.
+#[cfg(feature = "cuda")]
+unsafe impl cudarc::driver::DeviceRepr for FillNormalArgs {}
+// SAFETY: as above.
+#[cfg(feature = "cuda")]
+unsafe impl cudarc::driver::DeviceRepr for ReduceArgs {}

@@ -1,7 +1,16 @@
 //! The CUDA backend's host side: the argument blocks the kernels in `cuda/*.cu` take
-//! ([`abi`]) and how launches are shaped ([`launch`]). Both are plain Rust, shared by the
-//! driver runtime and by the host emulation that runs the same kernel sources on the CPU
-//! (`cuda/emulation`), so the marshalling a GPU would see is the marshalling the tests check.
+//! ([`abi`]), how launches are shaped ([`launch`]), and the driver runtime ([`device`],
+//! feature `cuda`). `abi` and `launch` are plain Rust, shared by the runtime and by the host
+//! emulation that runs the same kernel sources on the CPU (`cuda/emulation`), so the
+//! marshalling a GPU sees is the marshalling the tests check.
 
 pub mod abi;
+#[cfg(feature = "cuda")]
+pub mod device;
 pub mod launch;
+
+/// The cudarc ito is built with, for streams, contexts and buffers of the same version.
+#[cfg(feature = "cuda")]
+pub use cudarc;
+#[cfg(feature = "cuda")]
+pub use device::{device_count, CudaDevice, DeviceBuffer, DeviceMut, DeviceRef};

@@ -1,0 +1,367 @@
+//! The CUDA runtime. Without a driver or device (every CI machine): the backend reports itself
+//! absent with a reason, forcing it is a typed error, and nothing panics. With a device (run
+//! by `scripts/gpu-kit.sh` on a GPU machine): every kernel × storage type equals the scalar
+//! definition over the cross-backend property inputs, on device buffers including unaligned
+//! views, a batch split across devices (or across two streams of one device) with global
+//! offsets gives the bits of one call, a captured CUDA graph replays the same bits, and
+//! buffers of another device are typed errors.
+#![cfg(feature = "cuda")]
+
+mod common;
+
+use common::cases::{dtype, length, lincomb_case, noise, tensor, value, LincombCase};
+use common::{first_difference, same_bits, Buf, DTYPES};
+use ito::cuda::{device::probe, CudaDevice};
+use ito::{Backend, Dtype, Error, LincombCoefs, Noise, NoiseKey, SegmentStats};
+use proptest::prelude::*;
+
+/// The device tests run only where a device is; elsewhere they say why they did nothing.
+fn device_or_skip(test: &str) -> Option<CudaDevice> {
+    match probe() {
+        Ok(_) => Some(CudaDevice::new(0).expect("device 0 of a machine whose driver reports it")),
+        Err(reason) => {
+            eprintln!("{test}: skipped, no CUDA device ({reason})");
+            None
+        }
+    }
+}
+
+#[test]
+fn an_absent_backend_is_a_typed_error() {
+    let Err(reason) = probe() else {
+        eprintln!("an_absent_backend_is_a_typed_error: skipped, this machine has a CUDA device");
+        return;
+    };
+    assert!(!reason.is_empty());
+    assert!(!ito::available_backends().contains(&Backend::Cuda));
+    assert_eq!(ito::cuda::device_count(), 0);
+    assert_ne!(ito::backend::best_backend(), Backend::Cuda);
+    let unavailable = |e: Error| {
+        matches!(
+            e,
+            Error::BackendUnavailable {
+                backend: Backend::Cuda,
+                ..
+            }
+        )
+    };
+    assert!(unavailable(Backend::Cuda.check_available().unwrap_err()));
+    assert!(unavailable(ito::set_backend(Backend::Cuda).unwrap_err()));
+    assert!(unavailable(CudaDevice::new(0).unwrap_err()));
+    let mut y = [0.0f32; 5];
+    let noise = Noise {
+        key: NoiseKey {
+            seed: 1,
+            stream: 0,
+            step: 0,
+        },
+        offset: 0,
+    };
+    assert!(unavailable(
+        Backend::Cuda
+            .fill_normal((&mut y[..]).into(), 0.0, 1.0, noise)
+            .unwrap_err()
+    ));
+    let mut out = [SegmentStats::default()];
+    assert!(unavailable(
+        Backend::Cuda
+            .reduce((&y[..]).into(), None, 5, &mut out)
+            .unwrap_err()
+    ));
+}
+
+/// Bad arguments are rejected before the device is touched, with the CPU's typed errors.
+#[test]
+fn bad_arguments_are_typed_errors_on_cuda_too() {
+    let mut y = [0.0f32; 8];
+    let a = [1.0f32; 7];
+    let mut c = LincombCoefs::default();
+    c.inputs[0] = 1.0;
+    let err = Backend::Cuda
+        .lincomb((&mut y[..]).into(), None, &[(&a[..]).into()], &c, None)
+        .unwrap_err();
+    assert!(matches!(err, Error::Argument(_)), "{err}");
+    let mut out = [SegmentStats::default(); 2];
+    let err = Backend::Cuda
+        .reduce((&a[..]).into(), None, 7, &mut out)
+        .unwrap_err();
+    assert!(matches!(err, Error::Argument(_)), "{err}");
+}
+
+fn run(b: Backend, case: &LincombCase) -> (Buf, Option<Buf>) {
+    case.run(|y, y2, inputs, coefs, noise| {
+        b.lincomb(y, y2, inputs, coefs, noise).expect("valid case")
+    })
+}
+
+/// Property cases for the device tests: none without a device (they would only be skipped).
+fn device_cases() -> u32 {
+    if probe().is_ok() {
+        300
+    } else {
+        0
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: device_cases(), ..ProptestConfig::default() })]
+
+    #[test]
+    fn lincomb_on_the_device_equals_scalar(case in lincomb_case()) {
+        let (y_ref, y2_ref) = run(Backend::Scalar, &case);
+        let (y, y2) = run(Backend::Cuda, &case);
+        prop_assert_eq!(first_difference(&y, &y_ref), None, "y");
+        if let (Some(a), Some(r)) = (&y2, &y2_ref) {
+            prop_assert_eq!(first_difference(a, r), None, "y2");
+        }
+    }
+
+    #[test]
+    fn fill_normal_on_the_device_equals_scalar(
+        (y, mean, std, nz) in length().prop_flat_map(tensor).prop_flat_map(|t| (Just(t), -5.0f32..5.0, prop_oneof![Just(0.0f32), 0.0f32..4.0, Just(1e30f32)], noise()))
+    ) {
+        let n = y.values.len() - y.start;
+        let mut reference = y.buf();
+        Backend::Scalar.fill_normal(reference.slice_mut(y.start, n), mean, std, nz).unwrap();
+        let mut out = y.buf();
+        Backend::Cuda.fill_normal(out.slice_mut(y.start, n), mean, std, nz).unwrap();
+        prop_assert_eq!(first_difference(&out, &reference), None);
+    }
+
+    #[test]
+    fn reduce_on_the_device_equals_scalar(
+        (segments, seg_len) in (0usize..5, prop_oneof![1usize..40, 200usize..700, Just(256usize * 9 + 3)]),
+        xd in dtype(), yd in dtype(), with_y in any::<bool>(), xs in 0usize..9, ys in 0usize..9,
+        values in prop::collection::vec(value(), 2 * 5 * 2307 + 18),
+    ) {
+        let n = segments * seg_len;
+        let x = Buf::from_f32s(xd, &values[..xs + n]);
+        let y = Buf::from_f32s(yd, &values[values.len() - ys - n..]);
+        let yref = if with_y { Some(y.slice(ys, n)) } else { None };
+        let mut reference = vec![SegmentStats::default(); segments];
+        Backend::Scalar.reduce(x.slice(xs, n), yref, seg_len, &mut reference).unwrap();
+        let mut out = vec![SegmentStats::default(); segments];
+        Backend::Cuda.reduce(x.slice(xs, n), yref, seg_len, &mut out).unwrap();
+        for (o, r) in out.iter().zip(&reference) {
+            prop_assert!(same_bits(o.sum_sq, r.sum_sq) && same_bits(o.sum_xy, r.sum_xy) && same_bits(o.max_abs, r.max_abs),
+                "CUDA {:?} vs scalar {:?}", o, r);
+        }
+    }
+}
+
+fn dpm_coefs() -> LincombCoefs {
+    let mut c = LincombCoefs {
+        y: 0.9,
+        noise: 0.3,
+        y2_y: 0.5,
+        ..Default::default()
+    };
+    c.inputs[0] = 0.25;
+    c.noise_inputs[0] = 0.125;
+    c.y2_inputs[0] = -1.5;
+    c
+}
+
+/// Large device-resident calls (many grid-stride turns), through unaligned views, and a batch
+/// split across devices — or across two streams when there is one — with global offsets.
+#[test]
+fn device_buffers_views_and_shards_equal_scalar() {
+    let Some(dev) = device_or_skip("device_buffers_views_and_shards_equal_scalar") else {
+        return;
+    };
+    let n = (1 << 22) + 13;
+    let vals: Vec<f32> = (0..n + 3)
+        .map(|i| ((i * 7919) % 1000) as f32 / 250.0 - 2.0)
+        .collect();
+    let key = NoiseKey {
+        seed: 0xfeed_beef,
+        stream: 7,
+        step: 3,
+    };
+    let c = dpm_coefs();
+    for d in DTYPES {
+        let a = Buf::from_f32s(d, &vals);
+        let mut y_ref = Buf::from_f32s(d, &vals);
+        let mut y2_ref = Buf::filled(d, n + 3, 0.0);
+        let noise = Noise {
+            key,
+            offset: 1_000_001,
+        };
+        Backend::Scalar
+            .lincomb(
+                y_ref.slice_mut(3, n),
+                Some(y2_ref.slice_mut(1, n)),
+                &[a.slice(2, n)],
+                &c,
+                Some(noise),
+            )
+            .unwrap();
+
+        // Unaligned views of device buffers (starts 3, 1, 2: no 16-byte vector path).
+        let da = dev.upload(a.as_ref()).unwrap();
+        let mut dy = dev.upload(Buf::from_f32s(d, &vals).as_ref()).unwrap();
+        let mut dy2 = dev.alloc(d, n + 3).unwrap();
+        dev.lincomb(
+            dy.slice_mut(3, n).unwrap(),
+            Some(dy2.slice_mut(1, n).unwrap()),
+            &[da.slice(2, n).unwrap()],
+            &c,
+            Some(noise),
+        )
+        .unwrap();
+        let mut y = Buf::filled(d, n + 3, 0.0);
+        let mut y2 = Buf::filled(d, n + 3, 0.0);
+        dev.download(&dy, y.as_mut()).unwrap();
+        dev.download(&dy2, y2.as_mut()).unwrap();
+        assert_eq!(first_difference(&y, &y_ref), None, "{d:?} views");
+        assert_eq!(first_difference(&y2, &y2_ref), None, "{d:?} views y2");
+
+        // Shards with global offsets, on devices 0 and 1 when there are two.
+        let second = CudaDevice::new(1.min(ito::cuda::device_count() - 1)).unwrap();
+        let devices = [&dev, &second];
+        let cut = 1_234_567;
+        let mut parts = Vec::new();
+        for (k, (lo, hi)) in [(0usize, cut), (cut, n)].into_iter().enumerate() {
+            let dv = devices[k];
+            let da = dv.upload(a.slice(2 + lo, hi - lo)).unwrap();
+            let mut dy = dv
+                .upload(Buf::from_f32s(d, &vals[3 + lo..3 + hi]).as_ref())
+                .unwrap();
+            let mut dy2 = dv.alloc(d, hi - lo).unwrap();
+            let shard_noise = Noise {
+                key,
+                offset: noise.offset + lo as u64,
+            };
+            dv.lincomb(
+                dy.as_mut(),
+                Some(dy2.as_mut()),
+                &[da.as_ref()],
+                &c,
+                Some(shard_noise),
+            )
+            .unwrap();
+            let mut hy = Buf::filled(d, hi - lo, 0.0);
+            let mut hy2 = Buf::filled(d, hi - lo, 0.0);
+            dv.download(&dy, hy.as_mut()).unwrap();
+            dv.download(&dy2, hy2.as_mut()).unwrap();
+            parts.push((lo, hy, hy2));
+        }
+        let y_all = y_ref.to_f32s();
+        let y2_all = y2_ref.to_f32s();
+        for (lo, hy, hy2) in parts {
+            let m = hy.len();
+            let want = Buf::from_f32s(d, &y_all[3 + lo..3 + lo + m]);
+            let want2 = Buf::from_f32s(d, &y2_all[1 + lo..1 + lo + m]);
+            assert_eq!(first_difference(&hy, &want), None, "{d:?} shard at {lo}");
+            assert_eq!(
+                first_difference(&hy2, &want2),
+                None,
+                "{d:?} shard y2 at {lo}"
+            );
+        }
+    }
+}
+
+/// A loop of launches captured into a CUDA graph replays to the same bits as direct launches
+/// (no host synchronisation or allocation inside a call).
+#[test]
+fn a_captured_graph_replays_the_same_bits() {
+    let Some(dev) = device_or_skip("a_captured_graph_replays_the_same_bits") else {
+        return;
+    };
+    let n = 1 << 20;
+    let vals: Vec<f32> = (0..n).map(|i| (i % 97) as f32 / 50.0 - 1.0).collect();
+    let c = dpm_coefs();
+    let steps = 8u32;
+    let key = |step| NoiseKey {
+        seed: 5,
+        stream: 0,
+        step,
+    };
+    // Direct launches.
+    let a = dev.upload((&vals[..]).into()).unwrap();
+    let mut y = dev.upload((&vals[..]).into()).unwrap();
+    let mut y2 = dev.alloc(Dtype::F32, n).unwrap();
+    for s in 0..steps {
+        let noise = Noise {
+            key: key(s),
+            offset: 0,
+        };
+        dev.lincomb(
+            y.as_mut(),
+            Some(y2.as_mut()),
+            &[a.as_ref()],
+            &c,
+            Some(noise),
+        )
+        .unwrap();
+    }
+    let mut direct = vec![0.0f32; n];
+    dev.download(&y, (&mut direct[..]).into()).unwrap();
+
+    // The same loop captured on a fresh stream, then replayed once.
+    let ctx = dev.context().clone();
+    // SAFETY: no other work uses this context's event tracking while the test runs.
+    unsafe { ctx.disable_event_tracking() };
+    let stream = ctx.new_stream().unwrap();
+    let captured = dev.with_stream(stream.clone()).unwrap();
+    let mut gy = captured.upload((&vals[..]).into()).unwrap();
+    let mut gy2 = captured.alloc(Dtype::F32, n).unwrap();
+    let ga = captured.upload((&vals[..]).into()).unwrap();
+    captured.synchronize().unwrap();
+    stream
+        .begin_capture(
+            ito::cuda::cudarc::driver::sys::CUstreamCaptureMode::CU_STREAM_CAPTURE_MODE_THREAD_LOCAL,
+        )
+        .unwrap();
+    for s in 0..steps {
+        let noise = Noise {
+            key: key(s),
+            offset: 0,
+        };
+        captured
+            .lincomb(
+                gy.as_mut(),
+                Some(gy2.as_mut()),
+                &[ga.as_ref()],
+                &c,
+                Some(noise),
+            )
+            .unwrap();
+    }
+    let graph = stream
+        .end_capture(ito::cuda::cudarc::driver::sys::CUgraphInstantiate_flags(0))
+        .unwrap()
+        .expect("a graph with launches in it");
+    graph.launch().unwrap();
+    let mut replayed = vec![0.0f32; n];
+    captured.download(&gy, (&mut replayed[..]).into()).unwrap();
+    // SAFETY: restores the default for the rest of the process.
+    unsafe { ctx.enable_event_tracking() };
+    assert_eq!(
+        direct.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+        replayed.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+    );
+}
+
+/// A buffer that belongs to another device is a typed error, not a launch on foreign memory.
+#[test]
+fn a_buffer_of_another_device_is_a_typed_error() {
+    if ito::cuda::device_count() < 2 {
+        eprintln!("a_buffer_of_another_device_is_a_typed_error: skipped, fewer than two devices");
+        return;
+    }
+    let d0 = CudaDevice::new(0).unwrap();
+    let d1 = CudaDevice::new(1).unwrap();
+    let mut y = d1.alloc(Dtype::F32, 16).unwrap();
+    let noise = Noise {
+        key: NoiseKey {
+            seed: 1,
+            stream: 0,
+            step: 0,
+        },
+        offset: 0,
+    };
+    let err = d0.fill_normal(y.as_mut(), 0.0, 1.0, noise).unwrap_err();
+    assert!(matches!(err, Error::Config { arg: "y", .. }), "{err}");
+}

@@ -51,6 +51,41 @@ fn bench(c: &mut Criterion) {
         }
         g.finish();
     }
+    #[cfg(feature = "cuda")]
+    bench_cuda(c);
+}
+
+/// `fill_normal` into device buffers (runs only where a GPU is), beside the device's copy
+/// ceiling; compare normals/s with `torch.randn` (`scripts/gpu-kit.sh` runs both).
+#[cfg(feature = "cuda")]
+fn bench_cuda(c: &mut Criterion) {
+    let Some(dev) = common::cuda::device() else {
+        return;
+    };
+    common::cuda::ceiling(c, &dev, 1 << 26);
+    let mut g = c.benchmark_group("fill_normal/cuda");
+    for n in [1usize << 16, 1 << 20, 1 << 24, 1 << 26] {
+        for dtype in DTYPES {
+            let mut y = dev.alloc(dtype, n).unwrap();
+            let noise = Noise {
+                key: NoiseKey {
+                    seed: 1,
+                    stream: 0,
+                    step: 0,
+                },
+                offset: 0,
+            };
+            g.throughput(Throughput::Elements(n as u64));
+            g.bench_function(BenchmarkId::new(dtype_name(dtype), n), |bench| {
+                bench.iter_custom(|iters| {
+                    common::cuda::timed(&dev, iters, || {
+                        dev.fill_normal(y.as_mut(), 0.0, 1.0, noise).unwrap()
+                    })
+                })
+            });
+        }
+    }
+    g.finish();
 }
 
 criterion_group!(benches, bench);

@@ -73,6 +73,61 @@ fn bench(c: &mut Criterion) {
         }
         g.finish();
     }
+    #[cfg(feature = "cuda")]
+    bench_cuda(c);
+}
+
+/// The same step on device buffers (runs only where a GPU is), beside the device's copy
+/// ceiling; sizes up to 2^26.
+#[cfg(feature = "cuda")]
+fn bench_cuda(c: &mut Criterion) {
+    let Some(dev) = common::cuda::device() else {
+        return;
+    };
+    common::cuda::ceiling(c, &dev, 1 << 26);
+    for noisy in [false, true] {
+        let mut g = c.benchmark_group(if noisy {
+            "lincomb/dpmpp2m+noise"
+        } else {
+            "lincomb/dpmpp2m"
+        });
+        for n in [1usize << 16, 1 << 20, 1 << 24, 1 << 26] {
+            for dtype in DTYPES {
+                let mut x = dev.alloc(dtype, n).unwrap();
+                let eps = dev.alloc(dtype, n).unwrap();
+                let prev = dev.alloc(dtype, n).unwrap();
+                let mut x0 = dev.alloc(dtype, n).unwrap();
+                let coefs = dpmpp_2m_coefs(noisy);
+                let noise = Noise {
+                    key: NoiseKey {
+                        seed: 1,
+                        stream: 0,
+                        step: 0,
+                    },
+                    offset: 0,
+                };
+                g.throughput(Throughput::Bytes((5 * dtype.size() * n) as u64));
+                g.bench_function(
+                    BenchmarkId::new(format!("cuda/{}", dtype_name(dtype)), n),
+                    |bench| {
+                        bench.iter_custom(|iters| {
+                            common::cuda::timed(&dev, iters, || {
+                                dev.lincomb(
+                                    x.as_mut(),
+                                    Some(x0.as_mut()),
+                                    &[eps.as_ref(), prev.as_ref()],
+                                    &coefs,
+                                    Some(noise),
+                                )
+                                .unwrap()
+                            })
+                        })
+                    },
+                );
+            }
+        }
+        g.finish();
+    }
 }
 
 criterion_group!(benches, bench);

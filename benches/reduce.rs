@@ -36,6 +36,40 @@ fn bench(c: &mut Criterion) {
         }
     }
     g.finish();
+    #[cfg(feature = "cuda")]
+    bench_cuda(c);
+}
+
+/// `reduce` over device buffers (runs only where a GPU is), beside the device's copy ceiling.
+#[cfg(feature = "cuda")]
+fn bench_cuda(c: &mut Criterion) {
+    let Some(dev) = common::cuda::device() else {
+        return;
+    };
+    common::cuda::ceiling(c, &dev, 1 << 26);
+    let mut g = c.benchmark_group("reduce/xy");
+    for n in [1usize << 16, 1 << 20, 1 << 24, 1 << 26] {
+        for dtype in DTYPES {
+            let x = dev.alloc(dtype, n).unwrap();
+            let y = dev.alloc(dtype, n).unwrap();
+            let seg = n.min(1 << 16);
+            let mut out = dev.stream().alloc_zeros::<f32>(3 * (n / seg)).unwrap();
+            dev.reserve_reduce_scratch(n / 256).unwrap();
+            g.throughput(Throughput::Bytes((2 * dtype.size() * n) as u64));
+            g.bench_function(
+                BenchmarkId::new(format!("cuda/{}", dtype_name(dtype)), n),
+                |bench| {
+                    bench.iter_custom(|iters| {
+                        common::cuda::timed(&dev, iters, || {
+                            dev.reduce(x.as_ref(), Some(y.as_ref()), seg, out.as_view_mut())
+                                .unwrap()
+                        })
+                    })
+                },
+            );
+        }
+    }
+    g.finish();
 }
 
 criterion_group!(benches, bench);

@@ -94,13 +94,16 @@ fn run(b: Backend, case: &LincombCase) -> (Buf, Option<Buf>) {
     })
 }
 
-/// Property cases for the device tests: none without a device (they would only be skipped).
+/// Property cases for the device tests: `PROPTEST_CASES` or 300 with a device, none without
+/// (they would only be skipped).
 fn device_cases() -> u32 {
-    if probe().is_ok() {
-        300
-    } else {
-        0
+    if probe().is_err() {
+        return 0;
     }
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(300)
 }
 
 proptest! {

@@ -73,3 +73,50 @@ pub fn ceiling(c: &mut Criterion) {
     });
     g.finish();
 }
+
+/// CUDA bench helpers: the device (when this machine has one), device-time measurement and
+/// the device-to-device copy ceiling measured in the same run.
+#[cfg(feature = "cuda")]
+pub mod cuda {
+    use criterion::{BenchmarkId, Criterion, Throughput};
+    use ito::cuda::CudaDevice;
+    use std::time::{Duration, Instant};
+
+    /// Device 0, or `None` (with the reason on stderr) when there is none.
+    pub fn device() -> Option<CudaDevice> {
+        match ito::cuda::device::probe() {
+            Ok(_) => CudaDevice::new(0).ok(),
+            Err(reason) => {
+                eprintln!("CUDA benches skipped: {reason}");
+                None
+            }
+        }
+    }
+
+    /// Wall time of `iters` calls of `f`, from an idle stream to the last kernel's end.
+    pub fn timed(dev: &CudaDevice, iters: u64, mut f: impl FnMut()) -> Duration {
+        dev.synchronize().unwrap();
+        let start = Instant::now();
+        for _ in 0..iters {
+            f();
+        }
+        dev.synchronize().unwrap();
+        start.elapsed()
+    }
+
+    /// Device-to-device copy of `n` f32 (8 bytes per element moved): the GPU's ceiling.
+    pub fn ceiling(c: &mut Criterion, dev: &CudaDevice, n: usize) {
+        let src = dev.stream().alloc_zeros::<f32>(n).unwrap();
+        let mut dst = dev.stream().alloc_zeros::<f32>(n).unwrap();
+        let mut g = c.benchmark_group("ceiling/cuda");
+        g.throughput(Throughput::Bytes(8 * n as u64));
+        g.bench_function(BenchmarkId::new("copy-d2d", n), |b| {
+            b.iter_custom(|iters| {
+                timed(dev, iters, || {
+                    dev.stream().memcpy_dtod(&src, &mut dst).unwrap()
+                })
+            })
+        });
+        g.finish();
+    }
+}

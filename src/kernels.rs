@@ -115,7 +115,7 @@ impl Backend {
         Ok(())
     }
 
-    /// `brownian_tree` on this backend: y[i] = Σⱼ cⱼ·N(seed, streamⱼ, stepⱼ, offset + i)
+    /// `brownian_tree` on this backend: y\[i\] = Σⱼ cⱼ·N(seed, streamⱼ, stepⱼ, offset + i)
     /// (exact definition: [`ito_kernels::brownian_tree`]; the weights of a tree query come
     /// from [`crate::brownian::BrownianTree::terms`]).
     pub fn brownian_tree(

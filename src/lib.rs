@@ -5,7 +5,7 @@
 //! A host program evaluates its network; ito performs everything else that touches the state
 //! tensor each step — the linear part of an exponential-integrator update, noise injection,
 //! norms — as one pass over memory, on the best backend the machine has (AVX2+FMA, NEON,
-//! scalar), with counter-based noise, so that a result is the same to the bit on every
+//! scalar; CUDA for device buffers through [`cuda`]), with counter-based noise, so that a result is the same to the bit on every
 //! backend, thread count and batch split.
 //!
 //! ```
@@ -20,7 +20,7 @@
 //! lincomb(x.as_mut_slice().into(), None, &[eps.as_slice().into()], &c, Some(noise)).unwrap();
 //! ```
 //!
-//! Modules: [`rng`] (Philox and the normal transform), [`backend`] (detection, override,
+//! Modules: [`rng`] (Philox and the normal transform), [`backend`](mod@backend) (detection, override,
 //! dispatch), the kernels [`lincomb()`], [`fill_normal()`], [`reduce()`]; and the sampling
 //! layer built on them: [`schedule`] (α, σ, λ of every diffusion family), [`grid`] (time
 //! grids), [`solver`] (the plans of DPM-Solver(++), DEIS, UniPC, DDIM, Euler, Heun, MRS,
@@ -28,7 +28,9 @@
 //! and [`problems`] (exact reference problems); and for SDEs: [`brownian`] (a virtual
 //! Brownian tree), [`sde`] (Euler–Maruyama, Milstein, stochastic and reversible Heun),
 //! [`langevin`] (the two-pass corrector and score-SDE's PC sampler) and [`fbm`]
-//! (Markov-approximate fractional Brownian motion). `Backend` also exposes the kernels
+//! (Markov-approximate fractional Brownian motion); [`cuda`]: the CUDA backend (argument
+//! blocks, launch shapes, and with the `cuda` feature the driver runtime and device
+//! buffers). `Backend` also exposes the kernels
 //! `brownian_tree`, `milstein`, `langevin_norms` and `ou_bank` directly.
 #![deny(unsafe_op_in_unsafe_fn)]
 

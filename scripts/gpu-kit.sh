@@ -6,7 +6,8 @@
 #   bash DIR/run.sh                       there (no toolchain): runs them and prints a summary
 #
 # run.sh: the device tests (every kernel × storage type equal to scalar over the property
-# inputs, unaligned views, shards across devices, graph replay, wrong-device errors), the same
+# inputs, unaligned views, shards across devices, graph replay, wrong-device errors, cuRAND's
+# raw Philox words where the machine has NVRTC and curand_kernel.h), the same
 # under compute-sanitizer memcheck when it is installed (fewer cases), the CUDA benches with
 # the device-to-device copy ceiling, and torch.randn's normals/s when PyTorch is installed.
 set -euo pipefail

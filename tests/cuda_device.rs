@@ -3,8 +3,9 @@
 //! by `scripts/gpu-kit.sh` on a GPU machine): every kernel × storage type equals the scalar
 //! definition over the cross-backend property inputs, on device buffers including unaligned
 //! views, a batch split across devices (or across two streams of one device) with global
-//! offsets gives the bits of one call, a captured CUDA graph replays the same bits, and
-//! buffers of another device are typed errors.
+//! offsets gives the bits of one call, a captured CUDA graph replays the same bits, buffers
+//! of another device are typed errors, and cuRAND's device API (compiled by the machine's
+//! NVRTC, when it has one) gives the raw Philox words of ito's documented mapping.
 #![cfg(feature = "cuda")]
 
 mod common;
@@ -367,4 +368,92 @@ fn a_buffer_of_another_device_is_a_typed_error() {
     };
     let err = d0.fill_normal(y.as_mut(), 0.0, 1.0, noise).unwrap_err();
     assert!(matches!(err, Error::Config { arg: "y", .. }), "{err}");
+}
+
+/// cuRAND's device API gives, for (seed, subsequence = (stream << 32) | step, offset =
+/// 4·block), the raw words of ito's documented mapping: a live check of the layout that the
+/// CPU tests pin with derived examples. Needs the machine's NVRTC and `curand_kernel.h`
+/// (`CUDA_HOME`, `CUDA_PATH` or /usr/local/cuda); skipped without them.
+#[test]
+fn curand_device_api_gives_itos_philox_words() {
+    use ito::cuda::cudarc::driver::{LaunchConfig, PushKernelArg};
+    use ito::cuda::cudarc::nvrtc;
+    let Some(dev) = device_or_skip("curand_device_api_gives_itos_philox_words") else {
+        return;
+    };
+    let include = ["CUDA_HOME", "CUDA_PATH"]
+        .iter()
+        .filter_map(|v| std::env::var(v).ok())
+        .chain(["/usr/local/cuda".to_string()])
+        .map(|root| format!("{root}/include"))
+        .find(|dir| std::path::Path::new(dir).join("curand_kernel.h").exists());
+    // SAFETY: only looks for the NVRTC library (dlopen); calls nothing in it.
+    let nvrtc_present = unsafe { nvrtc::sys::is_culib_present() };
+    let (Some(include), true) = (include, nvrtc_present) else {
+        eprintln!(
+            "curand_device_api_gives_itos_philox_words: skipped, no NVRTC or curand_kernel.h"
+        );
+        return;
+    };
+    let src = r#"
+#include <curand_kernel.h>
+extern "C" __global__ void curand_words(const unsigned long long* seed, const unsigned long long* subsequence,
+                                        const unsigned long long* offset, unsigned int* out, int n) {
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= n) return;
+    curandStatePhilox4_32_10_t s;
+    curand_init(seed[i], subsequence[i], offset[i], &s);
+    uint4 w = curand4(&s);
+    out[4 * i] = w.x; out[4 * i + 1] = w.y; out[4 * i + 2] = w.z; out[4 * i + 3] = w.w;
+}
+"#;
+    let ptx = nvrtc::compile_ptx_with_opts(
+        src,
+        nvrtc::CompileOptions {
+            include_paths: vec![include],
+            ..Default::default()
+        },
+    )
+    .expect("curand_kernel.h compiles with this NVRTC");
+    let module = dev.context().load_module(ptx).unwrap();
+    let f = module.load_function("curand_words").unwrap();
+    let mut x = 0x2545_f491_4f6c_dd1du64;
+    let mut keys = Vec::new();
+    for _ in 0..4096 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let key = NoiseKey {
+            seed: x,
+            stream: (x >> 11) as u32,
+            step: (x >> 23) as u32 ^ 0x9e37_79b9,
+        };
+        keys.push((key, x.rotate_left(29) >> 3));
+    }
+    let s = dev.stream();
+    let seeds: Vec<u64> = keys.iter().map(|(k, _)| k.seed).collect();
+    let subsequences: Vec<u64> = keys
+        .iter()
+        .map(|(k, _)| (u64::from(k.stream) << 32) | u64::from(k.step))
+        .collect();
+    let offsets: Vec<u64> = keys.iter().map(|(_, b)| 4 * b).collect();
+    let (ds, dq, doff) = (
+        s.clone_htod(&seeds).unwrap(),
+        s.clone_htod(&subsequences).unwrap(),
+        s.clone_htod(&offsets).unwrap(),
+    );
+    let mut out = s.alloc_zeros::<u32>(4 * keys.len()).unwrap();
+    let n = keys.len() as i32;
+    let mut launch = s.launch_builder(&f);
+    launch.arg(&ds).arg(&dq).arg(&doff).arg(&mut out).arg(&n);
+    // SAFETY: the kernel reads n entries of each input and writes 4n words of `out`.
+    unsafe { launch.launch(LaunchConfig::for_num_elems(n as u32)) }.unwrap();
+    let words = s.clone_dtoh(&out).unwrap();
+    for (i, (key, block)) in keys.iter().enumerate() {
+        assert_eq!(
+            &words[4 * i..4 * i + 4],
+            &key.block_words(*block)[..],
+            "{key:?} block {block}"
+        );
+    }
 }

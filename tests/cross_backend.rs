@@ -3,9 +3,11 @@
 //! values with NaN, ±Inf, subnormals and huge magnitudes, random coefficients, noise keys and
 //! offsets, and every storage type for every tensor argument.
 
+#[path = "common/cases.rs"]
+mod cases;
 mod common;
 
-use common::cases::{dtype, length, lincomb_case, noise, tensor, value, LincombCase};
+use cases::{dtype, length, lincomb_case, noise, tensor, value, LincombCase};
 use common::{first_difference, same_bits, Buf, DTYPES};
 use ito::{Backend, LincombCoefs, Noise, NoiseKey, SegmentStats};
 use proptest::prelude::*;

@@ -8,9 +8,11 @@
 //! NVRTC, when it has one) gives the raw Philox words of ito's documented mapping.
 #![cfg(feature = "cuda")]
 
+#[path = "common/cases.rs"]
+mod cases;
 mod common;
 
-use common::cases::{dtype, length, lincomb_case, noise, tensor, value, LincombCase};
+use cases::{dtype, length, lincomb_case, noise, tensor, value, LincombCase};
 use common::{first_difference, same_bits, Buf, DTYPES};
 use ito::cuda::{device::probe, CudaDevice};
 use ito::{Backend, Dtype, Error, LincombCoefs, Noise, NoiseKey, SegmentStats};

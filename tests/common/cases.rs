@@ -1,12 +1,14 @@
 //! Property-test inputs shared by the cross-backend tests and the CUDA emulation tests:
 //! values with NaN, ±Inf, subnormals and huge magnitudes, awkward lengths, unaligned
 //! sub-slice starts, every storage type, random coefficients, noise keys and offsets.
+//! A separate module from `common` (which the fuzz targets include too, without proptest):
+//! a test crate declares `mod common;` and `#[path = "common/cases.rs"] mod cases;` at its root.
 
-use super::Buf;
+use crate::common::Buf;
 use ito::{Dtype, LincombCoefs, Noise, NoiseKey, TensorMut, TensorRef, MAX_INPUTS};
 use proptest::prelude::*;
 
-use super::DTYPES;
+use crate::common::DTYPES;
 
 /// Mostly moderate finite values (so that sums stay finite and rounding differences show),
 /// with arbitrary bit patterns and the special values mixed in.

@@ -3,8 +3,6 @@
 
 #![allow(dead_code)]
 
-pub mod cases;
-
 use ito::{bf16, f16, Dtype, TensorMut, TensorRef};
 
 /// An owned tensor of one storage type.

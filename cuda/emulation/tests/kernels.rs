@@ -4,10 +4,12 @@
 //! from one 32-thread block to grids larger than the data with 1024-thread blocks, and for a
 //! batch split into shards with their global offsets (as two devices would run it).
 
+#[path = "../../../tests/common/cases.rs"]
+mod cases;
 #[path = "../../../tests/common/mod.rs"]
 mod common;
 
-use common::cases::{dtype, length, lincomb_case, noise, tensor, value, LincombCase};
+use cases::{dtype, length, lincomb_case, noise, tensor, value, LincombCase};
 use common::{first_difference, same_bits, Buf};
 use ito::cuda::launch::Shape;
 use ito::{Backend, LincombCoefs, Noise, NoiseKey, SegmentStats};

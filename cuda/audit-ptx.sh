@@ -11,14 +11,15 @@ fresh=$(mktemp -d)
 trap 'rm -rf "$fresh"' EXIT
 bash build-ptx.sh "$fresh" 2>"$fresh/log" || { cat "$fresh/log"; exit 1; }
 status=0
-for kernel in lincomb fill_normal reduce; do
+kernels=$(ls *.cu | sed 's/\.cu$//')
+for kernel in $kernels; do
   if ! cmp -s "$kernel.ptx" "$fresh/$kernel.ptx"; then
     echo "cuda/$kernel.ptx is stale: run bash cuda/build-ptx.sh and commit the result"
     status=1
   fi
 done
 printf '%-20s %-6s %9s %s\n' kernel arch registers "stack/spills"
-for kernel in lincomb fill_normal reduce; do
+for kernel in $kernels; do
   for arch in sm_70 sm_80 sm_90; do
     report=$("$PTXAS" -arch="$arch" -v "$kernel.ptx" -o /dev/null 2>&1) || { echo "$report"; status=1; continue; }
     # One "Compiling entry function" block per kernel: its stack/spill line, then registers.
@@ -31,5 +32,5 @@ for kernel in lincomb fill_normal reduce; do
       END { exit bad }' || { echo "^ stack frame or spills in $kernel for $arch"; status=1; }
   done
 done
-"$PYTHON" audit_ptx.py lincomb.ptx fill_normal.ptx reduce.ptx || status=1
+"$PYTHON" audit_ptx.py $(printf '%s.ptx ' $kernels) || status=1
 exit $status

@@ -7,6 +7,6 @@ cd "$(dirname "$0")"
 source ./toolchain.sh
 out=${1:-.}
 mkdir -p "$out"
-for kernel in lincomb fill_normal reduce; do
-  "$PYTHON" nvrtc_compile.py "$NVRTC_LIB" "$kernel.cu" "$out/$kernel.ptx"
+for source in *.cu; do
+  "$PYTHON" nvrtc_compile.py "$NVRTC_LIB" "$source" "$out/${source%.cu}.ptx"
 done

@@ -58,4 +58,54 @@ struct ito_reduce_args {
     float* out;
 };
 
+// brownian_tree (kernels/src/brownian_tree.rs): y ← Σⱼ cⱼ·N(seed, streamⱼ, stepⱼ, offset + i), the
+// terms with cⱼ = 0 already dropped by the host.
+#define ITO_BROWNIAN_TREE_MAX_TERMS 66
+struct ito_tree_term {
+    unsigned int stream;
+    unsigned int step;
+    float coef;
+};
+struct ito_brownian_tree_args {
+    ito_tensor y;
+    unsigned long long seed;
+    unsigned long long offset;
+    unsigned long long len;
+    unsigned int n_terms;
+    unsigned int reserved;
+    ito_tree_term terms[ITO_BROWNIAN_TREE_MAX_TERMS];
+};
+
+// milstein (kernels/src/milstein.rs): x ← x + Δt·f + √Δt·g·z + (Δt/2)·h·(z² − 1).
+struct ito_milstein_args {
+    ito_tensor x;
+    ito_tensor f;
+    ito_tensor g;
+    ito_tensor h;
+    ito_noise_key key;
+    unsigned long long offset;
+    unsigned long long len;
+    float dt;
+    float sqrt_dt;
+    float half_dt;
+    unsigned int reserved;
+};
+
+// ou_bank (kernels/src/ou_bank.rs): K OU planes (state = K planes of len elements, one after
+// another), exact step from z₁ (stream) and z₂ (stream + 1); out (optional) ← Σ ω_k·ΔY_k.
+#define ITO_OU_BANK_MAX_K 8
+struct ito_ou_bank_args {
+    ito_tensor state;
+    ito_tensor out;  // out.ptr == 0: no output
+    ito_noise_key key;
+    unsigned long long offset;
+    unsigned long long len;
+    unsigned int k;
+    float sqrt_h;
+    float decay[ITO_OU_BANK_MAX_K];
+    float a[ITO_OU_BANK_MAX_K];
+    float b[ITO_OU_BANK_MAX_K];
+    float omega[ITO_OU_BANK_MAX_K];
+};
+
 #endif

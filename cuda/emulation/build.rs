@@ -3,7 +3,14 @@
 
 fn main() {
     let cuda = std::path::Path::new("..");
-    let kernels = ["lincomb.cu", "fill_normal.cu", "reduce.cu"];
+    let kernels = [
+        "lincomb.cu",
+        "fill_normal.cu",
+        "reduce.cu",
+        "brownian_tree.cu",
+        "milstein.cu",
+        "ou_bank.cu",
+    ];
     let mut build = cc::Build::new();
     build
         .cpp(true)

@@ -112,6 +112,9 @@ float __shfl_down_sync(unsigned int mask, float value, unsigned int delta, int w
     return result;
 }
 
+extern "C" void ito_brownian_tree(ito_brownian_tree_args p);
+extern "C" void ito_milstein(ito_milstein_args p);
+extern "C" void ito_ou_bank(ito_ou_bank_args p);
 extern "C" void ito_lincomb(ito_lincomb_args p);
 extern "C" void ito_fill_normal(ito_fill_normal_args p);
 extern "C" void ito_reduce_leaves(ito_reduce_args p);
@@ -131,6 +134,18 @@ extern "C" void ito_emulate_reduce_leaves(const ito_reduce_args* p, unsigned int
 
 extern "C" void ito_emulate_reduce_combine(const ito_reduce_args* p, unsigned int grid, unsigned int block) {
     launch(grid, block, true, [p] { ito_reduce_combine(*p); });
+}
+
+extern "C" void ito_emulate_brownian_tree(const ito_brownian_tree_args* p, unsigned int grid, unsigned int block) {
+    launch(grid, block, false, [p] { ito_brownian_tree(*p); });
+}
+
+extern "C" void ito_emulate_milstein(const ito_milstein_args* p, unsigned int grid, unsigned int block) {
+    launch(grid, block, false, [p] { ito_milstein(*p); });
+}
+
+extern "C" void ito_emulate_ou_bank(const ito_ou_bank_args* p, unsigned int grid, unsigned int block) {
+    launch(grid, block, false, [p] { ito_ou_bank(*p); });
 }
 
 // The device functions themselves, for unit tests against the Rust definitions.
@@ -189,5 +204,31 @@ extern "C" unsigned long long ito_emulate_abi_layout(unsigned long long* out) {
     ITO_LAYOUT(out, n, offsetof(ito_reduce_args, leaf_stats));
     ITO_LAYOUT(out, n, offsetof(ito_reduce_args, scratch));
     ITO_LAYOUT(out, n, offsetof(ito_reduce_args, out));
+    ITO_LAYOUT(out, n, sizeof(ito_tree_term));
+    ITO_LAYOUT(out, n, offsetof(ito_tree_term, coef));
+    ITO_LAYOUT(out, n, sizeof(ito_brownian_tree_args));
+    ITO_LAYOUT(out, n, offsetof(ito_brownian_tree_args, seed));
+    ITO_LAYOUT(out, n, offsetof(ito_brownian_tree_args, offset));
+    ITO_LAYOUT(out, n, offsetof(ito_brownian_tree_args, len));
+    ITO_LAYOUT(out, n, offsetof(ito_brownian_tree_args, n_terms));
+    ITO_LAYOUT(out, n, offsetof(ito_brownian_tree_args, terms));
+    ITO_LAYOUT(out, n, sizeof(ito_milstein_args));
+    ITO_LAYOUT(out, n, offsetof(ito_milstein_args, h));
+    ITO_LAYOUT(out, n, offsetof(ito_milstein_args, key));
+    ITO_LAYOUT(out, n, offsetof(ito_milstein_args, offset));
+    ITO_LAYOUT(out, n, offsetof(ito_milstein_args, len));
+    ITO_LAYOUT(out, n, offsetof(ito_milstein_args, dt));
+    ITO_LAYOUT(out, n, offsetof(ito_milstein_args, half_dt));
+    ITO_LAYOUT(out, n, sizeof(ito_ou_bank_args));
+    ITO_LAYOUT(out, n, offsetof(ito_ou_bank_args, out));
+    ITO_LAYOUT(out, n, offsetof(ito_ou_bank_args, key));
+    ITO_LAYOUT(out, n, offsetof(ito_ou_bank_args, offset));
+    ITO_LAYOUT(out, n, offsetof(ito_ou_bank_args, len));
+    ITO_LAYOUT(out, n, offsetof(ito_ou_bank_args, k));
+    ITO_LAYOUT(out, n, offsetof(ito_ou_bank_args, sqrt_h));
+    ITO_LAYOUT(out, n, offsetof(ito_ou_bank_args, decay));
+    ITO_LAYOUT(out, n, offsetof(ito_ou_bank_args, a));
+    ITO_LAYOUT(out, n, offsetof(ito_ou_bank_args, b));
+    ITO_LAYOUT(out, n, offsetof(ito_ou_bank_args, omega));
     return n;
 }

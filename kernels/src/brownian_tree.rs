@@ -89,6 +89,11 @@ impl<'a> BrownianTree<'a> {
         self.y.len()
     }
 
+    /// The terms with a non-zero coefficient, in order: the ones the kernel draws.
+    pub fn terms(&self) -> &[Term] {
+        &self.terms[..self.n_terms]
+    }
+
     /// True when there are no elements.
     pub fn is_empty(&self) -> bool {
         self.y.is_empty()

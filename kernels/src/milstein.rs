@@ -81,6 +81,11 @@ impl<'a> Milstein<'a> {
         self.x.len()
     }
 
+    /// (Δt, √Δt, Δt/2) as the kernel uses them (f32, each rounded once).
+    pub fn step_constants(&self) -> (f32, f32, f32) {
+        (self.dt, self.sqrt_dt, self.half_dt)
+    }
+
     /// True when there are no elements.
     pub fn is_empty(&self) -> bool {
         self.x.is_empty()

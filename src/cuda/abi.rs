@@ -189,6 +189,94 @@ pub struct ReduceArgs {
     pub out: u64,
 }
 
+/// `ito_tree_term`: one normal stream of a `brownian_tree` combination.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct TreeTermArg {
+    /// Stream tag.
+    pub stream: u32,
+    /// Step word (the tree node id).
+    pub step: u32,
+    /// Weight.
+    pub coef: f32,
+}
+
+/// `ito_brownian_tree_args`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct BrownianTreeArgs {
+    /// y (written).
+    pub y: TensorArg,
+    /// The seed.
+    pub seed: u64,
+    /// Global index of element 0.
+    pub offset: u64,
+    /// Number of elements.
+    pub len: u64,
+    /// Number of terms (non-zero coefficients only).
+    pub n_terms: u32,
+    /// Zero.
+    pub reserved: u32,
+    /// The terms.
+    pub terms: [TreeTermArg; ito_kernels::brownian_tree::MAX_TERMS],
+}
+
+/// `ito_milstein_args`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct MilsteinArgs {
+    /// x (read and written).
+    pub x: TensorArg,
+    /// Drift f.
+    pub f: TensorArg,
+    /// Diffusion g.
+    pub g: TensorArg,
+    /// g·∂g/∂x.
+    pub h: TensorArg,
+    /// The noise key.
+    pub key: NoiseKeyArg,
+    /// Global index of element 0.
+    pub offset: u64,
+    /// Number of elements.
+    pub len: u64,
+    /// Δt.
+    pub dt: f32,
+    /// √Δt.
+    pub sqrt_dt: f32,
+    /// Δt/2.
+    pub half_dt: f32,
+    /// Zero.
+    pub reserved: u32,
+}
+
+/// `ito_ou_bank_args`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct OuBankArgs {
+    /// The K state planes, one after another.
+    pub state: TensorArg,
+    /// Σ ω_k·ΔY_k, or a null tensor.
+    pub out: TensorArg,
+    /// The key of z₁ (z₂ uses stream + 1).
+    pub key: NoiseKeyArg,
+    /// Global index of element 0.
+    pub offset: u64,
+    /// Elements per plane.
+    pub len: u64,
+    /// K.
+    pub k: u32,
+    /// √h.
+    pub sqrt_h: f32,
+    /// d_k.
+    pub decay: [f32; ito_kernels::ou_bank::MAX_K],
+    /// a_k.
+    pub a: [f32; ito_kernels::ou_bank::MAX_K],
+    /// b_k.
+    pub b: [f32; ito_kernels::ou_bank::MAX_K],
+    /// ω_k.
+    pub omega: [f32; ito_kernels::ou_bank::MAX_K],
+}
+
 // SAFETY: plain #[repr(C)] data (integers and floats, no references or padding-sensitive
 // invariants): the kernels read them as the structs of cuda/kernel_args.cuh.
 #[cfg(feature = "cuda")]
@@ -199,3 +287,12 @@ unsafe impl cudarc::driver::DeviceRepr for FillNormalArgs {}
 // SAFETY: as above.
 #[cfg(feature = "cuda")]
 unsafe impl cudarc::driver::DeviceRepr for ReduceArgs {}
+// SAFETY: as above.
+#[cfg(feature = "cuda")]
+unsafe impl cudarc::driver::DeviceRepr for BrownianTreeArgs {}
+// SAFETY: as above.
+#[cfg(feature = "cuda")]
+unsafe impl cudarc::driver::DeviceRepr for MilsteinArgs {}
+// SAFETY: as above.
+#[cfg(feature = "cuda")]
+unsafe impl cudarc::driver::DeviceRepr for OuBankArgs {}

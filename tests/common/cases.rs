@@ -3,6 +3,7 @@
 //! sub-slice starts, every storage type, random coefficients, noise keys and offsets.
 //! A separate module from `common` (which the fuzz targets include too, without proptest):
 //! a test crate declares `mod common;` and `#[path = "common/cases.rs"] mod cases;` at its root.
+#![allow(dead_code)] // each test crate uses some of the strategies
 
 use crate::common::Buf;
 use ito::{Dtype, LincombCoefs, Noise, NoiseKey, TensorMut, TensorRef, MAX_INPUTS};

@@ -5,20 +5,32 @@
 //! definition. The argument blocks and default shapes are `ito::cuda`'s, the ones the GPU
 //! runtime passes.
 
-use ito::cuda::abi::{FillNormalArgs, LincombArgs, ReduceArgs, TensorArg};
+use ito::cuda::abi::{
+    BrownianTreeArgs, FillNormalArgs, LincombArgs, MilsteinArgs, NoiseKeyArg, OuBankArgs,
+    ReduceArgs, TensorArg, TreeTermArg,
+};
 use ito::cuda::launch::{self, Shape};
 use ito::{Error, LincombCoefs, Noise, SegmentStats, TensorMut, TensorRef};
+use ito_kernels::brownian_tree::{BrownianTree, Term, MAX_TERMS};
 use ito_kernels::fill_normal::FillNormal;
 use ito_kernels::lincomb::{LincombParams, MAX_INPUTS};
+use ito_kernels::milstein::Milstein;
+use ito_kernels::noise::NoiseKey;
+use ito_kernels::ou_bank::{OuBank, OuBankCoefs};
 use ito_kernels::reduce::Reduce;
 
 mod ffi {
-    use ito::cuda::abi::{FillNormalArgs, LincombArgs, ReduceArgs};
+    use ito::cuda::abi::{
+        BrownianTreeArgs, FillNormalArgs, LincombArgs, MilsteinArgs, OuBankArgs, ReduceArgs,
+    };
     extern "C" {
         pub fn ito_emulate_lincomb(p: *const LincombArgs, grid: u32, block: u32);
         pub fn ito_emulate_fill_normal(p: *const FillNormalArgs, grid: u32, block: u32);
         pub fn ito_emulate_reduce_leaves(p: *const ReduceArgs, grid: u32, block: u32);
         pub fn ito_emulate_reduce_combine(p: *const ReduceArgs, grid: u32, block: u32);
+        pub fn ito_emulate_brownian_tree(p: *const BrownianTreeArgs, grid: u32, block: u32);
+        pub fn ito_emulate_milstein(p: *const MilsteinArgs, grid: u32, block: u32);
+        pub fn ito_emulate_ou_bank(p: *const OuBankArgs, grid: u32, block: u32);
         pub fn ito_emulate_block_words(
             seed: u64,
             stream: u32,
@@ -210,6 +222,138 @@ pub fn reduce(
             max_abs: t[2],
         };
     }
+    Ok(())
+}
+
+fn default_shape(offset: u64, len: u64) -> Shape {
+    launch::elementwise(
+        offset,
+        len,
+        launch::resident_blocks(EMULATED_MULTIPROCESSORS),
+    )
+}
+
+/// `brownian_tree` through `cuda/brownian_tree.cu`, validated as on the CPU.
+pub fn brownian_tree(
+    mut y: TensorMut<'_>,
+    seed: u64,
+    terms: &[Term],
+    offset: u64,
+    shape: Option<Shape>,
+) -> Result<(), Error> {
+    let present: Vec<Term> = BrownianTree::new(y.reborrow(), seed, terms, offset)?
+        .terms()
+        .to_vec();
+    if y.is_empty() {
+        return Ok(());
+    }
+    let mut args = BrownianTreeArgs {
+        len: y.len() as u64,
+        y: arg_mut(&mut y),
+        seed,
+        offset,
+        n_terms: present.len() as u32,
+        reserved: 0,
+        terms: [TreeTermArg::default(); MAX_TERMS],
+    };
+    for (slot, t) in args.terms.iter_mut().zip(&present) {
+        *slot = TreeTermArg {
+            stream: t.stream,
+            step: t.step,
+            coef: t.coef,
+        };
+    }
+    let s = shape.unwrap_or_else(|| default_shape(offset, args.len));
+    check_shape(s)?;
+    // SAFETY: y is exclusively borrowed for `args.len` elements; the kernel writes local
+    // indices below that only and reads n_terms ≤ MAX_TERMS terms.
+    unsafe { ffi::ito_emulate_brownian_tree(&args, s.grid, s.block) };
+    Ok(())
+}
+
+/// `milstein` through `cuda/milstein.cu`, validated as on the CPU.
+pub fn milstein(
+    mut x: TensorMut<'_>,
+    f: TensorRef<'_>,
+    g: TensorRef<'_>,
+    h: TensorRef<'_>,
+    dt: f32,
+    noise: Noise,
+    shape: Option<Shape>,
+) -> Result<(), Error> {
+    let (dt, sqrt_dt, half_dt) = Milstein::new(x.reborrow(), f, g, h, dt, noise)?.step_constants();
+    if x.is_empty() {
+        return Ok(());
+    }
+    let args = MilsteinArgs {
+        len: x.len() as u64,
+        x: arg_mut(&mut x),
+        f: arg_ref(&f),
+        g: arg_ref(&g),
+        h: arg_ref(&h),
+        key: noise.key.into(),
+        offset: noise.offset,
+        dt,
+        sqrt_dt,
+        half_dt,
+        reserved: 0,
+    };
+    let s = shape.unwrap_or_else(|| default_shape(noise.offset, args.len));
+    check_shape(s)?;
+    // SAFETY: x is exclusively borrowed and f, g, h shared, each of `args.len` elements (checked
+    // by the validation); the kernel touches local indices below that only.
+    unsafe { ffi::ito_emulate_milstein(&args, s.grid, s.block) };
+    Ok(())
+}
+
+/// `ou_bank` through `cuda/ou_bank.cu`, validated as on the CPU (`state` holds the K planes one
+/// after another). The kernel's launch bounds allow at most 512 threads per block.
+pub fn ou_bank(
+    mut state: TensorMut<'_>,
+    k: usize,
+    mut out: Option<TensorMut<'_>>,
+    coefs: &OuBankCoefs,
+    key: NoiseKey,
+    offset: u64,
+    shape: Option<Shape>,
+) -> Result<(), Error> {
+    let len = OuBank::new(
+        state.reborrow(),
+        k,
+        out.as_mut().map(|o| o.reborrow()),
+        coefs,
+        key,
+        offset,
+    )?
+    .len();
+    if len == 0 {
+        return Ok(());
+    }
+    let args = OuBankArgs {
+        state: arg_mut(&mut state),
+        out: out.as_mut().map(arg_mut).unwrap_or_default(),
+        key: NoiseKeyArg::from(key),
+        offset,
+        len: len as u64,
+        k: k as u32,
+        sqrt_h: coefs.sqrt_h,
+        decay: coefs.decay,
+        a: coefs.a,
+        b: coefs.b,
+        omega: coefs.omega,
+    };
+    let s = shape.unwrap_or_else(|| default_shape(offset, args.len));
+    check_shape(s)?;
+    if s.block > 512 {
+        return Err(Error::Config {
+            arg: "shape",
+            expected: "at most 512 threads per block (ou_bank's launch bounds)",
+            found: format!("{s:?}"),
+        });
+    }
+    // SAFETY: state holds k·len elements and out (if any) len, exclusively borrowed; the
+    // kernel touches local indices below len of each plane only.
+    unsafe { ffi::ito_emulate_ou_bank(&args, s.grid, s.block) };
     Ok(())
 }
 

@@ -3,7 +3,10 @@
 //! rules for these plain structs are the host's on 64-bit Linux).
 
 use core::mem::{offset_of, size_of};
-use ito::cuda::abi::{FillNormalArgs, LincombArgs, NoiseKeyArg, ReduceArgs, TensorArg};
+use ito::cuda::abi::{
+    BrownianTreeArgs, FillNormalArgs, LincombArgs, MilsteinArgs, NoiseKeyArg, OuBankArgs,
+    ReduceArgs, TensorArg, TreeTermArg,
+};
 
 #[test]
 fn argument_blocks_match_the_c_layout() {
@@ -42,6 +45,32 @@ fn argument_blocks_match_the_c_layout() {
         offset_of!(ReduceArgs, leaf_stats),
         offset_of!(ReduceArgs, scratch),
         offset_of!(ReduceArgs, out),
+        size_of::<TreeTermArg>(),
+        offset_of!(TreeTermArg, coef),
+        size_of::<BrownianTreeArgs>(),
+        offset_of!(BrownianTreeArgs, seed),
+        offset_of!(BrownianTreeArgs, offset),
+        offset_of!(BrownianTreeArgs, len),
+        offset_of!(BrownianTreeArgs, n_terms),
+        offset_of!(BrownianTreeArgs, terms),
+        size_of::<MilsteinArgs>(),
+        offset_of!(MilsteinArgs, h),
+        offset_of!(MilsteinArgs, key),
+        offset_of!(MilsteinArgs, offset),
+        offset_of!(MilsteinArgs, len),
+        offset_of!(MilsteinArgs, dt),
+        offset_of!(MilsteinArgs, half_dt),
+        size_of::<OuBankArgs>(),
+        offset_of!(OuBankArgs, out),
+        offset_of!(OuBankArgs, key),
+        offset_of!(OuBankArgs, offset),
+        offset_of!(OuBankArgs, len),
+        offset_of!(OuBankArgs, k),
+        offset_of!(OuBankArgs, sqrt_h),
+        offset_of!(OuBankArgs, decay),
+        offset_of!(OuBankArgs, a),
+        offset_of!(OuBankArgs, b),
+        offset_of!(OuBankArgs, omega),
     ]
     .iter()
     .map(|&v| v as u64)

@@ -3,6 +3,7 @@
 // indices, so each thread's normals come from one Philox call; a grid-stride loop covers the
 // range. Where every tensor allows, the four elements move as one vector access; the first and
 // last quads and unaligned views take the per-element path, with the same arithmetic.
+#include "elementwise.cuh"
 #include "kernel_args.cuh"
 #include "normal.cuh"
 
@@ -55,8 +56,6 @@ __device__ __forceinline__ bool ito_lincomb_vector_ok(const ito_lincomb_args& p,
 
 template <unsigned int N>
 __device__ __forceinline__ void ito_lincomb_range(const ito_lincomb_args& p) {
-    const unsigned long long first_block = p.offset >> 2;
-    const unsigned long long blocks = ((p.offset + p.len - 1ull) >> 2) - first_block + 1ull;
     // Every whole quad starts at a local index ≡ −offset (mod 4), so one alignment check
     // serves them all.
     const unsigned long long first_whole = (4ull - (p.offset & 3ull)) & 3ull;
@@ -64,16 +63,11 @@ __device__ __forceinline__ void ito_lincomb_range(const ito_lincomb_args& p) {
     const bool noise = (p.flags & ITO_LINCOMB_NOISE) != 0u;
     const bool has_y2 = (p.flags & ITO_LINCOMB_Y2) != 0u;
     const bool reads_y = (p.flags & ITO_LINCOMB_READS_Y) != 0u;
-    const unsigned long long stride = (unsigned long long)gridDim.x * blockDim.x;
-    for (unsigned long long b = (unsigned long long)blockIdx.x * blockDim.x + threadIdx.x; b < blocks; b += stride) {
-        const unsigned long long block = first_block + b;
+    ito_for_each_philox_block(p.offset, p.len, [&](unsigned long long block, unsigned long long j0) {
         ito_normals4 z = {{0.0f, 0.0f, 0.0f, 0.0f}};
         if (noise) {
             z = ito_block_normals(p.key, block);
         }
-        // Local index of the block's word 0. For a first block that starts before the range
-        // it wraps below zero, so the indices before the range compare ≥ len.
-        const unsigned long long j0 = (block << 2) - p.offset;
         const bool whole = p.len >= 4ull && j0 <= p.len - 4ull;
         if (whole && vector_ok) {
             float a[N + 1][4];  // + 1: no zero-length array when N = 0
@@ -82,7 +76,7 @@ __device__ __forceinline__ void ito_lincomb_range(const ito_lincomb_args& p) {
                 if ((p.used >> j) & 1u) {
                     ito_load4(p.inputs[j], j0, a[j]);
                 } else {
-        #pragma unroll
+#pragma unroll
             for (int k = 0; k < 4; ++k) {
                         a[j][k] = 0.0f;
                     }
@@ -127,7 +121,7 @@ __device__ __forceinline__ void ito_lincomb_range(const ito_lincomb_args& p) {
                 ito_store(p.y, i, y_new);
             }
         }
-    }
+    });
 }
 
 // Launch bounds of 1024 threads: every block size up to 1024 launches, and ptxas keeps the

@@ -77,7 +77,7 @@ __device__ __forceinline__ void ito_lincomb_range(const ito_lincomb_args& p) {
                     ito_load4(p.inputs[j], j0, a[j]);
                 } else {
 #pragma unroll
-            for (int k = 0; k < 4; ++k) {
+                    for (int k = 0; k < 4; ++k) {
                         a[j][k] = 0.0f;
                     }
                 }

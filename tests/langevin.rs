@@ -1,9 +1,13 @@
 //! Langevin correction: pass 1's norms equal `reduce` over the score and over the materialised
 //! noise, to the bit, on every backend; the step size and the update equal an f64 reference;
 //! Langevin-only sampling and the PC samplers (VP and VE, both predictors) reach a Gaussian
-//! target; bad settings are typed errors.
+//! target; NCSN's annealed Langevin driver follows the exact moment recursion of its chain on a
+//! Gaussian; denoising MCMC's Langevin–Gibbs sweep samples the joint of data and noise level;
+//! bad settings are typed errors.
 
-use ito::langevin::{self, Corrector, NormMode, PcSampler, Predictor};
+use ito::langevin::{
+    self, AnnealedLangevin, Corrector, LangevinGibbs, NormMode, PcSampler, Predictor,
+};
 use ito::{Backend, Error, Noise, NoiseKey, Schedule, SegmentStats};
 
 fn backends() -> Vec<Backend> {
@@ -313,4 +317,215 @@ fn bad_settings_are_typed_errors() {
         cfg(ok.advance(full.as_slice().into()).unwrap_err()),
         "advance"
     );
+}
+
+/// NCSN's annealed Langevin on data N(m, s²): the perturbed score at σ is −(x − m)/(s² + σ²),
+/// so the chain is linear and its mean and variance follow an exact recursion, computed here
+/// in f64 (with the N(0, σ₁²) start and the final denoising step); the sampled moments must
+/// match it to sampling error.
+#[test]
+fn annealed_langevin_follows_its_exact_moment_recursion() {
+    let (m, s) = (0.8f64, 0.5f64);
+    let n = 40_000;
+    let (levels, steps, epsilon) = (8usize, 50usize, 4e-3);
+    let mut a =
+        AnnealedLangevin::geometric(5.0, 0.05, levels, steps, epsilon, true, n, 11).unwrap();
+    let (mut mean, mut var) = (0.0f64, 5.0f64 * 5.0);
+    let mut score = vec![0.0f32; n];
+    while let Some(at) = a.next_eval() {
+        let v = s * s + at.sigma * at.sigma;
+        for (o, &x) in score.iter_mut().zip(a.state()) {
+            *o = (-(f64::from(x) - m) / v) as f32;
+        }
+        if at.level == levels {
+            // x + σ_L²·score.
+            let k = 1.0 - at.sigma * at.sigma / v;
+            mean = m + k * (mean - m);
+            var *= k * k;
+        } else {
+            let step = a.step_size(at.level);
+            let k = 1.0 - 0.5 * step / v;
+            mean = m + k * (mean - m);
+            var = k * k * var + step;
+        }
+        a.advance(score.as_slice().into()).unwrap();
+    }
+    assert!(a.next_eval().is_none());
+    let (got_mean, got_var) = moments(a.state());
+    let se_mean = (var / n as f64).sqrt();
+    assert!(
+        (got_mean - mean).abs() < 5.0 * se_mean + 1e-5,
+        "mean {got_mean} vs {mean}"
+    );
+    // Variance: sampling error √(2/n) relative, plus f32 rounding.
+    assert!(
+        (got_var / var - 1.0).abs() < 5.0 * (2.0 / n as f64).sqrt() + 1e-4,
+        "variance {got_var} vs {var}"
+    );
+    // And it is near the target: N(m, s²·s²/(s² + σ_L²)) after denoising.
+    assert!((got_var - s * s).abs() < 0.02, "variance {got_var}");
+}
+
+/// Denoising MCMC's joint chain on p(x, σ) ∝ 1[σ ∈ [lo, hi]]·Π N(x_d; μ, s² + σ²): its σ
+/// marginal is uniform and x given σ is N(μ, s² + σ²). Every chain starts at σ = hi; after the
+/// sweeps the levels must be uniform and the standardised residuals unit-variance.
+#[test]
+fn langevin_gibbs_samples_the_joint_of_data_and_noise_level() {
+    let (mu, s, lo, hi) = (0.3f64, 1.0f64, 0.1f64, 1.0f64);
+    let (samples, d) = (2000usize, 4usize);
+    let x0: Vec<f32> = (0..samples * d)
+        .map(|i| (mu + ((i * 7) % 11) as f64 / 11.0 - 0.5) as f32)
+        .collect();
+    let mut chain = LangevinGibbs::new(x0, d, vec![hi; samples], (lo, hi), 0.02, 0.004, 5).unwrap();
+    let mut score_x = vec![0.0f32; samples * d];
+    let mut score_t = vec![0.0f64; samples];
+    for _ in 0..800 {
+        for (b, xs) in chain.state().chunks(d).enumerate() {
+            let v = s * s + chain.levels()[b].powi(2);
+            for (o, &x) in score_x[b * d..(b + 1) * d].iter_mut().zip(xs) {
+                *o = (-(f64::from(x) - mu) / v) as f32;
+            }
+        }
+        chain.step_x(score_x.as_slice().into()).unwrap();
+        for (b, xs) in chain.state().chunks(d).enumerate() {
+            let sigma = chain.levels()[b];
+            let v = s * s + sigma * sigma;
+            let r2: f64 = xs.iter().map(|&x| (f64::from(x) - mu).powi(2)).sum();
+            score_t[b] = -(d as f64) * sigma / v + r2 * sigma / (v * v);
+        }
+        chain.step_t(&score_t).unwrap();
+    }
+    let levels = chain.levels();
+    let mean = levels.iter().sum::<f64>() / samples as f64;
+    let var = levels.iter().map(|t| (t - mean).powi(2)).sum::<f64>() / samples as f64;
+    let (u_mean, u_var) = ((lo + hi) / 2.0, (hi - lo).powi(2) / 12.0);
+    assert!((mean - u_mean).abs() < 0.03, "σ mean {mean} vs {u_mean}");
+    assert!(
+        (var / u_var - 1.0).abs() < 0.15,
+        "σ variance {var} vs {u_var}"
+    );
+    assert!(levels.iter().all(|t| (lo..=hi).contains(t)));
+    let z2: f64 = chain
+        .state()
+        .chunks(d)
+        .zip(levels)
+        .flat_map(|(xs, t)| {
+            xs.iter()
+                .map(move |&x| (f64::from(x) - mu).powi(2) / (s * s + t * t))
+        })
+        .sum::<f64>()
+        / (samples * d) as f64;
+    assert!(
+        (z2 - 1.0).abs() < 0.05,
+        "standardised residual variance {z2}"
+    );
+}
+
+/// The t half alone (η_x = 0, x fixed): the levels must sample p(σ | x) ∝
+/// Π N(x_d; μ, s² + σ²) on [lo, hi], a non-uniform density whose mean and variance are
+/// integrated here on a fine grid. (The joint test above cannot see a wrong drift in t: there
+/// the drift averages out over x.)
+#[test]
+fn langevin_gibbs_level_steps_sample_the_conditional_of_the_level() {
+    let (mu, s, lo, hi) = (0.0f64, 0.5f64, 0.05f64, 1.5f64);
+    let (samples, d) = (3000usize, 8usize);
+    // Every sample has the same residuals: Σ(x − μ)² = d·(s² + 0.6²).
+    let r = (s * s + 0.36f64).sqrt();
+    let one: Vec<f32> = (0..d)
+        .map(|i| (mu + if i % 2 == 0 { r } else { -r }) as f32)
+        .collect();
+    let x0: Vec<f32> = one.iter().copied().cycle().take(samples * d).collect();
+    let mut chain = LangevinGibbs::new(x0, d, vec![lo; samples], (lo, hi), 0.0, 0.002, 17).unwrap();
+    let r2 = d as f64 * r * r;
+    let log_p = |sigma: f64| {
+        let v = s * s + sigma * sigma;
+        -0.5 * d as f64 * v.ln() - r2 / (2.0 * v)
+    };
+    let mut score_t = vec![0.0f64; samples];
+    let zero = vec![0.0f32; samples * d];
+    for _ in 0..1500 {
+        chain.step_x(zero.as_slice().into()).unwrap();
+        for (b, st) in score_t.iter_mut().enumerate() {
+            let sigma = chain.levels()[b];
+            let v = s * s + sigma * sigma;
+            *st = -(d as f64) * sigma / v + r2 * sigma / (v * v);
+        }
+        chain.step_t(&score_t).unwrap();
+    }
+    // The exact conditional moments on a grid.
+    let grid: Vec<f64> = (0..=20_000)
+        .map(|i| lo + (hi - lo) * i as f64 / 20_000.0)
+        .collect();
+    let w: Vec<f64> = grid.iter().map(|&g| log_p(g).exp()).collect();
+    let z: f64 = w.iter().sum();
+    let m_exact = grid.iter().zip(&w).map(|(g, w)| g * w).sum::<f64>() / z;
+    let v_exact = grid
+        .iter()
+        .zip(&w)
+        .map(|(g, w)| (g - m_exact).powi(2) * w)
+        .sum::<f64>()
+        / z;
+    let levels = chain.levels();
+    let mean = levels.iter().sum::<f64>() / samples as f64;
+    let var = levels.iter().map(|t| (t - mean).powi(2)).sum::<f64>() / samples as f64;
+    assert!(
+        (mean - m_exact).abs() < 0.02,
+        "σ | x mean {mean} vs {m_exact}"
+    );
+    assert!(
+        (var / v_exact - 1.0).abs() < 0.15,
+        "σ | x variance {var} vs {v_exact}"
+    );
+}
+
+#[test]
+fn annealed_and_gibbs_settings_are_typed_errors() {
+    let bad = |r: Result<AnnealedLangevin, Error>| matches!(r, Err(Error::Config { .. }));
+    assert!(bad(AnnealedLangevin::geometric(
+        1.0, 2.0, 5, 3, 1e-3, false, 4, 0
+    )));
+    assert!(bad(AnnealedLangevin::geometric(
+        2.0, 1.0, 1, 3, 1e-3, false, 4, 0
+    )));
+    assert!(bad(AnnealedLangevin::geometric(
+        2.0, 1.0, 5, 0, 1e-3, false, 4, 0
+    )));
+    assert!(bad(AnnealedLangevin::geometric(
+        2.0,
+        1.0,
+        5,
+        3,
+        f64::NAN,
+        false,
+        4,
+        0
+    )));
+    assert!(bad(AnnealedLangevin::with_levels(
+        vec![1.0, 1.0],
+        3,
+        1e-3,
+        false,
+        4,
+        0
+    )));
+    let mut done = AnnealedLangevin::with_levels(vec![1.0, 0.5], 1, 1e-3, false, 2, 0).unwrap();
+    let score = [0.0f32; 2];
+    done.advance(score.as_slice().into()).unwrap();
+    done.advance(score.as_slice().into()).unwrap();
+    assert!(matches!(
+        done.advance(score.as_slice().into()),
+        Err(Error::Config { .. })
+    ));
+    let gibbs = |x: Vec<f32>, len, t: Vec<f64>, range, sx, st| {
+        LangevinGibbs::new(x, len, t, range, sx, st, 0)
+    };
+    assert!(gibbs(vec![0.0; 6], 4, vec![0.5], (0.0, 1.0), 0.1, 0.1).is_err());
+    assert!(gibbs(vec![0.0; 4], 2, vec![0.5], (0.0, 1.0), 0.1, 0.1).is_err());
+    assert!(gibbs(vec![0.0; 4], 2, vec![0.5, 2.0], (0.0, 1.0), 0.1, 0.1).is_err());
+    assert!(gibbs(vec![0.0; 4], 2, vec![0.5, 0.5], (1.0, 0.0), 0.1, 0.1).is_err());
+    assert!(gibbs(vec![0.0; 4], 2, vec![0.5, 0.5], (0.0, 1.0), -0.1, 0.1).is_err());
+    let mut ok = gibbs(vec![0.0; 4], 2, vec![0.5, 0.5], (0.0, 1.0), 0.1, 0.1).unwrap();
+    assert!(ok.step_x([0.0f32; 3].as_slice().into()).is_err());
+    assert!(ok.step_t(&[0.0]).is_err());
+    assert!(ok.step_t(&[f64::NAN, 0.0]).is_err());
 }

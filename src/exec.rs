@@ -40,7 +40,7 @@ impl CpuLanes {
             Backend::Neon => Ok(CpuLanes::Neon(Neon::new())),
             Backend::Cuda => Err(Error::BackendUnavailable {
                 backend: b,
-                reason: "this kernel has no CUDA twin yet (lincomb, fill_normal and reduce have)",
+                reason: "this kernel has no CUDA twin yet (langevin_norms)",
             }),
             _ => Err(Error::BackendUnavailable {
                 backend: b,

@@ -93,6 +93,10 @@ impl Backend {
         key: NoiseKey,
         offset: u64,
     ) -> Result<(), Error> {
+        #[cfg(feature = "cuda")]
+        if self == Backend::Cuda {
+            return crate::cuda::device::host_ou_bank(state, k, out, coefs, key, offset);
+        }
         let lanes = CpuLanes::for_backend(self)?;
         run_chunked(OuBank::new(state, k, out, coefs, key, offset)?, lanes);
         Ok(())
@@ -110,6 +114,10 @@ impl Backend {
         dt: f32,
         noise: Noise,
     ) -> Result<(), Error> {
+        #[cfg(feature = "cuda")]
+        if self == Backend::Cuda {
+            return crate::cuda::device::host_milstein(x, f, g, h, dt, noise);
+        }
         let lanes = CpuLanes::for_backend(self)?;
         run_chunked(Milstein::new(x, f, g, h, dt, noise)?, lanes);
         Ok(())
@@ -125,6 +133,10 @@ impl Backend {
         terms: &[Term],
         offset: u64,
     ) -> Result<(), Error> {
+        #[cfg(feature = "cuda")]
+        if self == Backend::Cuda {
+            return crate::cuda::device::host_brownian_tree(y, seed, terms, offset);
+        }
         let lanes = CpuLanes::for_backend(self)?;
         run_chunked(BrownianTree::new(y, seed, terms, offset)?, lanes);
         Ok(())

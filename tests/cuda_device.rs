@@ -4,8 +4,9 @@
 //! definition over the cross-backend property inputs, on device buffers including unaligned
 //! views, a batch split across devices (or across two streams of one device) with global
 //! offsets gives the bits of one call, a captured CUDA graph replays the same bits, buffers
-//! of another device are typed errors, and cuRAND's device API (compiled by the machine's
-//! NVRTC, when it has one) gives the raw Philox words of ito's documented mapping.
+//! of another device are typed errors, the twins of brownian_tree, milstein and ou_bank equal
+//! scalar, and cuRAND's device API (compiled by the machine's NVRTC, when it has one) gives
+//! the raw Philox words of ito's documented mapping.
 #![cfg(feature = "cuda")]
 
 #[path = "common/cases.rs"]
@@ -457,5 +458,73 @@ extern "C" __global__ void curand_words(const unsigned long long* seed, const un
             &key.block_words(*block)[..],
             "{key:?} block {block}"
         );
+    }
+}
+
+/// The twins of brownian_tree, milstein and ou_bank on the device equal scalar, for every
+/// storage type, with an unaligned offset and a length that is not a multiple of four.
+#[test]
+fn sde_kernels_on_the_device_equal_scalar() {
+    if device_or_skip("sde_kernels_on_the_device_equal_scalar").is_none() {
+        return;
+    }
+    let n = 100_003;
+    let vals = |k: usize| -> Vec<f32> {
+        (0..n)
+            .map(|i| (((i * 31 + k * 17) % 1000) as f32 - 500.0) / 300.0)
+            .collect()
+    };
+    let key = NoiseKey {
+        seed: 0xabc,
+        stream: 5,
+        step: 9,
+    };
+    let offset = 1_000_003u64;
+    let terms: Vec<ito::brownian::Term> = (0..40)
+        .map(|j| ito::brownian::Term {
+            stream: 100 + j,
+            step: 3 * j,
+            coef: if j % 7 == 0 {
+                0.0
+            } else {
+                0.1 * j as f32 - 1.5
+            },
+        })
+        .collect();
+    let mut coefs = ito::fbm::OuBankCoefs {
+        sqrt_h: 0.1,
+        ..Default::default()
+    };
+    for k in 0..5 {
+        coefs.decay[k] = 0.9 - 0.1 * k as f32;
+        coefs.a[k] = 0.3 + 0.05 * k as f32;
+        coefs.b[k] = 0.01 * k as f32;
+        coefs.omega[k] = 1.0 / (k + 1) as f32;
+    }
+    for d in DTYPES {
+        let run = |b: Backend| {
+            let mut y = Buf::filled(d, n, 0.0);
+            b.brownian_tree(y.as_mut(), 77, &terms, offset).unwrap();
+            let mut x = Buf::from_f32s(d, &vals(0));
+            let (f, g, h) = (
+                Buf::from_f32s(d, &vals(1)),
+                Buf::from_f32s(d, &vals(2)),
+                Buf::from_f32s(d, &vals(3)),
+            );
+            let noise = Noise { key, offset };
+            b.milstein(x.as_mut(), f.as_ref(), g.as_ref(), h.as_ref(), 0.01, noise)
+                .unwrap();
+            let mut state = Buf::from_f32s(d, &vals(4).repeat(5));
+            let mut out = Buf::filled(Dtype::F32, n, 0.0);
+            b.ou_bank(state.as_mut(), 5, Some(out.as_mut()), &coefs, key, offset)
+                .unwrap();
+            (y, x, state, out)
+        };
+        let (y_ref, x_ref, s_ref, o_ref) = run(Backend::Scalar);
+        let (y, x, s, o) = run(Backend::Cuda);
+        assert_eq!(first_difference(&y, &y_ref), None, "brownian_tree {d:?}");
+        assert_eq!(first_difference(&x, &x_ref), None, "milstein {d:?}");
+        assert_eq!(first_difference(&s, &s_ref), None, "ou_bank state {d:?}");
+        assert_eq!(first_difference(&o, &o_ref), None, "ou_bank out {d:?}");
     }
 }

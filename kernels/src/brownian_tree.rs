@@ -34,6 +34,38 @@ pub struct Term {
     pub coef: f32,
 }
 
+/// Validates a `brownian_tree` call by its length (every backend's check): at most
+/// [`MAX_TERMS`] terms, finite coefficients, `offset + len` within u64.
+pub fn check_brownian_tree(len: usize, terms: &[Term], offset: u64) -> Result<(), ArgError> {
+    if terms.len() > MAX_TERMS {
+        return Err(ArgError::new(
+            "terms",
+            Problem::TooMany {
+                max: MAX_TERMS,
+                found: terms.len(),
+            },
+        ));
+    }
+    for (j, t) in terms.iter().enumerate() {
+        check_finite("terms.coef", Some(j), t.coef)?;
+    }
+    if offset.checked_add(len as u64).is_none() {
+        return Err(ArgError::new(
+            "offset",
+            Problem::OutOfRange {
+                expected: "offset + length ≤ u64::MAX",
+            },
+        ));
+    }
+    Ok(())
+}
+
+/// The terms a call draws: those with a non-zero coefficient, in order (every backend skips
+/// the others without drawing their normals).
+pub fn present_terms(terms: &[Term]) -> impl Iterator<Item = &Term> {
+    terms.iter().filter(|t| t.coef != 0.0)
+}
+
 /// A validated `brownian_tree` call over one contiguous range of elements.
 #[derive(Debug)]
 pub struct BrownianTree<'a> {
@@ -48,30 +80,11 @@ impl<'a> BrownianTree<'a> {
     /// Validates: at most [`MAX_TERMS`] terms, finite coefficients, `offset + y.len()` within
     /// u64.
     pub fn new(y: TensorMut<'a>, seed: u64, terms: &[Term], offset: u64) -> Result<Self, ArgError> {
-        if terms.len() > MAX_TERMS {
-            return Err(ArgError::new(
-                "terms",
-                Problem::TooMany {
-                    max: MAX_TERMS,
-                    found: terms.len(),
-                },
-            ));
-        }
-        for (j, t) in terms.iter().enumerate() {
-            check_finite("terms.coef", Some(j), t.coef)?;
-        }
-        if offset.checked_add(y.len() as u64).is_none() {
-            return Err(ArgError::new(
-                "offset",
-                Problem::OutOfRange {
-                    expected: "offset + length ≤ u64::MAX",
-                },
-            ));
-        }
+        check_brownian_tree(y.len(), terms, offset)?;
         // Zero terms are dropped here, so the kernel never draws their normals.
         let mut arr = [Term::default(); MAX_TERMS];
         let mut n = 0;
-        for t in terms.iter().filter(|t| t.coef != 0.0) {
+        for t in present_terms(terms) {
             arr[n] = *t;
             n += 1;
         }
@@ -87,11 +100,6 @@ impl<'a> BrownianTree<'a> {
     /// Number of elements.
     pub fn len(&self) -> usize {
         self.y.len()
-    }
-
-    /// The terms with a non-zero coefficient, in order: the ones the kernel draws.
-    pub fn terms(&self) -> &[Term] {
-        &self.terms[..self.n_terms]
     }
 
     /// True when there are no elements.

@@ -18,6 +18,41 @@ use crate::lincomb::Noise;
 use crate::noise::{run_elementwise, Elementwise};
 use crate::storage::{TensorMut, TensorRef};
 
+/// Validates a `milstein` call by its lengths (every backend's check): f, g, h as long as x;
+/// Δt finite and ≥ 0; `noise.offset + len` within u64. Returns (Δt, √Δt, Δt/2) as the kernel
+/// uses them: f32, each correctly rounded once, identically for every backend.
+pub fn check_milstein(
+    x_len: usize,
+    f_len: usize,
+    g_len: usize,
+    h_len: usize,
+    dt: f32,
+    noise: Noise,
+) -> Result<(f32, f32, f32), ArgError> {
+    let n = x_len;
+    check_len("f", None, n, f_len)?;
+    check_len("g", None, n, g_len)?;
+    check_len("h", None, n, h_len)?;
+    check_finite("dt", None, dt)?;
+    if dt < 0.0 {
+        return Err(ArgError::new(
+            "dt",
+            Problem::OutOfRange {
+                expected: "Δt ≥ 0"
+            },
+        ));
+    }
+    if noise.offset.checked_add(n as u64).is_none() {
+        return Err(ArgError::new(
+            "noise.offset",
+            Problem::OutOfRange {
+                expected: "offset + length ≤ u64::MAX",
+            },
+        ));
+    }
+    Ok((dt, libm::sqrtf(dt), 0.5 * dt))
+}
+
 /// A validated `milstein` call over one contiguous range of elements.
 #[derive(Debug)]
 pub struct Milstein<'a> {
@@ -42,36 +77,15 @@ impl<'a> Milstein<'a> {
         dt: f32,
         noise: Noise,
     ) -> Result<Self, ArgError> {
-        let n = x.len();
-        check_len("f", None, n, f.len())?;
-        check_len("g", None, n, g.len())?;
-        check_len("h", None, n, h.len())?;
-        check_finite("dt", None, dt)?;
-        if dt < 0.0 {
-            return Err(ArgError::new(
-                "dt",
-                Problem::OutOfRange {
-                    expected: "Δt ≥ 0"
-                },
-            ));
-        }
-        if noise.offset.checked_add(n as u64).is_none() {
-            return Err(ArgError::new(
-                "noise.offset",
-                Problem::OutOfRange {
-                    expected: "offset + length ≤ u64::MAX",
-                },
-            ));
-        }
+        let (dt, sqrt_dt, half_dt) = check_milstein(x.len(), f.len(), g.len(), h.len(), dt, noise)?;
         Ok(Milstein {
             x,
             f,
             g,
             h,
             dt,
-            // Correctly rounded in f32, identically on every backend (host-side constants).
-            sqrt_dt: libm::sqrtf(dt),
-            half_dt: 0.5 * dt,
+            sqrt_dt,
+            half_dt,
             noise,
         })
     }
@@ -79,11 +93,6 @@ impl<'a> Milstein<'a> {
     /// Number of elements.
     pub fn len(&self) -> usize {
         self.x.len()
-    }
-
-    /// (Δt, √Δt, Δt/2) as the kernel uses them (f32, each rounded once).
-    pub fn step_constants(&self) -> (f32, f32, f32) {
-        (self.dt, self.sqrt_dt, self.half_dt)
     }
 
     /// True when there are no elements.

@@ -36,6 +36,67 @@ pub struct OuBankCoefs {
     pub omega: [f32; MAX_K],
 }
 
+/// Validates an `ou_bank` call by its lengths (every backend's check): 1 … [`MAX_K`] planes
+/// of equal length in `state_len` elements (and `out_len` as long as one plane), finite
+/// constants, `stream < u32::MAX`, `offset + len` within u64. Returns the plane length.
+pub fn check_ou_bank(
+    state_len: usize,
+    k: usize,
+    out_len: Option<usize>,
+    c: &OuBankCoefs,
+    key: NoiseKey,
+    offset: u64,
+) -> Result<usize, ArgError> {
+    if k == 0 || k > MAX_K {
+        return Err(ArgError::new(
+            "k",
+            Problem::OutOfRange {
+                expected: "1 ≤ K ≤ 8",
+            },
+        ));
+    }
+    if state_len % k != 0 {
+        return Err(ArgError::new(
+            "state",
+            Problem::OutOfRange {
+                expected: "K planes of equal length",
+            },
+        ));
+    }
+    let len = state_len / k;
+    if let Some(o) = out_len {
+        check_len("out", None, len, o)?;
+    }
+    check_finite("coefs.sqrt_h", None, c.sqrt_h)?;
+    for (name, arr) in [
+        ("coefs.decay", &c.decay),
+        ("coefs.a", &c.a),
+        ("coefs.b", &c.b),
+        ("coefs.omega", &c.omega),
+    ] {
+        for (j, v) in arr.iter().enumerate().take(k) {
+            check_finite(name, Some(j), *v)?;
+        }
+    }
+    if key.stream == u32::MAX {
+        return Err(ArgError::new(
+            "key.stream",
+            Problem::OutOfRange {
+                expected: "a tag below u32::MAX (the second normal uses stream + 1)",
+            },
+        ));
+    }
+    if offset.checked_add(len as u64).is_none() {
+        return Err(ArgError::new(
+            "offset",
+            Problem::OutOfRange {
+                expected: "offset + length ≤ u64::MAX",
+            },
+        ));
+    }
+    Ok(len)
+}
+
 /// A validated `ou_bank` call over one contiguous range of elements.
 #[derive(Debug)]
 pub struct OuBank<'a> {
@@ -61,53 +122,14 @@ impl<'a> OuBank<'a> {
         key: NoiseKey,
         offset: u64,
     ) -> Result<Self, ArgError> {
-        if k == 0 || k > MAX_K {
-            return Err(ArgError::new(
-                "k",
-                Problem::OutOfRange {
-                    expected: "1 ≤ K ≤ 8",
-                },
-            ));
-        }
-        if state.len() % k != 0 {
-            return Err(ArgError::new(
-                "state",
-                Problem::OutOfRange {
-                    expected: "K planes of equal length",
-                },
-            ));
-        }
-        let len = state.len() / k;
-        if let Some(o) = &out {
-            check_len("out", None, len, o.len())?;
-        }
-        check_finite("coefs.sqrt_h", None, c.sqrt_h)?;
-        for (name, arr) in [
-            ("coefs.decay", &c.decay),
-            ("coefs.a", &c.a),
-            ("coefs.b", &c.b),
-            ("coefs.omega", &c.omega),
-        ] {
-            for (j, v) in arr.iter().enumerate().take(k) {
-                check_finite(name, Some(j), *v)?;
-            }
-        }
-        if key.stream == u32::MAX {
-            return Err(ArgError::new(
-                "key.stream",
-                Problem::OutOfRange {
-                    expected: "a tag below u32::MAX (the second normal uses stream + 1)",
-                },
-            ));
-        }
-        if offset.checked_add(len as u64).is_none() {
-            return Err(ArgError::new(
-                "offset",
-                Problem::OutOfRange {
-                    expected: "offset + length ≤ u64::MAX",
-                },
-            ));
-        }
+        let len = check_ou_bank(
+            state.len(),
+            k,
+            out.as_ref().map(|o| o.len()),
+            c,
+            key,
+            offset,
+        )?;
         let mut planes: [Option<TensorMut<'a>>; MAX_K] = core::array::from_fn(|_| None);
         let mut rest = state;
         for p in planes.iter_mut().take(k) {

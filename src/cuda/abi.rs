@@ -2,8 +2,10 @@
 //! passed by value. Addresses are device addresses (host addresses under the emulation).
 //! `cuda/emulation/tests/abi.rs` compares every size and field offset with the C side.
 
-use ito_kernels::lincomb::{LincombParams, MAX_INPUTS};
+use ito_kernels::brownian_tree::{present_terms, Term, MAX_TERMS};
+use ito_kernels::lincomb::{LincombParams, Noise, MAX_INPUTS};
 use ito_kernels::noise::NoiseKey;
+use ito_kernels::ou_bank::OuBankCoefs;
 use ito_kernels::storage::Dtype;
 
 /// A tensor argument: the address of element 0 and the storage type code.
@@ -218,7 +220,7 @@ pub struct BrownianTreeArgs {
     /// Zero.
     pub reserved: u32,
     /// The terms.
-    pub terms: [TreeTermArg; ito_kernels::brownian_tree::MAX_TERMS],
+    pub terms: [TreeTermArg; MAX_TERMS],
 }
 
 /// `ito_milstein_args`.
@@ -275,6 +277,83 @@ pub struct OuBankArgs {
     pub b: [f32; ito_kernels::ou_bank::MAX_K],
     /// ω_k.
     pub omega: [f32; ito_kernels::ou_bank::MAX_K],
+}
+
+impl BrownianTreeArgs {
+    /// The block for a validated call (`check_brownian_tree`): the present terms only.
+    pub fn new(y: TensorArg, len: usize, seed: u64, terms: &[Term], offset: u64) -> Self {
+        let mut args = BrownianTreeArgs {
+            y,
+            seed,
+            offset,
+            len: len as u64,
+            n_terms: 0,
+            reserved: 0,
+            terms: [TreeTermArg::default(); MAX_TERMS],
+        };
+        for (slot, t) in args.terms.iter_mut().zip(present_terms(terms)) {
+            *slot = TreeTermArg {
+                stream: t.stream,
+                step: t.step,
+                coef: t.coef,
+            };
+            args.n_terms += 1;
+        }
+        args
+    }
+}
+
+impl MilsteinArgs {
+    /// The block for a validated call; `constants` = (Δt, √Δt, Δt/2) from `check_milstein`.
+    pub fn new(
+        tensors: [TensorArg; 4],
+        len: usize,
+        constants: (f32, f32, f32),
+        noise: Noise,
+    ) -> Self {
+        let [x, f, g, h] = tensors;
+        let (dt, sqrt_dt, half_dt) = constants;
+        MilsteinArgs {
+            x,
+            f,
+            g,
+            h,
+            key: noise.key.into(),
+            offset: noise.offset,
+            len: len as u64,
+            dt,
+            sqrt_dt,
+            half_dt,
+            reserved: 0,
+        }
+    }
+}
+
+impl OuBankArgs {
+    /// The block for a validated call (`check_ou_bank`) over planes of `len` elements.
+    pub fn new(
+        state: TensorArg,
+        out: Option<TensorArg>,
+        len: usize,
+        k: usize,
+        c: &OuBankCoefs,
+        key: NoiseKey,
+        offset: u64,
+    ) -> Self {
+        OuBankArgs {
+            state,
+            out: out.unwrap_or_default(),
+            key: key.into(),
+            offset,
+            len: len as u64,
+            k: k as u32,
+            sqrt_h: c.sqrt_h,
+            decay: c.decay,
+            a: c.a,
+            b: c.b,
+            omega: c.omega,
+        }
+    }
 }
 
 // SAFETY: plain #[repr(C)] data (integers and floats, no references or padding-sensitive

@@ -19,19 +19,28 @@ use cudarc::driver::{
     DevicePtrMut, DeviceRepr, DeviceSlice, DriverError, LaunchConfig, PushKernelArg, SyncOnDrop,
 };
 use cudarc::nvrtc::Ptx;
+use ito_kernels::brownian_tree::{check_brownian_tree, Term};
 use ito_kernels::fill_normal::check_fill_normal;
 use ito_kernels::lincomb::{LincombCoefs, LincombParams, Noise, MAX_INPUTS};
+use ito_kernels::milstein::check_milstein;
+use ito_kernels::noise::NoiseKey;
+use ito_kernels::ou_bank::{check_ou_bank, OuBankCoefs};
 use ito_kernels::reduce::{check_reduce_lengths, SegmentStats, LEAF};
 use ito_kernels::storage::{Dtype, TensorMut, TensorRef};
 use ito_kernels::{bf16, f16, ArgError, Problem};
 
-use super::abi::{FillNormalArgs, LincombArgs, ReduceArgs, TensorArg};
+use super::abi::{
+    BrownianTreeArgs, FillNormalArgs, LincombArgs, MilsteinArgs, OuBankArgs, ReduceArgs, TensorArg,
+};
 use super::launch::{self, Shape};
 use crate::Error;
 
 const LINCOMB_PTX: &str = include_str!("../../cuda/lincomb.ptx");
 const FILL_NORMAL_PTX: &str = include_str!("../../cuda/fill_normal.ptx");
 const REDUCE_PTX: &str = include_str!("../../cuda/reduce.ptx");
+const BROWNIAN_TREE_PTX: &str = include_str!("../../cuda/brownian_tree.ptx");
+const MILSTEIN_PTX: &str = include_str!("../../cuda/milstein.ptx");
+const OU_BANK_PTX: &str = include_str!("../../cuda/ou_bank.ptx");
 
 /// The oldest driver that loads PTX ISA 8.0 (CUDA 12.0).
 const MIN_DRIVER_VERSION: i32 = 12_000;
@@ -88,6 +97,9 @@ struct Loaded {
     fill_normal: CudaFunction,
     reduce_leaves: CudaFunction,
     reduce_combine: CudaFunction,
+    brownian_tree: CudaFunction,
+    milstein: CudaFunction,
+    ou_bank: CudaFunction,
     max_grid: u32,
 }
 
@@ -113,6 +125,9 @@ fn load(ordinal: usize) -> Result<Arc<Loaded>, Error> {
     let lincomb = module(LINCOMB_PTX, "loading cuda/lincomb.ptx")?;
     let fill_normal = module(FILL_NORMAL_PTX, "loading cuda/fill_normal.ptx")?;
     let reduce = module(REDUCE_PTX, "loading cuda/reduce.ptx")?;
+    let brownian_tree = module(BROWNIAN_TREE_PTX, "loading cuda/brownian_tree.ptx")?;
+    let milstein = module(MILSTEIN_PTX, "loading cuda/milstein.ptx")?;
+    let ou_bank = module(OU_BANK_PTX, "loading cuda/ou_bank.ptx")?;
     let multiprocessors = ctx
         .attribute(sys::CUdevice_attribute::CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT)
         .map_err(driver("reading the multiprocessor count"))?;
@@ -129,6 +144,15 @@ fn load(ordinal: usize) -> Result<Arc<Loaded>, Error> {
         reduce_combine: reduce
             .load_function("ito_reduce_combine")
             .map_err(driver("finding ito_reduce_combine"))?,
+        brownian_tree: brownian_tree
+            .load_function("ito_brownian_tree")
+            .map_err(driver("finding ito_brownian_tree"))?,
+        milstein: milstein
+            .load_function("ito_milstein")
+            .map_err(driver("finding ito_milstein"))?,
+        ou_bank: ou_bank
+            .load_function("ito_ou_bank")
+            .map_err(driver("finding ito_ou_bank"))?,
         max_grid: launch::resident_blocks(multiprocessors.max(1) as u32),
         ctx,
     });
@@ -681,6 +705,185 @@ impl CudaDevice {
             "launching ito_reduce_combine",
         )
     }
+}
+
+impl CudaDevice {
+    /// `brownian_tree` on the device: y = Σⱼ cⱼ·N(seed, streamⱼ, stepⱼ, offset + i) (see
+    /// `Backend::brownian_tree`).
+    pub fn brownian_tree(
+        &self,
+        mut y: DeviceMut<'_>,
+        seed: u64,
+        terms: &[Term],
+        offset: u64,
+    ) -> Result<(), Error> {
+        let len = y.len();
+        check_brownian_tree(len, terms, offset)?;
+        self.check_device("y", y.context())?;
+        if len == 0 {
+            return Ok(());
+        }
+        let (y_arg, _guard) = y.address(&self.stream);
+        let args = BrownianTreeArgs::new(y_arg, len, seed, terms, offset);
+        let shape = launch::elementwise(offset, args.len, self.loaded.max_grid);
+        self.launch(
+            &self.loaded.brownian_tree,
+            shape,
+            &args,
+            "launching ito_brownian_tree",
+        )
+    }
+
+    /// `milstein` on the device (see `Backend::milstein`).
+    pub fn milstein(
+        &self,
+        mut x: DeviceMut<'_>,
+        f: DeviceRef<'_>,
+        g: DeviceRef<'_>,
+        h: DeviceRef<'_>,
+        dt: f32,
+        noise: Noise,
+    ) -> Result<(), Error> {
+        let len = x.len();
+        let constants = check_milstein(len, f.len(), g.len(), h.len(), dt, noise)?;
+        self.check_device("x", x.context())?;
+        for (name, t) in [("f", &f), ("g", &g), ("h", &h)] {
+            self.check_device(name, t.context())?;
+        }
+        if len == 0 {
+            return Ok(());
+        }
+        let stream = &*self.stream;
+        let (x_arg, _gx) = x.address(stream);
+        let (f_arg, _gf) = f.address(stream);
+        let (g_arg, _gg) = g.address(stream);
+        let (h_arg, _gh) = h.address(stream);
+        let args = MilsteinArgs::new([x_arg, f_arg, g_arg, h_arg], len, constants, noise);
+        let shape = launch::elementwise(noise.offset, args.len, self.loaded.max_grid);
+        self.launch(
+            &self.loaded.milstein,
+            shape,
+            &args,
+            "launching ito_milstein",
+        )
+    }
+
+    /// `ou_bank` on the device: `state` holds the K planes one after another (see
+    /// `Backend::ou_bank`).
+    pub fn ou_bank(
+        &self,
+        mut state: DeviceMut<'_>,
+        k: usize,
+        mut out: Option<DeviceMut<'_>>,
+        coefs: &OuBankCoefs,
+        key: NoiseKey,
+        offset: u64,
+    ) -> Result<(), Error> {
+        let len = check_ou_bank(
+            state.len(),
+            k,
+            out.as_ref().map(|o| o.len()),
+            coefs,
+            key,
+            offset,
+        )?;
+        self.check_device("state", state.context())?;
+        if let Some(o) = &out {
+            self.check_device("out", o.context())?;
+        }
+        if len == 0 {
+            return Ok(());
+        }
+        let stream = &*self.stream;
+        let (state_arg, _gs) = state.address(stream);
+        let (out_arg, _go) = match &mut out {
+            Some(o) => {
+                let (a, g) = o.address(stream);
+                (Some(a), Some(g))
+            }
+            None => (None, None),
+        };
+        let args = OuBankArgs::new(state_arg, out_arg, len, k, coefs, key, offset);
+        let mut shape = launch::elementwise(offset, args.len, self.loaded.max_grid);
+        shape.block = shape.block.min(launch::OU_BANK_MAX_BLOCK);
+        self.launch(&self.loaded.ou_bank, shape, &args, "launching ito_ou_bank")
+    }
+}
+
+/// `Backend::Cuda.brownian_tree` on a host tensor (see [`host_lincomb`]).
+pub(crate) fn host_brownian_tree(
+    y: TensorMut<'_>,
+    seed: u64,
+    terms: &[Term],
+    offset: u64,
+) -> Result<(), Error> {
+    check_brownian_tree(y.len(), terms, offset)?;
+    let dev = host_device()?;
+    let mut d = dev.alloc(y.dtype(), y.len())?;
+    dev.brownian_tree(d.as_mut(), seed, terms, offset)?;
+    dev.download(&d, y)
+}
+
+/// `Backend::Cuda.milstein` on host tensors (see [`host_lincomb`]).
+pub(crate) fn host_milstein(
+    x: TensorMut<'_>,
+    f: TensorRef<'_>,
+    g: TensorRef<'_>,
+    h: TensorRef<'_>,
+    dt: f32,
+    noise: Noise,
+) -> Result<(), Error> {
+    check_milstein(x.len(), f.len(), g.len(), h.len(), dt, noise)?;
+    let dev = host_device()?;
+    let mut dx = dev.upload(x.as_ref())?;
+    let (df, dg, dh) = (dev.upload(f)?, dev.upload(g)?, dev.upload(h)?);
+    dev.milstein(
+        dx.as_mut(),
+        df.as_ref(),
+        dg.as_ref(),
+        dh.as_ref(),
+        dt,
+        noise,
+    )?;
+    dev.download(&dx, x)
+}
+
+/// `Backend::Cuda.ou_bank` on host tensors (see [`host_lincomb`]).
+pub(crate) fn host_ou_bank(
+    state: TensorMut<'_>,
+    k: usize,
+    out: Option<TensorMut<'_>>,
+    coefs: &OuBankCoefs,
+    key: NoiseKey,
+    offset: u64,
+) -> Result<(), Error> {
+    check_ou_bank(
+        state.len(),
+        k,
+        out.as_ref().map(|o| o.len()),
+        coefs,
+        key,
+        offset,
+    )?;
+    let dev = host_device()?;
+    let mut ds = dev.upload(state.as_ref())?;
+    let mut dout = match &out {
+        Some(o) => Some(dev.alloc(o.dtype(), o.len())?),
+        None => None,
+    };
+    dev.ou_bank(
+        ds.as_mut(),
+        k,
+        dout.as_mut().map(|b| b.as_mut()),
+        coefs,
+        key,
+        offset,
+    )?;
+    dev.download(&ds, state)?;
+    if let (Some(d), Some(o)) = (&dout, out) {
+        dev.download(d, o)?;
+    }
+    Ok(())
 }
 
 /// The device the host-slice entry points use for `Backend::Cuda`: `ITO_CUDA_DEVICE` (an

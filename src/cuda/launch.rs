@@ -6,6 +6,10 @@
 /// Threads per block for every ito kernel.
 pub const BLOCK: u32 = 256;
 
+/// The most threads per block `ito_ou_bank` launches with (its launch bounds: with eight
+/// planes unrolled it needs more than the 64 registers of 1024-thread blocks).
+pub const OU_BANK_MAX_BLOCK: u32 = 512;
+
 /// A launch: blocks in the grid and threads per block (x only).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Shape {

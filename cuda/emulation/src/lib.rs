@@ -6,17 +6,16 @@
 //! runtime passes.
 
 use ito::cuda::abi::{
-    BrownianTreeArgs, FillNormalArgs, LincombArgs, MilsteinArgs, NoiseKeyArg, OuBankArgs,
-    ReduceArgs, TensorArg, TreeTermArg,
+    BrownianTreeArgs, FillNormalArgs, LincombArgs, MilsteinArgs, OuBankArgs, ReduceArgs, TensorArg,
 };
 use ito::cuda::launch::{self, Shape};
 use ito::{Error, LincombCoefs, Noise, SegmentStats, TensorMut, TensorRef};
-use ito_kernels::brownian_tree::{BrownianTree, Term, MAX_TERMS};
+use ito_kernels::brownian_tree::{check_brownian_tree, Term};
 use ito_kernels::fill_normal::FillNormal;
 use ito_kernels::lincomb::{LincombParams, MAX_INPUTS};
-use ito_kernels::milstein::Milstein;
+use ito_kernels::milstein::check_milstein;
 use ito_kernels::noise::NoiseKey;
-use ito_kernels::ou_bank::{OuBank, OuBankCoefs};
+use ito_kernels::ou_bank::{check_ou_bank, OuBankCoefs};
 use ito_kernels::reduce::Reduce;
 
 mod ffi {
@@ -241,28 +240,11 @@ pub fn brownian_tree(
     offset: u64,
     shape: Option<Shape>,
 ) -> Result<(), Error> {
-    let present: Vec<Term> = BrownianTree::new(y.reborrow(), seed, terms, offset)?
-        .terms()
-        .to_vec();
+    check_brownian_tree(y.len(), terms, offset)?;
     if y.is_empty() {
         return Ok(());
     }
-    let mut args = BrownianTreeArgs {
-        len: y.len() as u64,
-        y: arg_mut(&mut y),
-        seed,
-        offset,
-        n_terms: present.len() as u32,
-        reserved: 0,
-        terms: [TreeTermArg::default(); MAX_TERMS],
-    };
-    for (slot, t) in args.terms.iter_mut().zip(&present) {
-        *slot = TreeTermArg {
-            stream: t.stream,
-            step: t.step,
-            coef: t.coef,
-        };
-    }
+    let args = BrownianTreeArgs::new(arg_mut(&mut y), y.len(), seed, terms, offset);
     let s = shape.unwrap_or_else(|| default_shape(offset, args.len));
     check_shape(s)?;
     // SAFETY: y is exclusively borrowed for `args.len` elements; the kernel writes local
@@ -281,23 +263,12 @@ pub fn milstein(
     noise: Noise,
     shape: Option<Shape>,
 ) -> Result<(), Error> {
-    let (dt, sqrt_dt, half_dt) = Milstein::new(x.reborrow(), f, g, h, dt, noise)?.step_constants();
+    let constants = check_milstein(x.len(), f.len(), g.len(), h.len(), dt, noise)?;
     if x.is_empty() {
         return Ok(());
     }
-    let args = MilsteinArgs {
-        len: x.len() as u64,
-        x: arg_mut(&mut x),
-        f: arg_ref(&f),
-        g: arg_ref(&g),
-        h: arg_ref(&h),
-        key: noise.key.into(),
-        offset: noise.offset,
-        dt,
-        sqrt_dt,
-        half_dt,
-        reserved: 0,
-    };
+    let tensors = [arg_mut(&mut x), arg_ref(&f), arg_ref(&g), arg_ref(&h)];
+    let args = MilsteinArgs::new(tensors, x.len(), constants, noise);
     let s = shape.unwrap_or_else(|| default_shape(noise.offset, args.len));
     check_shape(s)?;
     // SAFETY: x is exclusively borrowed and f, g, h shared, each of `args.len` elements (checked
@@ -317,34 +288,22 @@ pub fn ou_bank(
     offset: u64,
     shape: Option<Shape>,
 ) -> Result<(), Error> {
-    let len = OuBank::new(
-        state.reborrow(),
+    let len = check_ou_bank(
+        state.len(),
         k,
-        out.as_mut().map(|o| o.reborrow()),
+        out.as_ref().map(|o| o.len()),
         coefs,
         key,
         offset,
-    )?
-    .len();
+    )?;
     if len == 0 {
         return Ok(());
     }
-    let args = OuBankArgs {
-        state: arg_mut(&mut state),
-        out: out.as_mut().map(arg_mut).unwrap_or_default(),
-        key: NoiseKeyArg::from(key),
-        offset,
-        len: len as u64,
-        k: k as u32,
-        sqrt_h: coefs.sqrt_h,
-        decay: coefs.decay,
-        a: coefs.a,
-        b: coefs.b,
-        omega: coefs.omega,
-    };
+    let out_arg = out.as_mut().map(arg_mut);
+    let args = OuBankArgs::new(arg_mut(&mut state), out_arg, len, k, coefs, key, offset);
     let s = shape.unwrap_or_else(|| default_shape(offset, args.len));
     check_shape(s)?;
-    if s.block > 512 {
+    if s.block > launch::OU_BANK_MAX_BLOCK {
         return Err(Error::Config {
             arg: "shape",
             expected: "at most 512 threads per block (ou_bank's launch bounds)",

@@ -108,4 +108,29 @@ struct ito_ou_bank_args {
     float omega[ITO_OU_BANK_MAX_K];
 };
 
+// langevin (kernels/src/langevin.rs, src/langevin.rs): the corrector over samples of
+// sample_len elements, four launches with no host round trip. ito_langevin_norms_leaves writes
+// each leaf's (Σscore², Σz², 0) to leaf_stats like ito_reduce_leaves; reduce.cu's
+// ito_reduce_combine folds them into norms (3 per sample); ito_langevin_step_size computes
+// ε per sample in f64 exactly as the host does (per sample, or from the batch means of the
+// norms) and the f32 coefficients (ε, √(2ε)); ito_langevin_update applies
+// x ← 1·x + ε·score + √(2ε)·z, lincomb's arithmetic, with the same z.
+struct ito_langevin_args {
+    ito_tensor x;
+    ito_tensor score;
+    ito_noise_key key;
+    unsigned long long offset;  // global index of element 0
+    unsigned long long sample_len;
+    unsigned long long samples;
+    unsigned long long leaves_per_sample;
+    float* leaf_stats;  // 3 per leaf
+    float* norms;       // 3 per sample: (Σscore², Σz², 0)
+    double* eps;        // per sample
+    float* coefs;       // 2 per sample: ε and √(2ε) as f32
+    double snr;
+    double alpha;
+    unsigned int batch_mean;
+    unsigned int reserved;
+};
+
 #endif

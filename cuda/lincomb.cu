@@ -86,7 +86,7 @@ __device__ __forceinline__ void ito_lincomb_range(const ito_lincomb_args& p) {
             if (reads_y) {
                 ito_load4(p.y, j0, y_old);
             }
-            float y_new[4], y2_new[4];
+            float y_new[4] = {0.0f, 0.0f, 0.0f, 0.0f}, y2_new[4] = {0.0f, 0.0f, 0.0f, 0.0f};
 #pragma unroll
             for (int k = 0; k < 4; ++k) {
                 float ak[N + 1];
@@ -113,7 +113,7 @@ __device__ __forceinline__ void ito_lincomb_range(const ito_lincomb_args& p) {
                     a[j] = ((p.used >> j) & 1u) ? ito_load(p.inputs[j], i) : 0.0f;
                 }
                 const float y_old = reads_y ? ito_load(p.y, i) : 0.0f;
-                float y_new, y2_new;
+                float y_new = 0.0f, y2_new = 0.0f;
                 ito_lincomb_element<N>(p, a, y_old, z.z[k], &y_new, &y2_new);
                 if (has_y2) {
                     ito_store(p.y2, i, y2_new);

@@ -132,4 +132,11 @@ __device__ __forceinline__ ito_normals4 ito_block_normals(ito_noise_key key, uns
     return n;
 }
 
+// The normal of global element `index` under `key`: word index & 3 of its Philox block.
+__device__ __forceinline__ float ito_normal(ito_noise_key key, unsigned long long index) {
+    const ito_normals4 n = ito_block_normals(key, index >> 2);
+    const unsigned int word = (unsigned int)(index & 3ull);
+    return word == 0u ? n.z[0] : word == 1u ? n.z[1] : word == 2u ? n.z[2] : n.z[3];
+}
+
 #endif

@@ -38,10 +38,6 @@ impl CpuLanes {
             }
             #[cfg(target_arch = "aarch64")]
             Backend::Neon => Ok(CpuLanes::Neon(Neon::new())),
-            Backend::Cuda => Err(Error::BackendUnavailable {
-                backend: b,
-                reason: "this kernel has no CUDA twin yet (langevin_norms)",
-            }),
             _ => Err(Error::BackendUnavailable {
                 backend: b,
                 reason: "not a CPU backend of this build",

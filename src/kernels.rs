@@ -251,6 +251,10 @@ impl Backend {
         noise: Noise,
         out: &mut [Norms],
     ) -> Result<(), Error> {
+        #[cfg(feature = "cuda")]
+        if self == Backend::Cuda {
+            return crate::cuda::device::host_langevin_norms(score, sample_len, noise, out);
+        }
         let lanes = CpuLanes::for_backend(self)?;
         let k = LangevinNorms::new(score, sample_len, noise)?;
         if out.len() != k.samples() {

@@ -34,6 +34,26 @@ pub struct Corrector {
     pub norms: NormMode,
 }
 
+impl Corrector {
+    /// `Ok` when r is finite and ≥ 0 and α finite and > 0.
+    pub fn check(&self) -> Result<(), Error> {
+        if !(self.snr.is_finite() && self.snr >= 0.0) {
+            return Err(Error::config("snr", "a finite value ≥ 0", self.snr));
+        }
+        if !(self.alpha.is_finite() && self.alpha > 0.0) {
+            return Err(Error::config("alpha", "a finite value > 0", self.alpha));
+        }
+        Ok(())
+    }
+
+    /// ε = 2α·(r·‖z‖/‖score‖)² from the norms, in f64 with exactly these operations (the CUDA
+    /// step-size kernel repeats them): q = r·‖z‖/‖score‖, ε = 2α·(q·q).
+    pub fn step_size(&self, score_norm: f64, noise_norm: f64) -> f64 {
+        let q = self.snr * noise_norm / score_norm;
+        2.0 * self.alpha * (q * q)
+    }
+}
+
 /// One Langevin corrector step on `backend` (see the module docs) over samples of
 /// `sample_len` elements; returns the step size ε used for each sample. The noise of element
 /// i is N(key, noise.offset + i).
@@ -45,12 +65,7 @@ pub fn langevin_step(
     c: &Corrector,
     noise: Noise,
 ) -> Result<Vec<f64>, Error> {
-    if !(c.snr.is_finite() && c.snr >= 0.0) {
-        return Err(Error::config("snr", "a finite value ≥ 0", c.snr));
-    }
-    if !(c.alpha.is_finite() && c.alpha > 0.0) {
-        return Err(Error::config("alpha", "a finite value > 0", c.alpha));
-    }
+    c.check()?;
     if x.len() != score.len() {
         return Err(Error::config("score", "as long as x", score.len()));
     }
@@ -61,12 +76,15 @@ pub fn langevin_step(
         .iter()
         .map(|n| (f64::from(n.score_sq).sqrt(), f64::from(n.noise_sq).sqrt()))
         .unzip();
-    let step = |s: f64, z: f64| 2.0 * c.alpha * (c.snr * z / s).powi(2);
     let eps: Vec<f64> = match c.norms {
-        NormMode::PerSample => sn.iter().zip(&zn).map(|(&s, &z)| step(s, z)).collect(),
+        NormMode::PerSample => sn
+            .iter()
+            .zip(&zn)
+            .map(|(&s, &z)| c.step_size(s, z))
+            .collect(),
         NormMode::BatchMean => {
             let m = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
-            vec![step(m(&sn), m(&zn)); samples]
+            vec![c.step_size(m(&sn), m(&zn)); samples]
         }
     };
     let mut score = score;

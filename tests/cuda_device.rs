@@ -4,8 +4,8 @@
 //! definition over the cross-backend property inputs, on device buffers including unaligned
 //! views, a batch split across devices (or across two streams of one device) with global
 //! offsets gives the bits of one call, a captured CUDA graph replays the same bits, buffers
-//! of another device are typed errors, the twins of brownian_tree, milstein and ou_bank equal
-//! scalar, and cuRAND's device API (compiled by the machine's NVRTC, when it has one) gives
+//! of another device are typed errors, the twins of brownian_tree, milstein, ou_bank and the
+//! Langevin corrector equal scalar, and cuRAND's device API (compiled by the machine's NVRTC, when it has one) gives
 //! the raw Philox words of ito's documented mapping.
 #![cfg(feature = "cuda")]
 
@@ -526,5 +526,73 @@ fn sde_kernels_on_the_device_equal_scalar() {
         assert_eq!(first_difference(&x, &x_ref), None, "milstein {d:?}");
         assert_eq!(first_difference(&s, &s_ref), None, "ou_bank state {d:?}");
         assert_eq!(first_difference(&o, &o_ref), None, "ou_bank out {d:?}");
+    }
+}
+
+/// The Langevin corrector on the device (four launches, ε computed there) equals
+/// `langevin_step` on the scalar backend: ε and the updated state, for both norm modes.
+#[test]
+fn langevin_step_on_the_device_equals_scalar() {
+    let Some(dev) = device_or_skip("langevin_step_on_the_device_equals_scalar") else {
+        return;
+    };
+    use ito::langevin::{langevin_step, Corrector, NormMode};
+    let (samples, sample_len) = (7usize, 3001usize);
+    let n = samples * sample_len;
+    let x0: Vec<f32> = (0..n)
+        .map(|i| ((i * 13) % 97) as f32 / 40.0 - 1.2)
+        .collect();
+    let score: Vec<f32> = (0..n)
+        .map(|i| ((i * 29) % 89) as f32 / 30.0 - 1.4)
+        .collect();
+    let noise = Noise {
+        key: NoiseKey {
+            seed: 21,
+            stream: 10,
+            step: 4,
+        },
+        offset: 12_345,
+    };
+    for norms in [NormMode::PerSample, NormMode::BatchMean] {
+        let c = Corrector {
+            snr: 0.16,
+            alpha: 0.98,
+            norms,
+        };
+        let mut x_ref = x0.clone();
+        let eps_ref = langevin_step(
+            Backend::Scalar,
+            x_ref.as_mut_slice().into(),
+            score.as_slice().into(),
+            sample_len,
+            &c,
+            noise,
+        )
+        .unwrap();
+        let mut dx = dev.upload(x0.as_slice().into()).unwrap();
+        let ds = dev.upload(score.as_slice().into()).unwrap();
+        let mut deps = dev.stream().alloc_zeros::<f64>(samples).unwrap();
+        dev.langevin_step(
+            dx.as_mut(),
+            ds.as_ref(),
+            sample_len,
+            &c,
+            noise,
+            deps.as_view_mut(),
+        )
+        .unwrap();
+        let mut x = vec![0.0f32; n];
+        dev.download(&dx, x.as_mut_slice().into()).unwrap();
+        let eps = dev.stream().clone_dtoh(&deps).unwrap();
+        assert_eq!(
+            eps.iter().map(|e| e.to_bits()).collect::<Vec<_>>(),
+            eps_ref.iter().map(|e| e.to_bits()).collect::<Vec<_>>(),
+            "{norms:?} ε"
+        );
+        assert_eq!(
+            x.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+            x_ref.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+            "{norms:?} x"
+        );
     }
 }

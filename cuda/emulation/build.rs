@@ -10,6 +10,7 @@ fn main() {
         "brownian_tree.cu",
         "milstein.cu",
         "ou_bank.cu",
+        "langevin.cu",
     ];
     let mut build = cc::Build::new();
     build

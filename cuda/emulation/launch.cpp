@@ -113,6 +113,9 @@ float __shfl_down_sync(unsigned int mask, float value, unsigned int delta, int w
 }
 
 extern "C" void ito_brownian_tree(ito_brownian_tree_args p);
+extern "C" void ito_langevin_norms_leaves(ito_langevin_args p);
+extern "C" void ito_langevin_step_size(ito_langevin_args p);
+extern "C" void ito_langevin_update(ito_langevin_args p);
 extern "C" void ito_milstein(ito_milstein_args p);
 extern "C" void ito_ou_bank(ito_ou_bank_args p);
 extern "C" void ito_lincomb(ito_lincomb_args p);
@@ -148,6 +151,18 @@ extern "C" void ito_emulate_ou_bank(const ito_ou_bank_args* p, unsigned int grid
     launch(grid, block, false, [p] { ito_ou_bank(*p); });
 }
 
+extern "C" void ito_emulate_langevin_norms_leaves(const ito_langevin_args* p, unsigned int grid, unsigned int block) {
+    launch(grid, block, true, [p] { ito_langevin_norms_leaves(*p); });
+}
+
+extern "C" void ito_emulate_langevin_step_size(const ito_langevin_args* p, unsigned int grid, unsigned int block) {
+    launch(grid, block, false, [p] { ito_langevin_step_size(*p); });
+}
+
+extern "C" void ito_emulate_langevin_update(const ito_langevin_args* p, unsigned int grid, unsigned int block) {
+    launch(grid, block, false, [p] { ito_langevin_update(*p); });
+}
+
 // The device functions themselves, for unit tests against the Rust definitions.
 extern "C" void ito_emulate_block_words(unsigned long long seed, unsigned int stream, unsigned int step,
                                         unsigned long long block, unsigned int out[4]) {
@@ -167,8 +182,12 @@ extern "C" unsigned short ito_emulate_bf16_from_f32(float v) { return ito_bf16_f
 extern "C" float ito_emulate_bf16_to_f32(unsigned short h) { return ito_bf16_to_f32(h); }
 
 // Sizes and field offsets of the argument blocks, in a fixed order that tests/abi.rs reads.
-#define ITO_LAYOUT(out, n, value) (out)[(n)++] = (unsigned long long)(value)
-extern "C" unsigned long long ito_emulate_abi_layout(unsigned long long* out) {
+#define ITO_LAYOUT(out, n, value)                              \
+    do {                                                       \
+        if ((n) >= capacity) fail("abi layout: buffer too small"); \
+        (out)[(n)++] = (unsigned long long)(value);            \
+    } while (0)
+extern "C" unsigned long long ito_emulate_abi_layout(unsigned long long* out, unsigned long long capacity) {
     unsigned long long n = 0;
     ITO_LAYOUT(out, n, sizeof(ito_tensor));
     ITO_LAYOUT(out, n, offsetof(ito_tensor, dtype));
@@ -230,5 +249,19 @@ extern "C" unsigned long long ito_emulate_abi_layout(unsigned long long* out) {
     ITO_LAYOUT(out, n, offsetof(ito_ou_bank_args, a));
     ITO_LAYOUT(out, n, offsetof(ito_ou_bank_args, b));
     ITO_LAYOUT(out, n, offsetof(ito_ou_bank_args, omega));
+    ITO_LAYOUT(out, n, sizeof(ito_langevin_args));
+    ITO_LAYOUT(out, n, offsetof(ito_langevin_args, score));
+    ITO_LAYOUT(out, n, offsetof(ito_langevin_args, key));
+    ITO_LAYOUT(out, n, offsetof(ito_langevin_args, offset));
+    ITO_LAYOUT(out, n, offsetof(ito_langevin_args, sample_len));
+    ITO_LAYOUT(out, n, offsetof(ito_langevin_args, samples));
+    ITO_LAYOUT(out, n, offsetof(ito_langevin_args, leaves_per_sample));
+    ITO_LAYOUT(out, n, offsetof(ito_langevin_args, leaf_stats));
+    ITO_LAYOUT(out, n, offsetof(ito_langevin_args, norms));
+    ITO_LAYOUT(out, n, offsetof(ito_langevin_args, eps));
+    ITO_LAYOUT(out, n, offsetof(ito_langevin_args, coefs));
+    ITO_LAYOUT(out, n, offsetof(ito_langevin_args, snr));
+    ITO_LAYOUT(out, n, offsetof(ito_langevin_args, alpha));
+    ITO_LAYOUT(out, n, offsetof(ito_langevin_args, batch_mean));
     return n;
 }

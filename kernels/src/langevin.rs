@@ -56,25 +56,32 @@ fn leaf_sum_sq<L: Lanes>(l: L, x: TensorRef<'_>) -> f32 {
     }
 }
 
+/// Validates a Langevin call by its length (every backend's check): `sample_len > 0` dividing
+/// `len`, and `offset + len` within u64. Returns the number of samples.
+pub fn check_langevin(len: usize, sample_len: usize, noise: Noise) -> Result<usize, ArgError> {
+    if sample_len == 0 || len % sample_len != 0 {
+        return Err(ArgError::new(
+            "sample_len",
+            Problem::OutOfRange {
+                expected: "sample_len > 0, dividing the score's length",
+            },
+        ));
+    }
+    if noise.offset.checked_add(len as u64).is_none() {
+        return Err(ArgError::new(
+            "noise.offset",
+            Problem::OutOfRange {
+                expected: "offset + length ≤ u64::MAX",
+            },
+        ));
+    }
+    Ok(len / sample_len)
+}
+
 impl<'a> LangevinNorms<'a> {
     /// Validates: `sample_len > 0` dividing the score's length, and `offset + len` within u64.
     pub fn new(score: TensorRef<'a>, sample_len: usize, noise: Noise) -> Result<Self, ArgError> {
-        if sample_len == 0 || score.len() % sample_len != 0 {
-            return Err(ArgError::new(
-                "sample_len",
-                Problem::OutOfRange {
-                    expected: "sample_len > 0, dividing the score's length",
-                },
-            ));
-        }
-        if noise.offset.checked_add(score.len() as u64).is_none() {
-            return Err(ArgError::new(
-                "noise.offset",
-                Problem::OutOfRange {
-                    expected: "offset + length ≤ u64::MAX",
-                },
-            ));
-        }
+        check_langevin(score.len(), sample_len, noise)?;
         Ok(LangevinNorms {
             score,
             sample_len,

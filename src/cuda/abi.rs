@@ -356,6 +356,42 @@ impl OuBankArgs {
     }
 }
 
+/// `ito_langevin_args` (all four Langevin launches take the same block).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct LangevinArgs {
+    /// x (pass 2 updates it).
+    pub x: TensorArg,
+    /// The score.
+    pub score: TensorArg,
+    /// The noise key.
+    pub key: NoiseKeyArg,
+    /// Global index of element 0.
+    pub offset: u64,
+    /// Elements per sample.
+    pub sample_len: u64,
+    /// Number of samples.
+    pub samples: u64,
+    /// Leaves (256 elements) per sample.
+    pub leaves_per_sample: u64,
+    /// 3 f32 per leaf.
+    pub leaf_stats: u64,
+    /// 3 f32 per sample: (Σscore², Σz², 0).
+    pub norms: u64,
+    /// 1 f64 per sample: ε.
+    pub eps: u64,
+    /// 2 f32 per sample: ε and √(2ε) rounded to f32.
+    pub coefs: u64,
+    /// Target signal-to-noise ratio r.
+    pub snr: f64,
+    /// α.
+    pub alpha: f64,
+    /// 1: ε from the batch means of the norms.
+    pub batch_mean: u32,
+    /// Zero.
+    pub reserved: u32,
+}
+
 // SAFETY: plain #[repr(C)] data (integers and floats, no references or padding-sensitive
 // invariants): the kernels read them as the structs of cuda/kernel_args.cuh.
 #[cfg(feature = "cuda")]
@@ -375,3 +411,6 @@ unsafe impl cudarc::driver::DeviceRepr for MilsteinArgs {}
 // SAFETY: as above.
 #[cfg(feature = "cuda")]
 unsafe impl cudarc::driver::DeviceRepr for OuBankArgs {}
+// SAFETY: as above.
+#[cfg(feature = "cuda")]
+unsafe impl cudarc::driver::DeviceRepr for LangevinArgs {}

@@ -30,10 +30,13 @@ use ito_kernels::storage::{Dtype, TensorMut, TensorRef};
 use ito_kernels::{bf16, f16, ArgError, Problem};
 
 use super::abi::{
-    BrownianTreeArgs, FillNormalArgs, LincombArgs, MilsteinArgs, OuBankArgs, ReduceArgs, TensorArg,
+    BrownianTreeArgs, FillNormalArgs, LangevinArgs, LincombArgs, MilsteinArgs, OuBankArgs,
+    ReduceArgs, TensorArg,
 };
 use super::launch::{self, Shape};
+use crate::langevin::{Corrector, NormMode};
 use crate::Error;
+use ito_kernels::langevin::{check_langevin, Norms};
 
 const LINCOMB_PTX: &str = include_str!("../../cuda/lincomb.ptx");
 const FILL_NORMAL_PTX: &str = include_str!("../../cuda/fill_normal.ptx");
@@ -41,6 +44,7 @@ const REDUCE_PTX: &str = include_str!("../../cuda/reduce.ptx");
 const BROWNIAN_TREE_PTX: &str = include_str!("../../cuda/brownian_tree.ptx");
 const MILSTEIN_PTX: &str = include_str!("../../cuda/milstein.ptx");
 const OU_BANK_PTX: &str = include_str!("../../cuda/ou_bank.ptx");
+const LANGEVIN_PTX: &str = include_str!("../../cuda/langevin.ptx");
 
 /// The oldest driver that loads PTX ISA 8.0 (CUDA 12.0).
 const MIN_DRIVER_VERSION: i32 = 12_000;
@@ -100,6 +104,9 @@ struct Loaded {
     brownian_tree: CudaFunction,
     milstein: CudaFunction,
     ou_bank: CudaFunction,
+    langevin_norms_leaves: CudaFunction,
+    langevin_step_size: CudaFunction,
+    langevin_update: CudaFunction,
     max_grid: u32,
 }
 
@@ -128,6 +135,7 @@ fn load(ordinal: usize) -> Result<Arc<Loaded>, Error> {
     let brownian_tree = module(BROWNIAN_TREE_PTX, "loading cuda/brownian_tree.ptx")?;
     let milstein = module(MILSTEIN_PTX, "loading cuda/milstein.ptx")?;
     let ou_bank = module(OU_BANK_PTX, "loading cuda/ou_bank.ptx")?;
+    let langevin = module(LANGEVIN_PTX, "loading cuda/langevin.ptx")?;
     let multiprocessors = ctx
         .attribute(sys::CUdevice_attribute::CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT)
         .map_err(driver("reading the multiprocessor count"))?;
@@ -153,6 +161,15 @@ fn load(ordinal: usize) -> Result<Arc<Loaded>, Error> {
         ou_bank: ou_bank
             .load_function("ito_ou_bank")
             .map_err(driver("finding ito_ou_bank"))?,
+        langevin_norms_leaves: langevin
+            .load_function("ito_langevin_norms_leaves")
+            .map_err(driver("finding ito_langevin_norms_leaves"))?,
+        langevin_step_size: langevin
+            .load_function("ito_langevin_step_size")
+            .map_err(driver("finding ito_langevin_step_size"))?,
+        langevin_update: langevin
+            .load_function("ito_langevin_update")
+            .map_err(driver("finding ito_langevin_update"))?,
         max_grid: launch::resident_blocks(multiprocessors.max(1) as u32),
         ctx,
     });
@@ -617,10 +634,15 @@ impl CudaDevice {
     }
 
     /// Sizes `reduce`'s scratch for segments of `leaves` leaves in all (256 elements each), so
-    /// that no later call allocates.
+    /// that no later call allocates (`langevin_step` needs 6 per leaf + 5 per sample).
     pub fn reserve_reduce_scratch(&self, leaves: usize) -> Result<(), Error> {
+        self.reserve_scratch(6 * leaves)
+    }
+
+    /// Grows the scratch buffer to at least `floats` f32.
+    fn reserve_scratch(&self, floats: usize) -> Result<(), Error> {
         let mut scratch = self.scratch.lock().unwrap_or_else(|p| p.into_inner());
-        let need = 6 * leaves.max(1);
+        let need = floats.max(1);
         if scratch.as_ref().is_none_or(|s| s.len() < need) {
             *scratch = Some(
                 self.stream
@@ -808,6 +830,226 @@ impl CudaDevice {
         shape.block = shape.block.min(launch::OU_BANK_MAX_BLOCK);
         self.launch(&self.loaded.ou_bank, shape, &args, "launching ito_ou_bank")
     }
+}
+
+impl CudaDevice {
+    /// Pass 1 and the combine into `norms` (3 per sample); the rest of `args` is the caller's.
+    fn langevin_pass1(&self, args: &mut LangevinArgs, scratch_ptr: u64) -> Result<(), Error> {
+        let samples = args.samples;
+        let leaves = samples * args.leaves_per_sample;
+        // Scratch layout (f32): leaf sums, their ping-pong copy, norms, coefficients.
+        args.leaf_stats = scratch_ptr;
+        let reduce_scratch = scratch_ptr + 4 * 3 * leaves;
+        args.norms = reduce_scratch + 4 * 3 * leaves;
+        args.coefs = args.norms + 4 * 3 * samples;
+        let combine = ReduceArgs {
+            segments: samples,
+            leaves_per_segment: args.leaves_per_sample,
+            leaf_stats: args.leaf_stats,
+            scratch: reduce_scratch,
+            out: args.norms,
+            ..Default::default()
+        };
+        let max_grid = self.loaded.max_grid;
+        self.launch(
+            &self.loaded.langevin_norms_leaves,
+            launch::reduce_leaves(leaves, max_grid),
+            &*args,
+            "launching ito_langevin_norms_leaves",
+        )?;
+        self.launch(
+            &self.loaded.reduce_combine,
+            launch::reduce_combine(samples, args.leaves_per_sample, max_grid),
+            &combine,
+            "launching ito_reduce_combine (Langevin norms)",
+        )
+    }
+
+    /// One Langevin corrector step on the device, with no host round trip: pass 1 (norms, z
+    /// regenerated), ε per sample computed on the device (written to `eps`, one f64 per
+    /// sample), pass 2 (x ← x + ε·score + √(2ε)·z, the same z). The same bits as
+    /// [`crate::langevin::langevin_step`] on a CPU backend; a sample whose ε is not finite is
+    /// left unchanged (the host API reports it as an error).
+    pub fn langevin_step(
+        &self,
+        mut x: DeviceMut<'_>,
+        score: DeviceRef<'_>,
+        sample_len: usize,
+        c: &Corrector,
+        noise: Noise,
+        mut eps: CudaViewMut<'_, f64>,
+    ) -> Result<(), Error> {
+        c.check()?;
+        if x.len() != score.len() {
+            return Err(Error::Config {
+                arg: "score",
+                expected: "as long as x",
+                found: score.len().to_string(),
+            });
+        }
+        let samples = check_langevin(score.len(), sample_len, noise)?;
+        if eps.len() != samples {
+            return Err(ArgError {
+                arg: "eps",
+                index: None,
+                problem: Problem::Length {
+                    expected: samples,
+                    found: eps.len(),
+                },
+            }
+            .into());
+        }
+        self.check_device("x", x.context())?;
+        self.check_device("score", score.context())?;
+        self.check_device("eps", eps.stream().context().cu_ctx())?;
+        if samples == 0 {
+            return Ok(());
+        }
+        let per_sample = sample_len.div_ceil(LEAF);
+        let leaves = samples * per_sample;
+        self.reserve_scratch(6 * leaves + 5 * samples)?;
+        let mut scratch = self.scratch.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(buf) = scratch.as_mut() else {
+            return Err(Error::Cuda {
+                during: "Langevin scratch",
+                message: "missing after reservation".into(),
+            });
+        };
+        let stream = &*self.stream;
+        let (x_arg, _gx) = x.address(stream);
+        let (score_arg, _gs) = score.address(stream);
+        let (eps_ptr, _ge) = eps.device_ptr_mut(stream);
+        let (scratch_ptr, _gb) = buf.device_ptr_mut(stream);
+        let mut args = LangevinArgs {
+            x: x_arg,
+            score: score_arg,
+            key: noise.key.into(),
+            offset: noise.offset,
+            sample_len: sample_len as u64,
+            samples: samples as u64,
+            leaves_per_sample: per_sample as u64,
+            eps: eps_ptr,
+            snr: c.snr,
+            alpha: c.alpha,
+            batch_mean: u32::from(c.norms == NormMode::BatchMean),
+            ..Default::default()
+        };
+        self.langevin_pass1(&mut args, scratch_ptr)?;
+        self.launch(
+            &self.loaded.langevin_step_size,
+            launch::langevin_step_size(args.samples, c.norms == NormMode::BatchMean),
+            &args,
+            "launching ito_langevin_step_size",
+        )?;
+        let n = args.samples * args.sample_len;
+        self.launch(
+            &self.loaded.langevin_update,
+            launch::elementwise(noise.offset, n, self.loaded.max_grid),
+            &args,
+            "launching ito_langevin_update",
+        )
+    }
+
+    /// The corrector's pass 1 alone: per sample (‖score‖², ‖z‖², 0) as three f32 in `out`.
+    pub fn langevin_norms(
+        &self,
+        score: DeviceRef<'_>,
+        sample_len: usize,
+        noise: Noise,
+        mut out: CudaViewMut<'_, f32>,
+    ) -> Result<(), Error> {
+        let samples = check_langevin(score.len(), sample_len, noise)?;
+        if out.len() != 3 * samples {
+            return Err(ArgError {
+                arg: "out",
+                index: None,
+                problem: Problem::Length {
+                    expected: 3 * samples,
+                    found: out.len(),
+                },
+            }
+            .into());
+        }
+        self.check_device("score", score.context())?;
+        self.check_device("out", out.stream().context().cu_ctx())?;
+        if samples == 0 {
+            return Ok(());
+        }
+        let per_sample = sample_len.div_ceil(LEAF);
+        self.reserve_scratch(6 * samples * per_sample + 5 * samples)?;
+        let mut scratch = self.scratch.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(buf) = scratch.as_mut() else {
+            return Err(Error::Cuda {
+                during: "Langevin scratch",
+                message: "missing after reservation".into(),
+            });
+        };
+        let stream = &*self.stream;
+        let (score_arg, _gs) = score.address(stream);
+        let (scratch_ptr, _gb) = buf.device_ptr_mut(stream);
+        let mut args = LangevinArgs {
+            score: score_arg,
+            key: noise.key.into(),
+            offset: noise.offset,
+            sample_len: sample_len as u64,
+            samples: samples as u64,
+            leaves_per_sample: per_sample as u64,
+            ..Default::default()
+        };
+        self.langevin_pass1(&mut args, scratch_ptr)?;
+        let (out_ptr, _go) = out.device_ptr_mut(stream);
+        // Copy the norms out of the scratch (3 per sample, device to device, on the stream).
+        // SAFETY: both ranges hold 3·samples f32 on this device and do not overlap.
+        unsafe {
+            cudarc::driver::result::memcpy_dtod_async(
+                out_ptr,
+                args.norms,
+                4 * 3 * samples,
+                stream.cu_stream(),
+            )
+        }
+        .map_err(driver("copying the Langevin norms"))
+    }
+}
+
+/// `Backend::Cuda.langevin_norms` on a host tensor (see [`host_lincomb`]).
+pub(crate) fn host_langevin_norms(
+    score: TensorRef<'_>,
+    sample_len: usize,
+    noise: Noise,
+    out: &mut [Norms],
+) -> Result<(), Error> {
+    let samples = check_langevin(score.len(), sample_len, noise)?;
+    if out.len() != samples {
+        return Err(ArgError {
+            arg: "out",
+            index: None,
+            problem: Problem::Length {
+                expected: samples,
+                found: out.len(),
+            },
+        }
+        .into());
+    }
+    let dev = host_device()?;
+    let ds = dev.upload(score)?;
+    let mut dout = dev
+        .stream
+        .alloc_zeros::<f32>(3 * samples)
+        .map_err(driver("allocating Langevin norms"))?;
+    dev.langevin_norms(ds.as_ref(), sample_len, noise, dout.as_view_mut())?;
+    let mut host = vec![0.0f32; 3 * samples];
+    dev.stream
+        .memcpy_dtoh(&dout, &mut host[..])
+        .map_err(driver("copying from the device"))?;
+    dev.synchronize()?;
+    for (o, n) in out.iter_mut().zip(host.chunks_exact(3)) {
+        *o = Norms {
+            score_sq: n[0],
+            noise_sq: n[1],
+        };
+    }
+    Ok(())
 }
 
 /// `Backend::Cuda.brownian_tree` on a host tensor (see [`host_lincomb`]).

@@ -60,3 +60,17 @@ pub fn reduce_combine(segments: u64, leaves_per_segment: u64, max_grid: u32) -> 
         block: useful.next_power_of_two().min(BLOCK),
     }
 }
+
+/// `ito_langevin_step_size` over `samples` samples: one thread per sample, or one thread for
+/// the batch mean (the sums over samples run in order, as on the host).
+pub fn langevin_step_size(samples: u64, batch_mean: bool) -> Shape {
+    if batch_mean {
+        return Shape { grid: 1, block: 1 };
+    }
+    Shape {
+        grid: samples
+            .div_ceil(u64::from(BLOCK))
+            .clamp(1, u64::from(u32::MAX)) as u32,
+        block: BLOCK,
+    }
+}

@@ -6,12 +6,15 @@
 //! runtime passes.
 
 use ito::cuda::abi::{
-    BrownianTreeArgs, FillNormalArgs, LincombArgs, MilsteinArgs, OuBankArgs, ReduceArgs, TensorArg,
+    BrownianTreeArgs, FillNormalArgs, LangevinArgs, LincombArgs, MilsteinArgs, OuBankArgs,
+    ReduceArgs, TensorArg,
 };
 use ito::cuda::launch::{self, Shape};
+use ito::langevin::{Corrector, NormMode};
 use ito::{Error, LincombCoefs, Noise, SegmentStats, TensorMut, TensorRef};
 use ito_kernels::brownian_tree::{check_brownian_tree, Term};
 use ito_kernels::fill_normal::FillNormal;
+use ito_kernels::langevin::{LangevinNorms, Norms};
 use ito_kernels::lincomb::{LincombParams, MAX_INPUTS};
 use ito_kernels::milstein::check_milstein;
 use ito_kernels::noise::NoiseKey;
@@ -20,13 +23,17 @@ use ito_kernels::reduce::Reduce;
 
 mod ffi {
     use ito::cuda::abi::{
-        BrownianTreeArgs, FillNormalArgs, LincombArgs, MilsteinArgs, OuBankArgs, ReduceArgs,
+        BrownianTreeArgs, FillNormalArgs, LangevinArgs, LincombArgs, MilsteinArgs, OuBankArgs,
+        ReduceArgs,
     };
     extern "C" {
         pub fn ito_emulate_lincomb(p: *const LincombArgs, grid: u32, block: u32);
         pub fn ito_emulate_fill_normal(p: *const FillNormalArgs, grid: u32, block: u32);
         pub fn ito_emulate_reduce_leaves(p: *const ReduceArgs, grid: u32, block: u32);
         pub fn ito_emulate_reduce_combine(p: *const ReduceArgs, grid: u32, block: u32);
+        pub fn ito_emulate_langevin_norms_leaves(p: *const LangevinArgs, grid: u32, block: u32);
+        pub fn ito_emulate_langevin_step_size(p: *const LangevinArgs, grid: u32, block: u32);
+        pub fn ito_emulate_langevin_update(p: *const LangevinArgs, grid: u32, block: u32);
         pub fn ito_emulate_brownian_tree(p: *const BrownianTreeArgs, grid: u32, block: u32);
         pub fn ito_emulate_milstein(p: *const MilsteinArgs, grid: u32, block: u32);
         pub fn ito_emulate_ou_bank(p: *const OuBankArgs, grid: u32, block: u32);
@@ -42,7 +49,7 @@ mod ffi {
         pub fn ito_emulate_f16_to_f32(h: u16) -> f32;
         pub fn ito_emulate_bf16_from_f32(v: f32) -> u16;
         pub fn ito_emulate_bf16_to_f32(h: u16) -> f32;
-        pub fn ito_emulate_abi_layout(out: *mut u64) -> u64;
+        pub fn ito_emulate_abi_layout(out: *mut u64, capacity: u64) -> u64;
     }
 }
 
@@ -316,6 +323,151 @@ pub fn ou_bank(
     Ok(())
 }
 
+/// Host buffers standing in for the device scratch of the Langevin launches.
+struct LangevinScratch {
+    leaf_stats: Vec<f32>,
+    reduce_scratch: Vec<f32>,
+    norms: Vec<f32>,
+    eps: Vec<f64>,
+    coefs: Vec<f32>,
+}
+
+/// Pass 1 (`ito_langevin_norms_leaves`, then reduce.cu's combine) into `scratch.norms`.
+fn emulate_langevin_norms(args: &mut LangevinArgs, scratch: &mut LangevinScratch) {
+    let samples = args.samples as usize;
+    let leaves = samples * args.leaves_per_sample as usize;
+    scratch.leaf_stats = vec![0.0; 3 * leaves];
+    scratch.reduce_scratch = vec![0.0; 3 * leaves];
+    scratch.norms = vec![0.0; 3 * samples];
+    args.leaf_stats = scratch.leaf_stats.as_mut_ptr() as u64;
+    args.norms = scratch.norms.as_mut_ptr() as u64;
+    let combine = ReduceArgs {
+        segments: args.samples,
+        leaves_per_segment: args.leaves_per_sample,
+        leaf_stats: args.leaf_stats,
+        scratch: scratch.reduce_scratch.as_mut_ptr() as u64,
+        out: args.norms,
+        ..Default::default()
+    };
+    let max_grid = launch::resident_blocks(EMULATED_MULTIPROCESSORS);
+    let leaf_shape = launch::reduce_leaves(leaves as u64, max_grid);
+    let combine_shape = launch::reduce_combine(args.samples, args.leaves_per_sample, max_grid);
+    // SAFETY: the score holds samples·sample_len readable elements; leaf_stats, the reduce
+    // scratch and norms hold 3 floats per leaf, leaf and sample, owned by `scratch`; each
+    // launch returns after all its threads finished.
+    unsafe {
+        ffi::ito_emulate_langevin_norms_leaves(args, leaf_shape.grid, leaf_shape.block);
+        ffi::ito_emulate_reduce_combine(&combine, combine_shape.grid, combine_shape.block);
+    }
+}
+
+fn langevin_args(
+    score: &TensorRef<'_>,
+    sample_len: usize,
+    samples: usize,
+    noise: Noise,
+) -> LangevinArgs {
+    LangevinArgs {
+        score: arg_ref(score),
+        key: noise.key.into(),
+        offset: noise.offset,
+        sample_len: sample_len as u64,
+        samples: samples as u64,
+        leaves_per_sample: sample_len.div_ceil(ito_kernels::reduce::LEAF) as u64,
+        ..Default::default()
+    }
+}
+
+/// The Langevin corrector's pass 1 through `cuda/langevin.cu` (and reduce.cu's combine):
+/// per sample ‖score‖² and ‖z‖², validated as on the CPU.
+pub fn langevin_norms(
+    score: TensorRef<'_>,
+    sample_len: usize,
+    noise: Noise,
+    out: &mut [Norms],
+) -> Result<(), Error> {
+    let samples = LangevinNorms::new(score, sample_len, noise)?.samples();
+    if out.len() != samples {
+        return Err(ito::ArgError {
+            arg: "out",
+            index: None,
+            problem: ito::Problem::Length {
+                expected: samples,
+                found: out.len(),
+            },
+        }
+        .into());
+    }
+    if samples == 0 {
+        return Ok(());
+    }
+    let mut args = langevin_args(&score, sample_len, samples, noise);
+    let mut scratch = LangevinScratch {
+        leaf_stats: Vec::new(),
+        reduce_scratch: Vec::new(),
+        norms: Vec::new(),
+        eps: Vec::new(),
+        coefs: Vec::new(),
+    };
+    emulate_langevin_norms(&mut args, &mut scratch);
+    for (o, n) in out.iter_mut().zip(scratch.norms.chunks_exact(3)) {
+        *o = Norms {
+            score_sq: n[0],
+            noise_sq: n[1],
+        };
+    }
+    Ok(())
+}
+
+/// One Langevin corrector step through `cuda/langevin.cu`: the four launches (norms, combine,
+/// step size on the device, update), validated as `ito::langevin::langevin_step`; returns ε
+/// per sample as the device computed it.
+pub fn langevin_step(
+    mut x: TensorMut<'_>,
+    score: TensorRef<'_>,
+    sample_len: usize,
+    c: &Corrector,
+    noise: Noise,
+) -> Result<Vec<f64>, Error> {
+    c.check()?;
+    if x.len() != score.len() {
+        return Err(Error::Config {
+            arg: "score",
+            expected: "as long as x",
+            found: score.len().to_string(),
+        });
+    }
+    let samples = LangevinNorms::new(score, sample_len, noise)?.samples();
+    if samples == 0 {
+        return Ok(Vec::new());
+    }
+    let mut args = langevin_args(&score, sample_len, samples, noise);
+    args.x = arg_mut(&mut x);
+    args.snr = c.snr;
+    args.alpha = c.alpha;
+    args.batch_mean = u32::from(c.norms == NormMode::BatchMean);
+    let mut scratch = LangevinScratch {
+        leaf_stats: Vec::new(),
+        reduce_scratch: Vec::new(),
+        norms: Vec::new(),
+        eps: vec![0.0; samples],
+        coefs: vec![0.0; 2 * samples],
+    };
+    args.eps = scratch.eps.as_mut_ptr() as u64;
+    args.coefs = scratch.coefs.as_mut_ptr() as u64;
+    emulate_langevin_norms(&mut args, &mut scratch);
+    let step_shape = launch::langevin_step_size(args.samples, c.norms == NormMode::BatchMean);
+    let update_shape = default_shape(noise.offset, args.samples * args.sample_len);
+    // SAFETY: x (exclusively borrowed) and the score hold samples·sample_len elements; eps and
+    // coefs hold 1 and 2 values per sample, norms 3, all owned by `scratch`; each launch
+    // returns after all its threads finished.
+    unsafe {
+        ffi::ito_emulate_langevin_step_size(&args, step_shape.grid, step_shape.block);
+        ffi::ito_emulate_langevin_update(&args, update_shape.grid, update_shape.block);
+    }
+    Ok(scratch.eps)
+}
+
 /// The raw Philox words of `block` under (seed, stream, step), from `cuda/philox.cuh`.
 pub fn block_words(seed: u64, stream: u32, step: u32, block: u64) -> [u32; 4] {
     let mut out = [0u32; 4];
@@ -358,9 +510,10 @@ pub fn bf16_to_f32(h: u16) -> f32 {
 
 /// The C side's sizes and field offsets of the argument blocks, in `launch.cpp`'s order.
 pub fn abi_layout() -> Vec<u64> {
-    let mut out = vec![0u64; 64];
-    // SAFETY: the function writes fewer than 64 values (it returns how many).
-    let n = unsafe { ffi::ito_emulate_abi_layout(out.as_mut_ptr()) };
+    let mut out = vec![0u64; 256];
+    // SAFETY: the function writes at most `capacity` values (aborting rather than writing
+    // more) and returns how many it wrote.
+    let n = unsafe { ffi::ito_emulate_abi_layout(out.as_mut_ptr(), out.len() as u64) };
     out.truncate(n as usize);
     out
 }

@@ -4,8 +4,8 @@
 
 use core::mem::{offset_of, size_of};
 use ito::cuda::abi::{
-    BrownianTreeArgs, FillNormalArgs, LincombArgs, MilsteinArgs, NoiseKeyArg, OuBankArgs,
-    ReduceArgs, TensorArg, TreeTermArg,
+    BrownianTreeArgs, FillNormalArgs, LangevinArgs, LincombArgs, MilsteinArgs, NoiseKeyArg,
+    OuBankArgs, ReduceArgs, TensorArg, TreeTermArg,
 };
 
 #[test]
@@ -71,6 +71,20 @@ fn argument_blocks_match_the_c_layout() {
         offset_of!(OuBankArgs, a),
         offset_of!(OuBankArgs, b),
         offset_of!(OuBankArgs, omega),
+        size_of::<LangevinArgs>(),
+        offset_of!(LangevinArgs, score),
+        offset_of!(LangevinArgs, key),
+        offset_of!(LangevinArgs, offset),
+        offset_of!(LangevinArgs, sample_len),
+        offset_of!(LangevinArgs, samples),
+        offset_of!(LangevinArgs, leaves_per_sample),
+        offset_of!(LangevinArgs, leaf_stats),
+        offset_of!(LangevinArgs, norms),
+        offset_of!(LangevinArgs, eps),
+        offset_of!(LangevinArgs, coefs),
+        offset_of!(LangevinArgs, snr),
+        offset_of!(LangevinArgs, alpha),
+        offset_of!(LangevinArgs, batch_mean),
     ]
     .iter()
     .map(|&v| v as u64)

@@ -1,8 +1,8 @@
 // Tensor storage on the device: f32, f16 and bf16 buffers (the layouts of float, __half and
 // __nv_bfloat16), widened exactly on load and rounded to nearest even on store — the CUDA twin
 // of kernels/src/storage.rs. The conversions are ito's own integer routines rather than
-// cuda_fp16.h's, so that NaN payloads match the CPU backends too (PTX's cvt returns a canonical
-// NaN) and no CUDA header is needed to build the PTX.
+// cuda_fp16.h's, so that a converted NaN keeps its payload as on the CPU (PTX's cvt returns a
+// canonical NaN; arithmetic NaNs differ anyway) and no CUDA header is needed to build the PTX.
 #ifndef ITO_STORAGE_CUH
 #define ITO_STORAGE_CUH
 

@@ -453,7 +453,7 @@ impl CudaDevice {
         self.stream.synchronize().map_err(driver("synchronising"))
     }
 
-    /// A zeroed device buffer of `len` elements of `dtype`.
+    /// A zeroed device buffer of `len` elements of `dtype` (some drivers refuse `len` = 0).
     pub fn alloc(&self, dtype: Dtype, len: usize) -> Result<DeviceBuffer, Error> {
         let s = &self.stream;
         let e = driver("allocating a device buffer");
@@ -634,9 +634,16 @@ impl CudaDevice {
     }
 
     /// Sizes `reduce`'s scratch for segments of `leaves` leaves in all (256 elements each), so
-    /// that no later call allocates (`langevin_step` needs 6 per leaf + 5 per sample).
+    /// that no later call allocates.
     pub fn reserve_reduce_scratch(&self, leaves: usize) -> Result<(), Error> {
         self.reserve_scratch(6 * leaves)
+    }
+
+    /// Sizes the scratch for `langevin_step`/`langevin_norms` over `samples` samples of
+    /// `sample_len` elements (6 floats per 256-element leaf + 5 per sample), so that no later
+    /// call allocates (e.g. before capturing a CUDA graph).
+    pub fn reserve_langevin_scratch(&self, samples: usize, sample_len: usize) -> Result<(), Error> {
+        self.reserve_scratch(6 * samples * sample_len.div_ceil(LEAF) + 5 * samples)
     }
 
     /// Grows the scratch buffer to at least `floats` f32.
@@ -868,8 +875,10 @@ impl CudaDevice {
     /// One Langevin corrector step on the device, with no host round trip: pass 1 (norms, z
     /// regenerated), ε per sample computed on the device (written to `eps`, one f64 per
     /// sample), pass 2 (x ← x + ε·score + √(2ε)·z, the same z). The same bits as
-    /// [`crate::langevin::langevin_step`] on a CPU backend; a sample whose ε is not finite is
-    /// left unchanged (the host API reports it as an error).
+    /// [`crate::langevin::langevin_step`] on a CPU backend. A sample whose ε is not finite (a
+    /// zero or non-finite score norm) is left unchanged and its ε written as computed: the call
+    /// cannot report it without a synchronisation, so check `eps` where it matters (the host
+    /// API returns an error instead).
     pub fn langevin_step(
         &self,
         mut x: DeviceMut<'_>,
@@ -1031,6 +1040,9 @@ pub(crate) fn host_langevin_norms(
         }
         .into());
     }
+    if samples == 0 {
+        return Ok(());
+    }
     let dev = host_device()?;
     let ds = dev.upload(score)?;
     let mut dout = dev
@@ -1060,6 +1072,9 @@ pub(crate) fn host_brownian_tree(
     offset: u64,
 ) -> Result<(), Error> {
     check_brownian_tree(y.len(), terms, offset)?;
+    if y.is_empty() {
+        return Ok(());
+    }
     let dev = host_device()?;
     let mut d = dev.alloc(y.dtype(), y.len())?;
     dev.brownian_tree(d.as_mut(), seed, terms, offset)?;
@@ -1076,6 +1091,9 @@ pub(crate) fn host_milstein(
     noise: Noise,
 ) -> Result<(), Error> {
     check_milstein(x.len(), f.len(), g.len(), h.len(), dt, noise)?;
+    if x.is_empty() {
+        return Ok(());
+    }
     let dev = host_device()?;
     let mut dx = dev.upload(x.as_ref())?;
     let (df, dg, dh) = (dev.upload(f)?, dev.upload(g)?, dev.upload(h)?);
@@ -1099,7 +1117,7 @@ pub(crate) fn host_ou_bank(
     key: NoiseKey,
     offset: u64,
 ) -> Result<(), Error> {
-    check_ou_bank(
+    let len = check_ou_bank(
         state.len(),
         k,
         out.as_ref().map(|o| o.len()),
@@ -1107,6 +1125,9 @@ pub(crate) fn host_ou_bank(
         key,
         offset,
     )?;
+    if len == 0 {
+        return Ok(());
+    }
     let dev = host_device()?;
     let mut ds = dev.upload(state.as_ref())?;
     let mut dout = match &out {
@@ -1160,6 +1181,9 @@ pub(crate) fn host_lincomb(
 ) -> Result<(), Error> {
     let lens: Vec<usize> = inputs.iter().map(|t| t.len()).collect();
     let p = LincombParams::new(y.len(), &lens, y2.as_ref().map(|t| t.len()), coefs, noise)?;
+    if y.is_empty() {
+        return Ok(());
+    }
     let dev = host_device()?;
     let mut dy = dev.upload(y.as_ref())?;
     let mut dy2 = match (&y2, p.writes_y2) {
@@ -1193,6 +1217,9 @@ pub(crate) fn host_fill_normal(
     noise: Noise,
 ) -> Result<(), Error> {
     check_fill_normal(y.len(), mean, std, noise)?;
+    if y.is_empty() {
+        return Ok(());
+    }
     let dev = host_device()?;
     let mut d = dev.alloc(y.dtype(), y.len())?;
     dev.fill_normal(d.as_mut(), mean, std, noise)?;
@@ -1217,6 +1244,9 @@ pub(crate) fn host_reduce(
             },
         }
         .into());
+    }
+    if segments == 0 {
+        return Ok(());
     }
     let dev = host_device()?;
     let dx = dev.upload(x)?;

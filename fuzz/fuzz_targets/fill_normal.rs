@@ -1,5 +1,6 @@
 //! `fill_normal`, differential and robust: arbitrary lengths, starts, storage types, μ, σ
-//! (invalid ones must be typed errors), keys and offsets (near u64::MAX included).
+//! (invalid ones must be typed errors), keys and offsets (near u64::MAX included). The SIMD
+//! backends and the CUDA kernel (host-emulated) against scalar.
 #![no_main]
 
 #[path = "../../tests/common/mod.rs"]
@@ -25,16 +26,21 @@ fuzz_target!(|data: &[u8]| {
         },
         offset: b.u64(),
     };
-    let run = |backend: Backend| {
+    // `None`: the CUDA kernel through the host emulation.
+    let run = |backend: Option<Backend>| {
         let mut y = Buf::filled(d, start + n, 0.0);
-        let ok = backend
-            .fill_normal(y.slice_mut(start, n), mean, std, noise)
-            .is_ok();
+        let ok = match backend {
+            Some(backend) => backend.fill_normal(y.slice_mut(start, n), mean, std, noise),
+            None => ito_cuda_emulation::fill_normal(y.slice_mut(start, n), mean, std, noise, None),
+        }
+        .is_ok();
         (ok, y)
     };
-    let (ok, reference) = run(Backend::Scalar);
-    for backend in simd_backends() {
+    let (ok, reference) = run(Some(Backend::Scalar));
+    let others = simd_backends().into_iter().map(Some).chain([None]);
+    for backend in others {
         let (ok_b, y) = run(backend);
+        let backend = backend.map_or("cuda (emulated)".to_string(), |b| b.to_string());
         assert_eq!(ok_b, ok, "{backend}: validation differs from scalar");
         assert_eq!(
             first_difference(&y, &reference),

@@ -1,6 +1,7 @@
 //! `lincomb`, differential and robust: arbitrary lengths, sub-slice starts, storage types,
 //! values, coefficients (NaN/Inf included: those must be typed errors), noise keys and
-//! offsets. Every SIMD backend must equal scalar bit for bit; nothing may panic.
+//! offsets. Every SIMD backend and the CUDA kernel (host-emulated) must equal scalar bit for
+//! bit; nothing may panic.
 #![no_main]
 
 #[path = "../../tests/common/mod.rs"]
@@ -47,7 +48,8 @@ fuzz_target!(|data: &[u8]| {
     let y2 = spec(&mut b, len_y2);
     let ins: Vec<_> = (0..k).map(|_| spec(&mut b, n)).collect();
 
-    let run = |backend: Backend| {
+    // `None`: the CUDA kernel through the host emulation.
+    let run = |backend: Option<Backend>| {
         let mut yb = Buf::from_f32s(y.0, &y.2);
         let mut y2b = Buf::from_f32s(y2.0, &y2.2);
         let bufs: Vec<Buf> = ins.iter().map(|(d, _, v)| Buf::from_f32s(*d, v)).collect();
@@ -57,12 +59,19 @@ fuzz_target!(|data: &[u8]| {
             .map(|(buf, (_, s, _))| buf.slice(*s, n))
             .collect();
         let y2t = with_y2.then(|| y2b.slice_mut(y2.1, len_y2));
-        let r = backend.lincomb(yb.slice_mut(y.1, n), y2t, &inputs, &coefs, noise);
+        let r = match backend {
+            Some(backend) => backend.lincomb(yb.slice_mut(y.1, n), y2t, &inputs, &coefs, noise),
+            None => {
+                ito_cuda_emulation::lincomb(yb.slice_mut(y.1, n), y2t, &inputs, &coefs, noise, None)
+            }
+        };
         (r.is_ok(), yb, y2b)
     };
-    let (ok, y_ref, y2_ref) = run(Backend::Scalar);
-    for backend in simd_backends() {
+    let (ok, y_ref, y2_ref) = run(Some(Backend::Scalar));
+    let others = simd_backends().into_iter().map(Some).chain([None]);
+    for backend in others {
         let (ok_b, y_b, y2_b) = run(backend);
+        let backend = backend.map_or("cuda (emulated)".to_string(), |b| b.to_string());
         assert_eq!(ok_b, ok, "{backend}: validation differs from scalar");
         assert_eq!(
             first_difference(&y_b, &y_ref),

@@ -1,6 +1,6 @@
 //! `milstein`, differential and robust: arbitrary lengths (mismatched ones: typed errors),
 //! starts, storage types per tensor, values, Δt (negative or non-finite: typed errors), keys
-//! and offsets.
+//! and offsets. The SIMD backends and the CUDA kernel (host-emulated) against scalar.
 #![no_main]
 
 #[path = "../../tests/common/mod.rs"]
@@ -37,23 +37,27 @@ fuzz_target!(|data: &[u8]| {
     let g = mk(&mut b, dts[2], n);
     let h = mk(&mut b, dts[3], if short { n.saturating_sub(1) } else { n });
     let hn = if short { n.saturating_sub(1) } else { n };
-    let run = |backend: Backend| {
+    // `None`: the CUDA kernel through the host emulation.
+    let run = |backend: Option<Backend>| {
         let mut x = x0.clone();
-        let ok = backend
-            .milstein(
-                x.slice_mut(start, n),
-                f.slice(start, n),
-                g.slice(start, n),
-                h.slice(start, hn),
-                dt,
-                noise,
-            )
-            .is_ok();
+        let (xs, fs, gs, hs) = (
+            x.slice_mut(start, n),
+            f.slice(start, n),
+            g.slice(start, n),
+            h.slice(start, hn),
+        );
+        let ok = match backend {
+            Some(backend) => backend.milstein(xs, fs, gs, hs, dt, noise),
+            None => ito_cuda_emulation::milstein(xs, fs, gs, hs, dt, noise, None),
+        }
+        .is_ok();
         (ok, x)
     };
-    let (ok, reference) = run(Backend::Scalar);
-    for backend in simd_backends() {
+    let (ok, reference) = run(Some(Backend::Scalar));
+    let others = simd_backends().into_iter().map(Some).chain([None]);
+    for backend in others {
         let (ok_b, x) = run(backend);
+        let backend = backend.map_or("cuda (emulated)".to_string(), |b| b.to_string());
         assert_eq!(ok_b, ok, "{backend}: validation differs from scalar");
         assert_eq!(
             first_difference(&x, &reference),

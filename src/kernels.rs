@@ -1,6 +1,7 @@
 //! The public kernel entry points: validate, pick the lanes, run in chunks.
 
 use ito_kernels::brownian_tree::{BrownianTree, Term};
+use ito_kernels::check_len;
 use ito_kernels::fill_normal::FillNormal;
 use ito_kernels::lanes::{Lanes, LanesFn};
 use ito_kernels::langevin::{combine_norms, LangevinNorms, Norms};
@@ -10,7 +11,6 @@ use ito_kernels::noise::NoiseKey;
 use ito_kernels::ou_bank::{OuBank, OuBankCoefs};
 use ito_kernels::reduce::{Reduce, SegmentStats};
 use ito_kernels::storage::{TensorMut, TensorRef};
-use ito_kernels::{ArgError, Problem};
 use rayon::prelude::*;
 
 use crate::exec::{run_chunked, CpuLanes, Splittable};
@@ -191,17 +191,7 @@ impl Backend {
         }
         let lanes = CpuLanes::for_backend(self)?;
         let r = Reduce::new(x, y, segment_len)?;
-        if out.len() != r.segments() {
-            return Err(ArgError {
-                arg: "out",
-                index: None,
-                problem: Problem::Length {
-                    expected: r.segments(),
-                    found: out.len(),
-                },
-            }
-            .into());
-        }
+        check_len("out", None, r.segments(), out.len())?;
         let per_seg = r.leaves_per_segment();
         if per_seg == 1 {
             // Short segments: one work item holds many whole segments.
@@ -257,17 +247,7 @@ impl Backend {
         }
         let lanes = CpuLanes::for_backend(self)?;
         let k = LangevinNorms::new(score, sample_len, noise)?;
-        if out.len() != k.samples() {
-            return Err(ArgError {
-                arg: "out",
-                index: None,
-                problem: Problem::Length {
-                    expected: k.samples(),
-                    found: out.len(),
-                },
-            }
-            .into());
-        }
+        check_len("out", None, k.samples(), out.len())?;
         let per = k.leaves_per_sample();
         let mut leaves = vec![Norms::default(); k.samples() * per];
         let leaves_per_item = (CHUNK / ito_kernels::reduce::LEAF).max(1);

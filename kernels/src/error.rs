@@ -101,8 +101,8 @@ pub(crate) fn check_finite(
     }
 }
 
-/// `Ok` when `found == expected`.
-pub(crate) fn check_len(
+/// `Ok` when `found == expected`; otherwise the length error for `arg` (every backend's check).
+pub fn check_len(
     arg: &'static str,
     index: Option<usize>,
     expected: usize,

@@ -26,5 +26,5 @@ pub mod philox;
 pub mod reduce;
 pub mod storage;
 
-pub use error::{ArgError, Problem};
+pub use error::{check_len, ArgError, Problem};
 pub use half::{bf16, f16};

@@ -15,8 +15,9 @@
 use std::sync::{Arc, Mutex, OnceLock};
 
 use cudarc::driver::{
-    sys, CudaContext, CudaFunction, CudaSlice, CudaStream, CudaView, CudaViewMut, DevicePtr,
-    DevicePtrMut, DeviceRepr, DeviceSlice, DriverError, LaunchConfig, PushKernelArg, SyncOnDrop,
+    sys, CudaContext, CudaFunction, CudaModule, CudaSlice, CudaStream, CudaView, CudaViewMut,
+    DevicePtr, DevicePtrMut, DeviceRepr, DeviceSlice, DriverError, LaunchConfig, PushKernelArg,
+    SyncOnDrop,
 };
 use cudarc::nvrtc::Ptx;
 use ito_kernels::brownian_tree::{check_brownian_tree, Term};
@@ -27,7 +28,7 @@ use ito_kernels::noise::NoiseKey;
 use ito_kernels::ou_bank::{check_ou_bank, OuBankCoefs};
 use ito_kernels::reduce::{check_reduce_lengths, SegmentStats, LEAF};
 use ito_kernels::storage::{Dtype, TensorMut, TensorRef};
-use ito_kernels::{bf16, f16, ArgError, Problem};
+use ito_kernels::{bf16, check_len, f16, ArgError, Problem};
 
 use super::abi::{
     BrownianTreeArgs, FillNormalArgs, LangevinArgs, LincombArgs, MilsteinArgs, OuBankArgs,
@@ -139,37 +140,24 @@ fn load(ordinal: usize) -> Result<Arc<Loaded>, Error> {
     let multiprocessors = ctx
         .attribute(sys::CUdevice_attribute::CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT)
         .map_err(driver("reading the multiprocessor count"))?;
+    // The entry points by name; a missing one means the embedded PTX does not match this build.
+    let function = |m: &Arc<CudaModule>, name: &'static str| {
+        m.load_function(name).map_err(|e| Error::Cuda {
+            during: name,
+            message: format!("finding the kernel in its module: {e:?}"),
+        })
+    };
     let l = Arc::new(Loaded {
-        lincomb: lincomb
-            .load_function("ito_lincomb")
-            .map_err(driver("finding ito_lincomb"))?,
-        fill_normal: fill_normal
-            .load_function("ito_fill_normal")
-            .map_err(driver("finding ito_fill_normal"))?,
-        reduce_leaves: reduce
-            .load_function("ito_reduce_leaves")
-            .map_err(driver("finding ito_reduce_leaves"))?,
-        reduce_combine: reduce
-            .load_function("ito_reduce_combine")
-            .map_err(driver("finding ito_reduce_combine"))?,
-        brownian_tree: brownian_tree
-            .load_function("ito_brownian_tree")
-            .map_err(driver("finding ito_brownian_tree"))?,
-        milstein: milstein
-            .load_function("ito_milstein")
-            .map_err(driver("finding ito_milstein"))?,
-        ou_bank: ou_bank
-            .load_function("ito_ou_bank")
-            .map_err(driver("finding ito_ou_bank"))?,
-        langevin_norms_leaves: langevin
-            .load_function("ito_langevin_norms_leaves")
-            .map_err(driver("finding ito_langevin_norms_leaves"))?,
-        langevin_step_size: langevin
-            .load_function("ito_langevin_step_size")
-            .map_err(driver("finding ito_langevin_step_size"))?,
-        langevin_update: langevin
-            .load_function("ito_langevin_update")
-            .map_err(driver("finding ito_langevin_update"))?,
+        lincomb: function(&lincomb, "ito_lincomb")?,
+        fill_normal: function(&fill_normal, "ito_fill_normal")?,
+        reduce_leaves: function(&reduce, "ito_reduce_leaves")?,
+        reduce_combine: function(&reduce, "ito_reduce_combine")?,
+        brownian_tree: function(&brownian_tree, "ito_brownian_tree")?,
+        milstein: function(&milstein, "ito_milstein")?,
+        ou_bank: function(&ou_bank, "ito_ou_bank")?,
+        langevin_norms_leaves: function(&langevin, "ito_langevin_norms_leaves")?,
+        langevin_step_size: function(&langevin, "ito_langevin_step_size")?,
+        langevin_update: function(&langevin, "ito_langevin_update")?,
         max_grid: launch::resident_blocks(multiprocessors.max(1) as u32),
         ctx,
     });
@@ -477,17 +465,7 @@ impl CudaDevice {
 
     /// Copies a device buffer into a host tensor of the same type and length (waits for it).
     pub fn download(&self, dev: &DeviceBuffer, host: TensorMut<'_>) -> Result<(), Error> {
-        if dev.len() != host.len() {
-            return Err(ArgError {
-                arg: "host",
-                index: None,
-                problem: Problem::Length {
-                    expected: dev.len(),
-                    found: host.len(),
-                },
-            }
-            .into());
-        }
+        check_len("host", None, dev.len(), host.len())?;
         let s = &self.stream;
         let e = driver("copying from the device");
         match (dev, host) {
@@ -670,17 +648,7 @@ impl CudaDevice {
         mut out: CudaViewMut<'_, f32>,
     ) -> Result<(), Error> {
         let segments = check_reduce_lengths(x.len(), y.as_ref().map(|t| t.len()), segment_len)?;
-        if out.len() != 3 * segments {
-            return Err(ArgError {
-                arg: "out",
-                index: None,
-                problem: Problem::Length {
-                    expected: 3 * segments,
-                    found: out.len(),
-                },
-            }
-            .into());
-        }
+        check_len("out", None, 3 * segments, out.len())?;
         self.check_device("x", x.context())?;
         if let Some(t) = &y {
             self.check_device("y", t.context())?;
@@ -897,17 +865,7 @@ impl CudaDevice {
             });
         }
         let samples = check_langevin(score.len(), sample_len, noise)?;
-        if eps.len() != samples {
-            return Err(ArgError {
-                arg: "eps",
-                index: None,
-                problem: Problem::Length {
-                    expected: samples,
-                    found: eps.len(),
-                },
-            }
-            .into());
-        }
+        check_len("eps", None, samples, eps.len())?;
         self.check_device("x", x.context())?;
         self.check_device("score", score.context())?;
         self.check_device("eps", eps.stream().context().cu_ctx())?;
@@ -968,17 +926,7 @@ impl CudaDevice {
         mut out: CudaViewMut<'_, f32>,
     ) -> Result<(), Error> {
         let samples = check_langevin(score.len(), sample_len, noise)?;
-        if out.len() != 3 * samples {
-            return Err(ArgError {
-                arg: "out",
-                index: None,
-                problem: Problem::Length {
-                    expected: 3 * samples,
-                    found: out.len(),
-                },
-            }
-            .into());
-        }
+        check_len("out", None, 3 * samples, out.len())?;
         self.check_device("score", score.context())?;
         self.check_device("out", out.stream().context().cu_ctx())?;
         if samples == 0 {
@@ -1029,17 +977,7 @@ pub(crate) fn host_langevin_norms(
     out: &mut [Norms],
 ) -> Result<(), Error> {
     let samples = check_langevin(score.len(), sample_len, noise)?;
-    if out.len() != samples {
-        return Err(ArgError {
-            arg: "out",
-            index: None,
-            problem: Problem::Length {
-                expected: samples,
-                found: out.len(),
-            },
-        }
-        .into());
-    }
+    check_len("out", None, samples, out.len())?;
     if samples == 0 {
         return Ok(());
     }
@@ -1234,17 +1172,7 @@ pub(crate) fn host_reduce(
     out: &mut [SegmentStats],
 ) -> Result<(), Error> {
     let segments = check_reduce_lengths(x.len(), y.as_ref().map(|t| t.len()), segment_len)?;
-    if out.len() != segments {
-        return Err(ArgError {
-            arg: "out",
-            index: None,
-            problem: Problem::Length {
-                expected: segments,
-                found: out.len(),
-            },
-        }
-        .into());
-    }
+    check_len("out", None, segments, out.len())?;
     if segments == 0 {
         return Ok(());
     }

@@ -13,6 +13,7 @@ use ito::cuda::launch::{self, Shape};
 use ito::langevin::{Corrector, NormMode};
 use ito::{Error, LincombCoefs, Noise, SegmentStats, TensorMut, TensorRef};
 use ito_kernels::brownian_tree::{check_brownian_tree, Term};
+use ito_kernels::check_len;
 use ito_kernels::fill_normal::FillNormal;
 use ito_kernels::langevin::{LangevinNorms, Norms};
 use ito_kernels::lincomb::{LincombParams, MAX_INPUTS};
@@ -171,17 +172,7 @@ pub fn reduce(
     shapes: Option<(Shape, Shape)>,
 ) -> Result<(), Error> {
     let r = Reduce::new(x, y, segment_len)?;
-    if out.len() != r.segments() {
-        return Err(ito::ArgError {
-            arg: "out",
-            index: None,
-            problem: ito::Problem::Length {
-                expected: r.segments(),
-                found: out.len(),
-            },
-        }
-        .into());
-    }
+    check_len("out", None, r.segments(), out.len())?;
     if out.is_empty() {
         return Ok(());
     }
@@ -387,17 +378,7 @@ pub fn langevin_norms(
     out: &mut [Norms],
 ) -> Result<(), Error> {
     let samples = LangevinNorms::new(score, sample_len, noise)?.samples();
-    if out.len() != samples {
-        return Err(ito::ArgError {
-            arg: "out",
-            index: None,
-            problem: ito::Problem::Length {
-                expected: samples,
-                found: out.len(),
-            },
-        }
-        .into());
-    }
+    check_len("out", None, samples, out.len())?;
     if samples == 0 {
         return Ok(());
     }

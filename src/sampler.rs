@@ -86,7 +86,8 @@ fn quantile_sorted(v: &[f64], q: f64) -> f64 {
 }
 
 /// Dynamic thresholding of one sample in place (see [`crate::solver::ThresholdStep`]); a NaN in the sample
-/// makes the whole sample NaN, as in torch.
+/// makes the whole sample NaN, as in torch, and so does a NaN quantile (interpolating between
+/// two infinities gives ∞ + w·(∞ − ∞); torch then divides the sample by that NaN).
 fn threshold_sample(seg: &mut [f64], ratio: f64, max_value: f64) {
     let mut a: Vec<f64> = seg.iter().map(|x| x.abs()).collect();
     if a.iter().any(|v| v.is_nan()) {
@@ -94,7 +95,12 @@ fn threshold_sample(seg: &mut [f64], ratio: f64, max_value: f64) {
         return;
     }
     a.sort_by(f64::total_cmp);
-    let s = quantile_sorted(&a, ratio).clamp(1.0, max_value);
+    let q = quantile_sorted(&a, ratio);
+    if q.is_nan() {
+        seg.fill(f64::NAN);
+        return;
+    }
+    let s = q.clamp(1.0, max_value);
     for x in seg.iter_mut() {
         *x = x.clamp(-s, s) / s;
     }

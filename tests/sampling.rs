@@ -569,6 +569,49 @@ fn bad_configurations_are_typed_errors() {
     assert_eq!(config_arg(done.advance(&[0.0; 4]).unwrap_err()), "plan");
 }
 
+/// Dynamic thresholding of a sample whose |x₀| quantile falls between two infinities: torch's
+/// quantile gives ∞ + w·(∞ − ∞) = NaN and the sample becomes NaN; ito did the same arithmetic
+/// and then panicked in `clamp` on the NaN bound (found by the solvers fuzz target).
+#[test]
+fn thresholding_an_infinite_sample_makes_it_nan_without_a_panic() {
+    let s = Schedule::vp_linear(0.1, 20.0).unwrap();
+    let grid = Grid::uniform_lambda(&s, 1.0, 1e-3, 4).unwrap();
+    let opts = PlanOptions {
+        thresholding: Some(ito::Thresholding {
+            ratio: 0.9,
+            max_value: 1.5,
+            sample_len: 4,
+        }),
+        ..PlanOptions::default()
+    };
+    let plan = Plan::new("dpmpp-2m".parse().unwrap(), grid, Param::Eps, opts, false).unwrap();
+    // Sample 0: two infinite ε, so the 0.9 quantile of four |x₀| interpolates between ∞ and ∞.
+    let inf = f32::INFINITY;
+    let eps = [inf, 0.5, -inf, 0.25, 0.5, -0.5, 2.0, 0.1];
+    let x = [0.3f32, -0.2, 1.0, 0.7, -1.1, 0.4, 0.0, 2.0];
+    let mut sampler = Sampler::<f32>::new(plan.clone(), 8, 3).unwrap();
+    sampler.state_mut().copy_from_slice(&x);
+    sampler.next_eval().unwrap();
+    sampler.advance(eps.as_slice().into()).unwrap();
+    let noise = NoiseSource {
+        seed: 3,
+        stream: 0,
+        offset: 0,
+    };
+    let x64 = x.iter().map(|&v| f64::from(v)).collect();
+    let mut reference = ReferenceSampler::new(plan, x64, noise);
+    reference.next_eval().unwrap();
+    let eps64: Vec<f64> = eps.iter().map(|&v| f64::from(v)).collect();
+    reference.advance(&eps64).unwrap();
+    for (i, (&x, &r)) in sampler.state().iter().zip(reference.state()).enumerate() {
+        if i < 4 {
+            assert!(x.is_nan() && r.is_nan(), "element {i}: {x}, {r}");
+        } else {
+            assert!(x.is_finite() && r.is_finite(), "element {i}: {x}, {r}");
+        }
+    }
+}
+
 #[test]
 fn tree_noise_drives_the_stochastic_samplers() {
     // SDE-DPM-Solver++(2M) and Euler-ancestral with a Brownian tree over t ∈ [0, 1] as the

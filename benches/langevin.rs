@@ -3,6 +3,11 @@
 //! bandwidth ceiling. Bytes counted: the tensors only (pass 1 reads the score, pass 2 reads x
 //! and the score and writes x: 16 B/element); the noise is compute, reported as elements/s.
 //!
+//! `langevin_tensor_passes` is the same two passes with the noise taken out, to read the
+//! corrector's memory traffic against the ceiling with the noise cost not counted: pass 1's
+//! score half is `reduce`'s per-sample Σx² (the same leaf code, bit for bit) and pass 2 without
+//! its z term is a `lincomb` x ← x + ε·score.
+//!
 //! `cargo bench --bench langevin`
 #![allow(missing_docs)] // criterion_group! generates undocumented items
 
@@ -11,7 +16,7 @@ mod common;
 use common::{ceiling, configure};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use ito::langevin::{langevin_step, Corrector, NormMode};
-use ito::{Noise, NoiseKey};
+use ito::{LincombCoefs, Noise, NoiseKey, SegmentStats};
 
 fn bench(c: &mut Criterion) {
     configure(c);
@@ -56,6 +61,36 @@ fn bench(c: &mut Criterion) {
         }
         g.finish();
     }
+    let mut g = c.benchmark_group("langevin_tensor_passes/bytes");
+    for n in [1usize << 20, 1 << 24] {
+        g.throughput(Throughput::Bytes(16 * n as u64));
+        let mut x = vec![0.5f32; n];
+        let score = vec![-0.25f32; n];
+        let sample_len = 1 << 16;
+        let mut stats = vec![SegmentStats::default(); n / sample_len];
+        let mut step = LincombCoefs {
+            y: 1.0,
+            ..Default::default()
+        };
+        step.inputs[0] = 1e-4;
+        g.bench_function(BenchmarkId::new(format!("{backend}/f32"), n), |b| {
+            b.iter(|| {
+                backend
+                    .reduce(score.as_slice().into(), None, sample_len, &mut stats)
+                    .unwrap();
+                backend
+                    .lincomb(
+                        x.as_mut_slice().into(),
+                        None,
+                        &[score.as_slice().into()],
+                        &step,
+                        None,
+                    )
+                    .unwrap()
+            })
+        });
+    }
+    g.finish();
 }
 
 criterion_group!(benches, bench);

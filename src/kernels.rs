@@ -160,6 +160,49 @@ impl Backend {
         Ok(())
     }
 
+    /// One `lincomb` per sample of `sample_len` elements (of `y` and of every input), sample b
+    /// with the coefficients and noise `per_sample(b)` gives: the per-sample coefficients of a
+    /// corrector step or of scalar noise. On the CPU the samples run in parallel on rayon's
+    /// pool with each call's chunking nested inside, so a batch of small samples is one parallel
+    /// pass rather than one pool wake-up per sample; no bit depends on it (an element's value is
+    /// a function of its inputs and global index alone). Callers have checked that `sample_len`
+    /// divides `y.len()`.
+    pub(crate) fn lincomb_per_sample(
+        self,
+        y: TensorMut<'_>,
+        inputs: &[TensorRef<'_>],
+        sample_len: usize,
+        per_sample: impl Fn(usize) -> (LincombCoefs, Option<Noise>) + Sync,
+    ) -> Result<(), Error> {
+        for (j, t) in inputs.iter().enumerate() {
+            check_len("inputs", Some(j), y.len(), t.len())?;
+        }
+        let samples = y.len().checked_div(sample_len).unwrap_or(0);
+        let mut parts = Vec::with_capacity(samples);
+        let (mut y, mut rest) = (y, inputs.to_vec());
+        for b in 0..samples {
+            let (ys, yr) = y.split_at(sample_len);
+            let mut ins = Vec::with_capacity(rest.len());
+            for t in rest.iter_mut() {
+                let (ts, tr) = t.split_at(sample_len);
+                ins.push(ts);
+                *t = tr;
+            }
+            parts.push((b, ys, ins));
+            y = yr;
+        }
+        let one = |(b, ys, ins): (usize, TensorMut<'_>, Vec<TensorRef<'_>>)| {
+            let (coefs, noise) = per_sample(b);
+            self.lincomb(ys, None, &ins, &coefs, noise)
+        };
+        #[cfg(feature = "cuda")]
+        if self == Backend::Cuda {
+            // One stream: the staged calls queue in order anyway.
+            return parts.into_iter().try_for_each(one);
+        }
+        parts.into_par_iter().try_for_each(one)
+    }
+
     /// `fill_normal` on this backend (see [`fill_normal`]).
     pub fn fill_normal(
         self,

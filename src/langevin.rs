@@ -59,7 +59,7 @@ impl Corrector {
 /// i is N(key, noise.offset + i).
 pub fn langevin_step(
     backend: Backend,
-    mut x: TensorMut<'_>,
+    x: TensorMut<'_>,
     score: TensorRef<'_>,
     sample_len: usize,
     c: &Corrector,
@@ -87,10 +87,8 @@ pub fn langevin_step(
             vec![c.step_size(m(&sn), m(&zn)); samples]
         }
     };
-    let mut score = score;
-    for (b, &e) in eps.iter().enumerate() {
-        let (xs, xr) = x.split_at(sample_len);
-        let (ss, sr) = score.split_at(sample_len);
+    backend.lincomb_per_sample(x, &[score], sample_len, |b| {
+        let e = eps[b];
         let mut coefs = LincombCoefs {
             y: 1.0,
             noise: (2.0 * e).sqrt() as f32,
@@ -101,9 +99,8 @@ pub fn langevin_step(
             key: noise.key,
             offset: noise.offset + (b * sample_len) as u64,
         };
-        backend.lincomb(xs, None, &[ss], &coefs, Some(key))?;
-        (x, score) = (xr, sr);
-    }
+        (coefs, Some(key))
+    })?;
     Ok(eps)
 }
 

@@ -91,30 +91,22 @@ pub fn euler_maruyama_scalar_noise(
             f.len().min(g.len()),
         ));
     }
-    let samples = n / sample_len;
     let key = NoiseKey {
         seed: inc.seed,
         stream: inc.stream,
         step,
     };
     let first = inc.offset / sample_len as u64;
-    let backend = crate::backend()?;
-    let (mut x, mut f, mut g) = (x, f, g);
-    for b in 0..samples {
+    crate::backend()?.lincomb_per_sample(x, &[f, g], sample_len, |b| {
         let dw = dt.sqrt() * f64::from(key.normal(first + b as u64));
-        let (xs, xr) = x.split_at(sample_len);
-        let (fs, fr) = f.split_at(sample_len);
-        let (gs, gr) = g.split_at(sample_len);
         let mut c = LincombCoefs {
             y: 1.0,
             ..Default::default()
         };
         c.inputs[0] = dt as f32;
         c.inputs[1] = dw as f32;
-        backend.lincomb(xs, None, &[fs, gs], &c, None)?;
-        (x, f, g) = (xr, fr, gr);
-    }
-    Ok(())
+        (c, None)
+    })
 }
 
 /// Milstein, diagonal noise: x ← x + Δt·f + g·ΔW + ½·h·(ΔW² − Δt), h = g·∂g/∂x.

@@ -3,7 +3,8 @@
 //! plus a difference pass), at depths 10 and 20, for N = 2^16 and 2^20 f32 elements on the
 //! best backend. Reported as time per query and elements/s.
 //!
-//! `cargo bench --bench brownian_tree` (ids `brownian_tree/{increment,sweep20,sweep100}/depthD/N`)
+//! `cargo bench --bench brownian_tree` (ids `brownian_tree/{increment,sweep20,sweep100}/depthD/N`;
+//! on a GPU also `brownian_tree/cuda/increment/depthD/N`)
 #![allow(missing_docs)] // criterion_group! generates undocumented items
 
 mod common;
@@ -55,6 +56,38 @@ fn bench(c: &mut Criterion) {
                     },
                 );
             }
+        }
+    }
+    g.finish();
+    #[cfg(feature = "cuda")]
+    bench_cuda(c);
+}
+
+/// One increment W(s, t) on the device (depths 10 and 20), beside the device's copy ceiling:
+/// the GPU side of the tree's target (runs only where a GPU is; `scripts/gpu-kit.sh`).
+#[cfg(feature = "cuda")]
+fn bench_cuda(c: &mut Criterion) {
+    let Some(dev) = common::cuda::device() else {
+        return;
+    };
+    common::cuda::ceiling(c, &dev, 1 << 26);
+    let mut g = c.benchmark_group("brownian_tree/cuda");
+    for n in [1usize << 16, 1 << 20, 1 << 24] {
+        g.throughput(Throughput::Elements(n as u64));
+        let mut y = dev.alloc(ito::Dtype::F32, n).unwrap();
+        for depth in [10u32, 20] {
+            let tree = BrownianTree::new(1, 100, 0.0, 1.0, depth).unwrap();
+            let terms = tree.terms(0.3141, 0.3782).unwrap();
+            g.bench_function(
+                BenchmarkId::new(format!("increment/depth{depth}"), n),
+                |b| {
+                    b.iter_custom(|iters| {
+                        common::cuda::timed(&dev, iters, || {
+                            dev.brownian_tree(y.as_mut(), 1, &terms, 0).unwrap()
+                        })
+                    })
+                },
+            );
         }
     }
     g.finish();

@@ -91,6 +91,57 @@ fn bench(c: &mut Criterion) {
         });
     }
     g.finish();
+    #[cfg(feature = "cuda")]
+    bench_cuda(c);
+}
+
+/// The corrector on the device (four launches, ε computed there), beside the device's copy
+/// ceiling (runs only where a GPU is; `scripts/gpu-kit.sh`).
+#[cfg(feature = "cuda")]
+fn bench_cuda(c: &mut Criterion) {
+    let Some(dev) = common::cuda::device() else {
+        return;
+    };
+    common::cuda::ceiling(c, &dev, 1 << 26);
+    let corrector = Corrector {
+        snr: 0.16,
+        alpha: 0.99,
+        norms: NormMode::PerSample,
+    };
+    let noise = Noise {
+        key: NoiseKey {
+            seed: 1,
+            stream: 10,
+            step: 0,
+        },
+        offset: 0,
+    };
+    let sample_len = 1 << 16;
+    let mut g = c.benchmark_group("langevin/cuda");
+    for n in [1usize << 20, 1 << 24, 1 << 26] {
+        g.throughput(Throughput::Bytes(16 * n as u64));
+        let mut x = dev.alloc(ito::Dtype::F32, n).unwrap();
+        let score = dev.alloc(ito::Dtype::F32, n).unwrap();
+        let mut eps = dev.stream().alloc_zeros::<f64>(n / sample_len).unwrap();
+        dev.reserve_langevin_scratch(n / sample_len, sample_len)
+            .unwrap();
+        g.bench_function(BenchmarkId::new("f32", n), |b| {
+            b.iter_custom(|iters| {
+                common::cuda::timed(&dev, iters, || {
+                    dev.langevin_step(
+                        x.as_mut(),
+                        score.as_ref(),
+                        sample_len,
+                        &corrector,
+                        noise,
+                        eps.as_view_mut(),
+                    )
+                    .unwrap()
+                })
+            })
+        });
+    }
+    g.finish();
 }
 
 criterion_group!(benches, bench);

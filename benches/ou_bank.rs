@@ -38,6 +38,43 @@ fn bench(c: &mut Criterion) {
         });
     }
     g.finish();
+    #[cfg(feature = "cuda")]
+    bench_cuda(c);
+}
+
+/// One K = 5 step on the device, beside the device's copy ceiling (runs only where a GPU is;
+/// `scripts/gpu-kit.sh`).
+#[cfg(feature = "cuda")]
+fn bench_cuda(c: &mut Criterion) {
+    let Some(dev) = common::cuda::device() else {
+        return;
+    };
+    common::cuda::ceiling(c, &dev, 1 << 26);
+    let coefs = MarkovFbm::new(0.3, 5, 20.0, 1.0)
+        .unwrap()
+        .transition(0.01)
+        .unwrap()
+        .coefs();
+    let key = ito::NoiseKey {
+        seed: 1,
+        stream: 30,
+        step: 0,
+    };
+    let mut g = c.benchmark_group("ou_bank/cuda");
+    for n in [1usize << 20, 1 << 24] {
+        g.throughput(Throughput::Bytes((44 * n) as u64));
+        let mut state = dev.alloc(ito::Dtype::F32, 5 * n).unwrap();
+        let mut out = dev.alloc(ito::Dtype::F32, n).unwrap();
+        g.bench_function(BenchmarkId::new("k5/f32", n), |b| {
+            b.iter_custom(|iters| {
+                common::cuda::timed(&dev, iters, || {
+                    dev.ou_bank(state.as_mut(), 5, Some(out.as_mut()), &coefs, key, 0)
+                        .unwrap()
+                })
+            })
+        });
+    }
+    g.finish();
 }
 
 criterion_group!(benches, bench);

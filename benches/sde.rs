@@ -110,6 +110,45 @@ fn bench(c: &mut Criterion) {
         });
     }
     g.finish();
+    #[cfg(feature = "cuda")]
+    bench_cuda(c);
+}
+
+/// Milstein on the device (Euler–Maruyama is a `lincomb`, benched in `lincomb/cuda`), beside
+/// the device's copy ceiling (runs only where a GPU is; `scripts/gpu-kit.sh`).
+#[cfg(feature = "cuda")]
+fn bench_cuda(c: &mut Criterion) {
+    let Some(dev) = common::cuda::device() else {
+        return;
+    };
+    common::cuda::ceiling(c, &dev, 1 << 26);
+    let noise = ito::Noise {
+        key: ito::NoiseKey {
+            seed: 1,
+            stream: 5,
+            step: 0,
+        },
+        offset: 0,
+    };
+    let mut g = c.benchmark_group("sde/cuda");
+    for n in [1usize << 20, 1 << 24, 1 << 26] {
+        g.throughput(Throughput::Bytes(20 * n as u64));
+        let mut x = dev.alloc(ito::Dtype::F32, n).unwrap();
+        let (f, gg, h) = (
+            dev.alloc(ito::Dtype::F32, n).unwrap(),
+            dev.alloc(ito::Dtype::F32, n).unwrap(),
+            dev.alloc(ito::Dtype::F32, n).unwrap(),
+        );
+        g.bench_function(BenchmarkId::new("milstein", n), |b| {
+            b.iter_custom(|iters| {
+                common::cuda::timed(&dev, iters, || {
+                    dev.milstein(x.as_mut(), f.as_ref(), gg.as_ref(), h.as_ref(), 1e-3, noise)
+                        .unwrap()
+                })
+            })
+        });
+    }
+    g.finish();
 }
 
 criterion_group!(benches, bench);

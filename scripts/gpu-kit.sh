@@ -18,7 +18,8 @@ out=${2:-target/gpu-kit}
 mkdir -p "$out"
 # Test and bench executables, found from cargo's JSON messages.
 exes=$(cargo test --release --no-run --test cuda_device --message-format=json 2>/dev/null;
-       cargo bench --no-run --bench lincomb --bench fill_normal --bench reduce --message-format=json 2>/dev/null)
+       cargo bench --no-run --bench lincomb --bench fill_normal --bench reduce \
+         --bench brownian_tree --bench langevin --bench sde --bench ou_bank --message-format=json 2>/dev/null)
 echo "$exes" | python3 -c '
 import json, shutil, sys
 out = sys.argv[1]
@@ -56,8 +57,8 @@ if command -v compute-sanitizer >/dev/null; then
 else
   summary+=("compute-sanitizer: not installed, memcheck not run")
 fi
-for b in lincomb fill_normal reduce; do
-  ./"$b" --bench cuda 2>&1 | tee "$log.$b" | grep -E '^(lincomb|fill_normal|reduce|ceiling)/|thrpt' || true
+for b in lincomb fill_normal reduce brownian_tree langevin sde ou_bank; do
+  ./"$b" --bench cuda 2>&1 | tee "$log.$b" | grep -E '^(lincomb|fill_normal|reduce|brownian_tree|langevin|sde|ou_bank|ceiling)/|thrpt' || true
 done
 copy=$(grep -h -A2 'copy-d2d' "$log.lincomb" | grep -o 'thrpt:.*' | head -n 1)
 summary+=("benches: ${copy:+d2d copy $copy; figures above}${copy:-not run (no device)}")

@@ -253,3 +253,46 @@ fn unavailable_or_unknown_backends_are_errors() {
     assert_eq!("AVX2".parse::<Backend>().unwrap(), Backend::Avx2);
     assert!(ito::available_backends().contains(&Backend::Scalar));
 }
+
+/// An error equals itself, a NaN coefficient's too (found by the drivers fuzz target, which
+/// compares the errors of two backends); different values, arguments or problems differ.
+#[test]
+fn errors_are_equal_to_themselves_even_for_nan() {
+    let mut c = LincombCoefs {
+        y: 1.0,
+        noise: f32::NAN,
+        ..Default::default()
+    };
+    let mut y = vec![0.0f32; 4];
+    let noise = Some(Noise {
+        key: KEY,
+        offset: 0,
+    });
+    let e = Backend::Scalar
+        .lincomb(y.as_mut_slice().into(), None, &[], &c, noise)
+        .unwrap_err();
+    assert_eq!(e, e.clone());
+    let again = Backend::Scalar
+        .lincomb(y.as_mut_slice().into(), None, &[], &c, noise)
+        .unwrap_err();
+    assert_eq!(e, again);
+    c.noise = f32::INFINITY;
+    let inf = Backend::Scalar
+        .lincomb(y.as_mut_slice().into(), None, &[], &c, noise)
+        .unwrap_err();
+    assert_ne!(e, inf);
+    let nan = Problem::NonFinite { value: f32::NAN };
+    assert_eq!(nan, nan);
+    assert_ne!(nan, Problem::NonFinite { value: 1.0 });
+    assert_ne!(
+        Problem::Length {
+            expected: 1,
+            found: 2
+        },
+        Problem::Length {
+            expected: 2,
+            found: 1
+        }
+    );
+    assert_ne!(nan, Problem::OutOfRange { expected: "x" });
+}

@@ -2,8 +2,9 @@
 
 use core::fmt;
 
-/// What was wrong with an argument.
-#[derive(Clone, Copy, Debug, PartialEq)]
+/// What was wrong with an argument. Equality is reflexive: two `NonFinite` problems that both
+/// found a NaN are equal (whatever its payload), so an error always equals itself.
+#[derive(Clone, Copy, Debug)]
 pub enum Problem {
     /// A tensor's length differs from the length it must have.
     Length {
@@ -36,8 +37,32 @@ pub enum Problem {
     },
 }
 
+impl PartialEq for Problem {
+    fn eq(&self, other: &Self) -> bool {
+        use Problem::*;
+        match (*self, *other) {
+            (NonFinite { value: a }, NonFinite { value: b }) => {
+                a == b || (a.is_nan() && b.is_nan())
+            }
+            (
+                Length { expected, found },
+                Length {
+                    expected: e,
+                    found: f,
+                },
+            ) => expected == e && found == f,
+            (TooMany { max, found }, TooMany { max: m, found: f }) => max == m && found == f,
+            (Missing { needed }, Missing { needed: n }) => needed == n,
+            (OutOfRange { expected }, OutOfRange { expected: e }) => expected == e,
+            _ => false,
+        }
+    }
+}
+
+impl Eq for Problem {}
+
 /// An invalid kernel argument: which one (`arg`, with an element `index` for arrays) and why.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ArgError {
     /// The argument's name as the API spells it (e.g. `"inputs"`, `"coefs.y2_inputs"`).
     pub arg: &'static str,

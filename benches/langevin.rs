@@ -120,11 +120,27 @@ fn bench_cuda(c: &mut Criterion) {
     let mut g = c.benchmark_group("langevin/cuda");
     for n in [1usize << 20, 1 << 24, 1 << 26] {
         g.throughput(Throughput::Bytes(16 * n as u64));
-        let mut x = dev.alloc(ito::Dtype::F32, n).unwrap();
-        let score = dev.alloc(ito::Dtype::F32, n).unwrap();
+        // A non-zero score, as on the CPU: a zero one makes ε infinite and the update kernel
+        // skips the sample (no traffic).
+        let mut x = dev.upload(vec![0.5f32; n].as_slice().into()).unwrap();
+        let score = dev.upload(vec![-0.25f32; n].as_slice().into()).unwrap();
         let mut eps = dev.stream().alloc_zeros::<f64>(n / sample_len).unwrap();
         dev.reserve_langevin_scratch(n / sample_len, sample_len)
             .unwrap();
+        dev.langevin_step(
+            x.as_mut(),
+            score.as_ref(),
+            sample_len,
+            &corrector,
+            noise,
+            eps.as_view_mut(),
+        )
+        .unwrap();
+        let first = dev.stream().clone_dtoh(&eps).unwrap();
+        assert!(
+            first.iter().all(|e| e.is_finite()),
+            "ε not finite: no update is timed"
+        );
         g.bench_function(BenchmarkId::new("f32", n), |b| {
             b.iter_custom(|iters| {
                 common::cuda::timed(&dev, iters, || {

@@ -6,7 +6,7 @@ use crate::Backend;
 use ito_kernels::ArgError;
 
 /// Everything that can go wrong in an ito call. No call panics on bad input.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub enum Error {
     /// A kernel argument is invalid (which one, and what was expected).

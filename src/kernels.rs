@@ -162,45 +162,90 @@ impl Backend {
 
     /// One `lincomb` per sample of `sample_len` elements (of `y` and of every input), sample b
     /// with the coefficients and noise `per_sample(b)` gives: the per-sample coefficients of a
-    /// corrector step or of scalar noise. On the CPU the samples run in parallel on rayon's
-    /// pool with each call's chunking nested inside, so a batch of small samples is one parallel
-    /// pass rather than one pool wake-up per sample; no bit depends on it (an element's value is
-    /// a function of its inputs and global index alone). Callers have checked that `sample_len`
-    /// divides `y.len()`.
-    pub(crate) fn lincomb_per_sample(
+    /// corrector step or of scalar noise. On the CPU, runs of samples go to rayon's pool by
+    /// halving, as `run_chunked` splits elements (a run of at most [`CHUNK`] elements, or one
+    /// sample, is one work item), so a batch of small samples is one parallel pass with no
+    /// per-sample bookkeeping; no bit depends on the split (an element's value is a function
+    /// of its inputs and global index alone). Callers have checked that `sample_len` divides
+    /// `y.len()` and that every sample's coefficients are valid: a bad one is still a typed
+    /// error (the lowest-index one, whatever the thread count), but other samples may have been
+    /// written by then.
+    pub(crate) fn lincomb_per_sample<F>(
         self,
         y: TensorMut<'_>,
         inputs: &[TensorRef<'_>],
         sample_len: usize,
-        per_sample: impl Fn(usize) -> (LincombCoefs, Option<Noise>) + Sync,
-    ) -> Result<(), Error> {
+        per_sample: F,
+    ) -> Result<(), Error>
+    where
+        F: Fn(usize) -> (LincombCoefs, Option<Noise>) + Sync,
+    {
         for (j, t) in inputs.iter().enumerate() {
             check_len("inputs", Some(j), y.len(), t.len())?;
         }
-        let samples = y.len().checked_div(sample_len).unwrap_or(0);
-        let mut parts = Vec::with_capacity(samples);
-        let (mut y, mut rest) = (y, inputs.to_vec());
-        for b in 0..samples {
-            let (ys, yr) = y.split_at(sample_len);
-            let mut ins = Vec::with_capacity(rest.len());
-            for t in rest.iter_mut() {
-                let (ts, tr) = t.split_at(sample_len);
-                ins.push(ts);
-                *t = tr;
-            }
-            parts.push((b, ys, ins));
-            y = yr;
-        }
-        let one = |(b, ys, ins): (usize, TensorMut<'_>, Vec<TensorRef<'_>>)| {
-            let (coefs, noise) = per_sample(b);
-            self.lincomb(ys, None, &ins, &coefs, noise)
-        };
         #[cfg(feature = "cuda")]
         if self == Backend::Cuda {
             // One stream: the staged calls queue in order anyway.
-            return parts.into_iter().try_for_each(one);
+            return self.lincomb_samples_in_order(y, inputs, 0, sample_len, &per_sample);
         }
-        parts.into_par_iter().try_for_each(one)
+        self.lincomb_samples(y, inputs, 0, sample_len, &per_sample)
+    }
+
+    /// [`Backend::lincomb_per_sample`]'s split: halves of the samples on `rayon::join`.
+    fn lincomb_samples<F>(
+        self,
+        y: TensorMut<'_>,
+        inputs: &[TensorRef<'_>],
+        first: usize,
+        sample_len: usize,
+        per_sample: &F,
+    ) -> Result<(), Error>
+    where
+        F: Fn(usize) -> (LincombCoefs, Option<Noise>) + Sync,
+    {
+        let samples = y.len().checked_div(sample_len).unwrap_or(0);
+        if samples <= 1 || y.len() <= CHUNK {
+            return self.lincomb_samples_in_order(y, inputs, first, sample_len, per_sample);
+        }
+        let mid = samples / 2;
+        let (y_left, y_right) = y.split_at(mid * sample_len);
+        let (left, right): (Vec<_>, Vec<_>) =
+            inputs.iter().map(|t| t.split_at(mid * sample_len)).unzip();
+        let (a, b) = rayon::join(
+            || self.lincomb_samples(y_left, &left, first, sample_len, per_sample),
+            || self.lincomb_samples(y_right, &right, first + mid, sample_len, per_sample),
+        );
+        a.and(b)
+    }
+
+    /// Samples `first …` of [`Backend::lincomb_per_sample`], one call after another.
+    fn lincomb_samples_in_order<F>(
+        self,
+        y: TensorMut<'_>,
+        inputs: &[TensorRef<'_>],
+        first: usize,
+        sample_len: usize,
+        per_sample: &F,
+    ) -> Result<(), Error>
+    where
+        F: Fn(usize) -> (LincombCoefs, Option<Noise>),
+    {
+        let samples = y.len().checked_div(sample_len).unwrap_or(0);
+        let (mut y, mut rest) = (y, inputs.to_vec());
+        let mut sample_inputs = Vec::with_capacity(rest.len());
+        for b in first..first + samples {
+            let (y_sample, y_rest) = y.split_at(sample_len);
+            sample_inputs.clear();
+            for t in rest.iter_mut() {
+                let (t_sample, t_rest) = t.split_at(sample_len);
+                sample_inputs.push(t_sample);
+                *t = t_rest;
+            }
+            let (coefs, noise) = per_sample(b);
+            self.lincomb(y_sample, None, &sample_inputs, &coefs, noise)?;
+            y = y_rest;
+        }
+        Ok(())
     }
 
     /// `fill_normal` on this backend (see [`fill_normal`]).

@@ -87,6 +87,19 @@ pub fn langevin_step(
             vec![c.step_size(m(&sn), m(&zn)); samples]
         }
     };
+    // A zero or non-finite score norm gives a step size that is no step: report it before
+    // anything is written (the CUDA kernel, which cannot report, leaves such a sample as it is).
+    if let Some((b, e)) = eps
+        .iter()
+        .enumerate()
+        .find(|(_, &e)| !((e as f32).is_finite() && ((2.0 * e).sqrt() as f32).is_finite()))
+    {
+        return Err(Error::config(
+            "score",
+            "score norms that give a finite step size ε (non-zero, finite)",
+            format!("sample {b}: ε = {e}"),
+        ));
+    }
     backend.lincomb_per_sample(x, &[score], sample_len, |b| {
         let e = eps[b];
         let mut coefs = LincombCoefs {

@@ -65,7 +65,10 @@ pub fn euler_maruyama(
 
 /// Euler–Maruyama, scalar noise: one Brownian motion per sample of `sample_len` elements,
 /// ΔW_b = √Δt·N(seed, stream, step, offset/sample_len + b) for sample b:
-/// x ← x + Δt·f + ΔW_b·g on sample b.
+/// x ← x + Δt·f + ΔW_b·g on sample b. One `lincomb` per sample (ΔW_b is its coefficient), the
+/// samples in parallel: cheap for samples of hundreds of elements or more, ≈ 60 ns per sample
+/// on top for tiny ones (2^20 one-element samples: 60 ms against 0.23 ms in samples of 1024,
+/// this project's 2-core VM).
 pub fn euler_maruyama_scalar_noise(
     x: TensorMut<'_>,
     f: TensorRef<'_>,
@@ -91,14 +94,31 @@ pub fn euler_maruyama_scalar_noise(
             f.len().min(g.len()),
         ));
     }
+    // As for every kernel: the global indices of the call stay within u64 (so do the samples').
+    if inc.offset.checked_add(n as u64).is_none() {
+        return Err(Error::config(
+            "offset",
+            "offset + length ≤ u64::MAX",
+            inc.offset,
+        ));
+    }
     let key = NoiseKey {
         seed: inc.seed,
         stream: inc.stream,
         step,
     };
-    let first = inc.offset / sample_len as u64;
-    crate::backend()?.lincomb_per_sample(x, &[f, g], sample_len, |b| {
-        let dw = dt.sqrt() * f64::from(key.normal(first + b as u64));
+    // The samples' normals N(key, first + b) in one vectorised pass rather than one scalar
+    // transform per sample (4 bytes per sample). fill_normal's 0 + 1·z is z, but for a −0
+    // that becomes +0: either way ΔW = 0 and the g term is absent.
+    let backend = crate::backend()?;
+    let mut z = vec![0.0f32; n / sample_len];
+    let first = Noise {
+        key,
+        offset: inc.offset / sample_len as u64,
+    };
+    backend.fill_normal(z.as_mut_slice().into(), 0.0, 1.0, first)?;
+    backend.lincomb_per_sample(x, &[f, g], sample_len, |b| {
+        let dw = dt.sqrt() * f64::from(z[b]);
         let mut c = LincombCoefs {
             y: 1.0,
             ..Default::default()

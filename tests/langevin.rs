@@ -275,6 +275,33 @@ fn bad_settings_are_typed_errors() {
     assert_eq!(cfg(step(&mut x, c(0.1, 0.0), 4).unwrap_err()), "alpha");
     assert_eq!(cfg(step(&mut x, c(0.1, 1.0), 3).unwrap_err()), "sample_len");
     assert_eq!(cfg(step(&mut x, c(0.1, 1.0), 0).unwrap_err()), "sample_len");
+    // Samples with a zero or a NaN score (ε = ∞ or NaN): the first such sample is reported,
+    // on every backend and every run, and no sample is written.
+    let mut bad_score = score_values(64);
+    bad_score[16..32].fill(0.0);
+    bad_score[40] = f32::NAN;
+    for backend in backends() {
+        for _ in 0..20 {
+            let mut x = vec![0.25f32; 64];
+            let e = langevin::langevin_step(
+                backend,
+                x.as_mut_slice().into(),
+                bad_score.as_slice().into(),
+                8,
+                &c(0.1, 1.0),
+                NOISE,
+            )
+            .unwrap_err();
+            match e {
+                Error::Config { arg, found, .. } => {
+                    assert_eq!(arg, "score");
+                    assert!(found.starts_with("sample 2:"), "{backend}: {found}");
+                }
+                other => panic!("{backend}: {other:?}"),
+            }
+            assert!(x.iter().all(|&v| v == 0.25), "{backend}: x was written");
+        }
+    }
     let vp = Schedule::vp_linear(0.1, 20.0).unwrap();
     let pc = |schedule, steps, pred, corr: Option<Corrector>, k, len| {
         PcSampler::new(schedule, steps, 1e-3, pred, corr, k, 8, len, 0)

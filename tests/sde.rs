@@ -325,18 +325,31 @@ fn scalar_noise_is_shared_within_a_sample() {
     let f = vec![0.0f32; n];
     let g = vec![1.0f32; n];
     let dt = 0.25;
+    let inc = Increments {
+        offset: len as u64 * 12_345,
+        ..INC
+    };
     sde::euler_maruyama_scalar_noise(
         x.as_mut_slice().into(),
         f.as_slice().into(),
         g.as_slice().into(),
         dt,
-        INC,
+        inc,
         0,
         len,
     )
     .unwrap();
-    for s in x.chunks(len) {
-        assert!(s.iter().all(|v| *v == s[0]));
+    // Sample b's increment is √Δt·N(seed, stream, step, offset/len + b), rounded once (a zero
+    // increment is an absent term: +0 whatever its sign).
+    let key = NoiseKey {
+        seed: inc.seed,
+        stream: inc.stream,
+        step: 0,
+    };
+    let first = inc.offset / len as u64;
+    for (b, s) in x.chunks(len).enumerate() {
+        let dw = (dt.sqrt() * f64::from(key.normal(first + b as u64))) as f32;
+        assert!(s.iter().all(|&v| v == dw), "sample {b}: {} vs {dw}", s[0]);
     }
     let firsts: Vec<f64> = x.chunks(len).map(|s| s[0] as f64).collect();
     let var = firsts.iter().map(|v| v * v).sum::<f64>() / samples as f64;
@@ -403,6 +416,21 @@ fn bad_arguments_are_typed_errors() {
         3,
     );
     assert_eq!(cfg(e.unwrap_err()), "sample_len");
+    // Global indices past u64::MAX (the last sample's noise counter would wrap).
+    let far = Increments {
+        offset: u64::MAX - 3,
+        ..INC
+    };
+    let e = sde::euler_maruyama_scalar_noise(
+        x.as_mut_slice().into(),
+        f.as_slice().into(),
+        g.as_slice().into(),
+        0.1,
+        far,
+        0,
+        1,
+    );
+    assert_eq!(cfg(e.unwrap_err()), "offset");
     let e = sde::reversible_heun_forward(
         x.as_mut_slice().into(),
         f.as_slice().into(),

@@ -5,12 +5,9 @@
 //! scalar backend's bits and errors.
 #![no_main]
 
-#[path = "../../tests/common/mod.rs"]
-mod buffers;
 #[path = "common.rs"]
 mod common;
 
-use buffers::same_bits;
 use common::{simd_backends, Bytes};
 use ito::langevin::{AnnealedLangevin, Corrector, LangevinGibbs, NormMode, PcSampler, Predictor};
 use ito::sde::{self, Increments};
@@ -19,6 +16,16 @@ use libfuzzer_sys::fuzz_target;
 
 /// Most driver calls a case makes (the loops stop there, finished or not).
 const MAX_CALLS: usize = 64;
+
+/// f32 results as f64 (exact), so that they sit beside the f64 ones (the Gibbs levels).
+fn widen(v: &[f32]) -> Vec<f64> {
+    v.iter().map(|&x| f64::from(x)).collect()
+}
+
+/// The same bits, or both NaN (payloads aside, as the contract says).
+fn same_bits(a: f64, b: f64) -> bool {
+    a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan())
+}
 
 fn values(b: &mut Bytes, n: usize) -> Vec<f32> {
     (0..n).map(|_| b.value()).collect()
@@ -36,7 +43,7 @@ fn corrector(b: &mut Bytes) -> Option<Corrector> {
     })
 }
 
-fn pc_sampler(b: &mut Bytes) -> Result<Vec<f32>, Error> {
+fn pc_sampler(b: &mut Bytes) -> Result<Vec<f64>, Error> {
     let schedule = if b.u8() & 1 == 0 {
         Schedule::vp_linear(b.f64(), b.f64())?
     } else {
@@ -71,10 +78,10 @@ fn pc_sampler(b: &mut Bytes) -> Result<Vec<f32>, Error> {
         let score = values(b, n);
         s.advance(score.as_slice().into())?;
     }
-    Ok(s.state().to_vec())
+    Ok(widen(s.state()))
 }
 
-fn annealed(b: &mut Bytes) -> Result<Vec<f32>, Error> {
+fn annealed(b: &mut Bytes) -> Result<Vec<f64>, Error> {
     let n = (b.u8() % 48) as usize;
     let (levels, steps, epsilon, denoise) = (
         (b.u8() % 6) as usize,
@@ -104,10 +111,10 @@ fn annealed(b: &mut Bytes) -> Result<Vec<f32>, Error> {
         let score = values(b, n);
         s.advance(score.as_slice().into())?;
     }
-    Ok(s.state().to_vec())
+    Ok(widen(s.state()))
 }
 
-fn gibbs(b: &mut Bytes) -> Result<Vec<f32>, Error> {
+fn gibbs(b: &mut Bytes) -> Result<Vec<f64>, Error> {
     let sample_len = (b.u8() % 9) as usize;
     let samples = (b.u8() % 5) as usize;
     // Sometimes one element or one level too many (typed errors).
@@ -123,12 +130,12 @@ fn gibbs(b: &mut Bytes) -> Result<Vec<f32>, Error> {
         let score_t: Vec<f64> = (0..s.levels().len()).map(|_| b.f64()).collect();
         s.step_t(&score_t)?;
     }
-    let mut out = s.state().to_vec();
-    out.extend(s.levels().iter().map(|&v| v as f32));
+    let mut out = widen(s.state());
+    out.extend_from_slice(s.levels());
     Ok(out)
 }
 
-fn sweep(b: &mut Bytes) -> Result<Vec<f32>, Error> {
+fn sweep(b: &mut Bytes) -> Result<Vec<f64>, Error> {
     let (seed, stream, t0, t1) = (b.u64(), b.u32(), b.f64(), b.f64());
     let tree = if b.u8() & 1 == 0 {
         BrownianTree::new(seed, stream, t0, t1, b.u8() as u32 % 34)?
@@ -144,12 +151,12 @@ fn sweep(b: &mut Bytes) -> Result<Vec<f32>, Error> {
         if !s.next_increment(dw.as_mut_slice().into())? {
             break;
         }
-        out.extend_from_slice(&dw);
+        out.extend(widen(&dw));
     }
     Ok(out)
 }
 
-fn steppers(b: &mut Bytes) -> Result<Vec<f32>, Error> {
+fn steppers(b: &mut Bytes) -> Result<Vec<f64>, Error> {
     let n = (b.u8() % 40) as usize;
     let inc = Increments {
         seed: b.u64(),
@@ -241,12 +248,12 @@ fn steppers(b: &mut Bytes) -> Result<Vec<f32>, Error> {
             step,
         )?,
     }
-    Ok(y)
+    Ok(widen(&y))
 }
 
 fuzz_target!(|data: &[u8]| {
     let case = data.first().copied().unwrap_or(0) % 5;
-    let run = |backend: Backend| -> Result<Vec<f32>, Error> {
+    let run = |backend: Backend| -> Result<Vec<f64>, Error> {
         // A backend this machine lacks is a typed error; the callers only pass available ones.
         ito::set_backend(backend).unwrap();
         let mut b = Bytes(data.get(1..).unwrap_or(&[]));

@@ -3,7 +3,8 @@
 use core::fmt;
 
 /// What was wrong with an argument. Equality is reflexive: two `NonFinite` problems that both
-/// found a NaN are equal (whatever its payload), so an error always equals itself.
+/// found a NaN are equal (whatever its payload), so an error always equals itself (a `Hash`,
+/// if one is ever added, must hash every NaN alike).
 #[derive(Clone, Copy, Debug)]
 pub enum Problem {
     /// A tensor's length differs from the length it must have.
@@ -40,21 +41,22 @@ pub enum Problem {
 impl PartialEq for Problem {
     fn eq(&self, other: &Self) -> bool {
         use Problem::*;
-        match (*self, *other) {
-            (NonFinite { value: a }, NonFinite { value: b }) => {
-                a == b || (a.is_nan() && b.is_nan())
+        // Matched on `self` exhaustively, so a new variant must say how it compares.
+        match *self {
+            Length { expected, found } => {
+                matches!(*other, Length { expected: e, found: f } if e == expected && f == found)
             }
-            (
-                Length { expected, found },
-                Length {
-                    expected: e,
-                    found: f,
-                },
-            ) => expected == e && found == f,
-            (TooMany { max, found }, TooMany { max: m, found: f }) => max == m && found == f,
-            (Missing { needed }, Missing { needed: n }) => needed == n,
-            (OutOfRange { expected }, OutOfRange { expected: e }) => expected == e,
-            _ => false,
+            NonFinite { value } => matches!(
+                *other,
+                NonFinite { value: v } if v == value || (v.is_nan() && value.is_nan())
+            ),
+            TooMany { max, found } => {
+                matches!(*other, TooMany { max: m, found: f } if m == max && f == found)
+            }
+            Missing { needed } => matches!(*other, Missing { needed: n } if n == needed),
+            OutOfRange { expected } => {
+                matches!(*other, OutOfRange { expected: e } if e == expected)
+            }
         }
     }
 }

@@ -18,23 +18,27 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 use ito::langevin::{langevin_step, Corrector, NormMode};
 use ito::{LincombCoefs, Noise, NoiseKey, SegmentStats};
 
+/// The corrector every group runs (score-SDE's VP settings).
+const CORRECTOR: Corrector = Corrector {
+    snr: 0.16,
+    alpha: 0.99,
+    norms: NormMode::PerSample,
+};
+
+/// The noise every group draws.
+const NOISE: Noise = Noise {
+    key: NoiseKey {
+        seed: 1,
+        stream: 10,
+        step: 0,
+    },
+    offset: 0,
+};
+
 fn bench(c: &mut Criterion) {
     configure(c);
     ceiling(c);
     let backend = ito::backend().unwrap();
-    let corrector = Corrector {
-        snr: 0.16,
-        alpha: 0.99,
-        norms: NormMode::PerSample,
-    };
-    let noise = Noise {
-        key: NoiseKey {
-            seed: 1,
-            stream: 10,
-            step: 0,
-        },
-        offset: 0,
-    };
     for (unit, per_element) in [("bytes", true), ("elements", false)] {
         let mut g = c.benchmark_group(format!("langevin/{unit}"));
         for n in [1usize << 20, 1 << 24] {
@@ -52,8 +56,8 @@ fn bench(c: &mut Criterion) {
                         x.as_mut_slice().into(),
                         score.as_slice().into(),
                         1 << 16,
-                        &corrector,
-                        noise,
+                        &CORRECTOR,
+                        NOISE,
                     )
                     .unwrap()
                 })
@@ -103,19 +107,6 @@ fn bench_cuda(c: &mut Criterion) {
         return;
     };
     common::cuda::ceiling(c, &dev, 1 << 26);
-    let corrector = Corrector {
-        snr: 0.16,
-        alpha: 0.99,
-        norms: NormMode::PerSample,
-    };
-    let noise = Noise {
-        key: NoiseKey {
-            seed: 1,
-            stream: 10,
-            step: 0,
-        },
-        offset: 0,
-    };
     let sample_len = 1 << 16;
     let mut g = c.benchmark_group("langevin/cuda");
     for n in [1usize << 20, 1 << 24, 1 << 26] {
@@ -131,8 +122,8 @@ fn bench_cuda(c: &mut Criterion) {
             x.as_mut(),
             score.as_ref(),
             sample_len,
-            &corrector,
-            noise,
+            &CORRECTOR,
+            NOISE,
             eps.as_view_mut(),
         )
         .unwrap();
@@ -148,8 +139,8 @@ fn bench_cuda(c: &mut Criterion) {
                         x.as_mut(),
                         score.as_ref(),
                         sample_len,
-                        &corrector,
-                        noise,
+                        &CORRECTOR,
+                        NOISE,
                         eps.as_view_mut(),
                     )
                     .unwrap()

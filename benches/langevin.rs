@@ -15,7 +15,7 @@ mod common;
 
 use common::{ceiling, configure};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use ito::langevin::{langevin_step, Corrector, NormMode};
+use ito::diffusion::langevin::{langevin_step, Corrector, NormMode};
 use ito::{LincombCoefs, Noise, NoiseKey, SegmentStats};
 
 /// The corrector every group runs (score-SDE's VP settings).

@@ -9,7 +9,7 @@ mod common;
 
 use common::{ceiling, configure};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use ito::fbm::MarkovFbm;
+use ito::sde::fbm::MarkovFbm;
 
 fn bench(c: &mut Criterion) {
     configure(c);

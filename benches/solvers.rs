@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use common::{ceiling, configure};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use ito::solver::{Slot, SOLVER_NAMES};
+use ito::diffusion::solver::{Slot, SOLVER_NAMES};
 use ito::{Grid, Param, Plan, PlanOptions, Sampler, Schedule, Solver};
 
 /// The solvers measured: diffusers' most used, and one of each family.

@@ -11,7 +11,7 @@
 use std::error::Error;
 use std::path::PathBuf;
 
-use ito::problems::{Gaussian, GaussianMixture};
+use ito::diffusion::problems::{Gaussian, GaussianMixture};
 use ito::{
     Grid, NoiseSource, Param, Plan, PlanOptions, ReferenceSampler, Sampler, Schedule, Solver,
 };

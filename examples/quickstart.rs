@@ -10,8 +10,8 @@
 
 use std::time::Instant;
 
-use ito::problems::{sample_moments, GaussianMixture};
-use ito::solver::SOLVER_NAMES;
+use ito::diffusion::problems::{sample_moments, GaussianMixture};
+use ito::diffusion::solver::SOLVER_NAMES;
 use ito::{
     available_backends, backend, fill_normal, Grid, Noise, NoiseKey, Param, Plan, PlanOptions,
     Sampler, Schedule, Solver,

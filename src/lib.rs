@@ -34,37 +34,22 @@
 //! `brownian_tree`, `milstein`, `langevin_norms` and `ou_bank` directly.
 #![deny(unsafe_op_in_unsafe_fn)]
 
-pub mod backend;
-pub mod brownian;
-pub mod cuda;
-mod error;
-mod exec;
-pub mod fbm;
-pub mod grid;
-mod kernels;
-pub mod langevin;
-pub mod problems;
-pub mod rng;
-pub mod sampler;
-pub mod schedule;
+pub mod diffusion;
+pub mod runtime;
 pub mod sde;
-pub mod solver;
 
-pub use backend::{available_backends, backend, set_backend, Backend};
-pub use brownian::{BrownianSweep, BrownianTree};
-pub use error::Error;
-pub use grid::{FinalNode, Grid, Spacing};
+pub use diffusion::grid::{FinalNode, Grid, Spacing};
+pub use diffusion::sampler::{NoiseSource, ReferenceSampler, Sampler, Storage};
+pub use diffusion::schedule::{Coeffs, DiscreteVp, Node, Schedule};
+pub use diffusion::solver::{
+    Churn, Param, Plan, PlanOptions, Solver, SolverType, Thresholding, UniPcVariant,
+};
 pub use ito_kernels::lincomb::{LincombCoefs, Noise, MAX_INPUTS};
 pub use ito_kernels::noise::NoiseKey;
 pub use ito_kernels::reduce::SegmentStats;
 pub use ito_kernels::storage::{Dtype, TensorMut, TensorRef};
 pub use ito_kernels::{bf16, f16, ArgError, Problem};
-pub use kernels::{fill_normal, lincomb, reduce};
-pub use sampler::{NoiseSource, ReferenceSampler, Sampler, Storage};
-pub use schedule::{Coeffs, DiscreteVp, Node, Schedule};
-pub use solver::{Churn, Param, Plan, PlanOptions, Solver, SolverType, Thresholding, UniPcVariant};
-
-/// Elements per CPU work item. Fixed, so the split of work never depends on the thread count
-/// (it does not change results either way: each element's value is a pure function of its
-/// inputs and its global index).
-pub const CHUNK: usize = 1 << 14;
+pub use runtime::{
+    available_backends, backend, fill_normal, lincomb, reduce, set_backend, Backend, Error, CHUNK,
+};
+pub use sde::{BrownianSweep, BrownianTree};

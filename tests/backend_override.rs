@@ -104,6 +104,6 @@ fn env_var_naming_a_missing_backend_is_an_error_not_a_fallback() {
 #[test]
 fn empty_env_var_means_the_best_backend() {
     let Some(out) = run_child("") else { return };
-    let best = ito::backend::best_backend();
+    let best = ito::runtime::backend::best_backend();
     assert!(out.contains(&format!("BACKEND={best}")), "{out}");
 }

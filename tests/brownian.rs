@@ -8,7 +8,7 @@
 mod common;
 
 use common::{first_difference, Buf, DTYPES};
-use ito::brownian::Term;
+use ito::sde::brownian::Term;
 use ito::{Backend, BrownianSweep, BrownianTree, Error, NoiseKey};
 use proptest::prelude::*;
 

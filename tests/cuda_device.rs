@@ -15,7 +15,7 @@ mod common;
 
 use cases::{dtype, length, lincomb_case, noise, tensor, value, LincombCase};
 use common::{first_difference, same_bits, Buf, DTYPES};
-use ito::cuda::{device::probe, CudaDevice};
+use ito::runtime::cuda::{device::probe, CudaDevice};
 use ito::{Backend, Dtype, Error, LincombCoefs, Noise, NoiseKey, SegmentStats};
 use proptest::prelude::*;
 
@@ -38,8 +38,8 @@ fn an_absent_backend_is_a_typed_error() {
     };
     assert!(!reason.is_empty());
     assert!(!ito::available_backends().contains(&Backend::Cuda));
-    assert_eq!(ito::cuda::device_count(), 0);
-    assert_ne!(ito::backend::best_backend(), Backend::Cuda);
+    assert_eq!(ito::runtime::cuda::device_count(), 0);
+    assert_ne!(ito::runtime::backend::best_backend(), Backend::Cuda);
     let unavailable = |e: Error| {
         matches!(
             e,
@@ -224,7 +224,7 @@ fn device_buffers_views_and_shards_equal_scalar() {
         assert_eq!(first_difference(&y2, &y2_ref), None, "{d:?} views y2");
 
         // Shards with global offsets, on devices 0 and 1 when there are two.
-        let second = CudaDevice::new(1.min(ito::cuda::device_count() - 1)).unwrap();
+        let second = CudaDevice::new(1.min(ito::runtime::cuda::device_count() - 1)).unwrap();
         let devices = [&dev, &second];
         let cut = 1_234_567;
         let mut parts = Vec::new();
@@ -318,7 +318,7 @@ fn a_captured_graph_replays_the_same_bits() {
     captured.synchronize().unwrap();
     stream
         .begin_capture(
-            ito::cuda::cudarc::driver::sys::CUstreamCaptureMode::CU_STREAM_CAPTURE_MODE_THREAD_LOCAL,
+            ito::runtime::cuda::cudarc::driver::sys::CUstreamCaptureMode::CU_STREAM_CAPTURE_MODE_THREAD_LOCAL,
         )
         .unwrap();
     for s in 0..steps {
@@ -337,7 +337,7 @@ fn a_captured_graph_replays_the_same_bits() {
             .unwrap();
     }
     let graph = stream
-        .end_capture(ito::cuda::cudarc::driver::sys::CUgraphInstantiate_flags(0))
+        .end_capture(ito::runtime::cuda::cudarc::driver::sys::CUgraphInstantiate_flags(0))
         .unwrap()
         .expect("a graph with launches in it");
     graph.launch().unwrap();
@@ -354,7 +354,7 @@ fn a_captured_graph_replays_the_same_bits() {
 /// A buffer that belongs to another device is a typed error, not a launch on foreign memory.
 #[test]
 fn a_buffer_of_another_device_is_a_typed_error() {
-    if ito::cuda::device_count() < 2 {
+    if ito::runtime::cuda::device_count() < 2 {
         eprintln!("a_buffer_of_another_device_is_a_typed_error: skipped, fewer than two devices");
         return;
     }
@@ -379,8 +379,8 @@ fn a_buffer_of_another_device_is_a_typed_error() {
 /// (`CUDA_HOME`, `CUDA_PATH` or /usr/local/cuda); skipped without them.
 #[test]
 fn curand_device_api_gives_itos_philox_words() {
-    use ito::cuda::cudarc::driver::{LaunchConfig, PushKernelArg};
-    use ito::cuda::cudarc::nvrtc;
+    use ito::runtime::cuda::cudarc::driver::{LaunchConfig, PushKernelArg};
+    use ito::runtime::cuda::cudarc::nvrtc;
     let Some(dev) = device_or_skip("curand_device_api_gives_itos_philox_words") else {
         return;
     };
@@ -480,8 +480,8 @@ fn sde_kernels_on_the_device_equal_scalar() {
         step: 9,
     };
     let offset = 1_000_003u64;
-    let terms: Vec<ito::brownian::Term> = (0..40)
-        .map(|j| ito::brownian::Term {
+    let terms: Vec<ito::sde::brownian::Term> = (0..40)
+        .map(|j| ito::sde::brownian::Term {
             stream: 100 + j,
             step: 3 * j,
             coef: if j % 7 == 0 {
@@ -491,7 +491,7 @@ fn sde_kernels_on_the_device_equal_scalar() {
             },
         })
         .collect();
-    let mut coefs = ito::fbm::OuBankCoefs {
+    let mut coefs = ito::sde::fbm::OuBankCoefs {
         sqrt_h: 0.1,
         ..Default::default()
     };
@@ -536,7 +536,7 @@ fn langevin_step_on_the_device_equals_scalar() {
     let Some(dev) = device_or_skip("langevin_step_on_the_device_equals_scalar") else {
         return;
     };
-    use ito::langevin::{langevin_step, Corrector, NormMode};
+    use ito::diffusion::langevin::{langevin_step, Corrector, NormMode};
     let (samples, sample_len) = (7usize, 3001usize);
     let n = samples * sample_len;
     let x0: Vec<f32> = (0..n)

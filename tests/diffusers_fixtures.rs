@@ -7,8 +7,8 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use ito::problems::Gaussian;
-use ito::schedule::lambda_of;
+use ito::diffusion::problems::Gaussian;
+use ito::diffusion::schedule::lambda_of;
 use ito::{
     DiscreteVp, FinalNode, Grid, Node, NoiseSource, Param, Plan, PlanOptions, ReferenceSampler,
     Sampler, Solver, SolverType, Spacing, Thresholding, UniPcVariant,
@@ -392,7 +392,8 @@ fn discrete_grids_match_diffusers_timesteps_and_sigmas() {
                     ((1.0 - a) / a).sqrt()
                 })
                 .collect();
-            let k = ito::grid::karras_sigmas(table[0], table[vp.len() - 1], 7.0, steps).unwrap();
+            let k = ito::diffusion::grid::karras_sigmas(table[0], table[vp.len() - 1], 7.0, steps)
+                .unwrap();
             assert!(rel_err(&k, &sigmas[..steps]) < 1e-12, "{}", f.name);
             continue;
         }

@@ -97,7 +97,7 @@ fn noise_term_matches_its_definition() {
     )
     .unwrap();
     for i in 0..n {
-        let z = ito::rng::normal(key, 77 + i as u64) as f64;
+        let z = ito::runtime::rng::normal(key, 77 + i as u64) as f64;
         let expect = 0.5 * 2.0 + 1.5 * a[i] as f64 + (0.2 + 0.3 * a[i] as f64) * z;
         assert!(
             (y[i] as f64 - expect).abs() < 1e-5 * (1.0 + expect.abs()),

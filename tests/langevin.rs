@@ -5,7 +5,7 @@
 //! Gaussian; denoising MCMC's Langevin–Gibbs sweep samples the joint of data and noise level;
 //! bad settings are typed errors.
 
-use ito::langevin::{
+use ito::diffusion::langevin::{
     self, AnnealedLangevin, Corrector, LangevinGibbs, NormMode, PcSampler, Predictor,
 };
 use ito::{Backend, Error, Noise, NoiseKey, Schedule, SegmentStats};

@@ -9,7 +9,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use ito::langevin::{langevin_step, Corrector, NormMode};
+use ito::diffusion::langevin::{langevin_step, Corrector, NormMode};
 use ito::{Backend, Noise, NoiseKey};
 
 /// The system allocator, with the live heap bytes and their peak since the last reset.

@@ -2,7 +2,8 @@
 //! file under it): a call longer than one chunk, split across rayon workers, equals the
 //! one-element definition.
 
-use ito::{rng, Backend, LincombCoefs, Noise, NoiseKey, SegmentStats};
+use ito::runtime::rng;
+use ito::{Backend, LincombCoefs, Noise, NoiseKey, SegmentStats};
 
 #[test]
 fn chunked_scalar_calls_equal_the_definition() {

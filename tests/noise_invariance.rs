@@ -5,7 +5,8 @@
 mod common;
 
 use common::{first_difference, Buf, DTYPES};
-use ito::{available_backends, rng, Backend, LincombCoefs, Noise, NoiseKey};
+use ito::runtime::rng;
+use ito::{available_backends, Backend, LincombCoefs, Noise, NoiseKey};
 
 fn pool(threads: usize) -> rayon::ThreadPool {
     rayon::ThreadPoolBuilder::new()

@@ -1,7 +1,9 @@
 //! The normal transform against an f64 evaluation on the same exact inputs: the f32 uniform
 //! u the transform forms, and the exact angle 2π·a/2²⁴. Bound: 2 ulp of the output.
 
-use ito::rng::{angle_numerator, box_muller, cos_sin_turn, ln, radius_uniform, MAX_ABS_NORMAL};
+use ito::runtime::rng::{
+    angle_numerator, box_muller, cos_sin_turn, ln, radius_uniform, MAX_ABS_NORMAL,
+};
 
 /// Distance from `got` to the real number `exact`, in units of the f32 spacing at `exact`.
 fn ulps(got: f32, exact: f64) -> f64 {

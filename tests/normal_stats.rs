@@ -2,7 +2,7 @@
 //! Kolmogorov–Smirnov distance to Φ, tail frequencies beyond 4σ, the largest |z|, and the
 //! independence of the two outputs of a Box–Muller pair.
 
-use ito::rng::MAX_ABS_NORMAL;
+use ito::runtime::rng::MAX_ABS_NORMAL;
 use ito::{fill_normal, Noise, NoiseKey};
 
 const N: usize = 1 << 24;

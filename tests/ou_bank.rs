@@ -7,7 +7,7 @@
 mod common;
 
 use common::{first_difference, Buf};
-use ito::fbm::MarkovFbm;
+use ito::sde::fbm::MarkovFbm;
 use ito::{Backend, Error, NoiseKey};
 use proptest::prelude::*;
 

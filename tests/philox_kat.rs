@@ -2,7 +2,7 @@
 //! (seed, stream, step, element) → (key, counter) layout against the derived examples.
 //! Both files are copies of `shared/data/` with their provenance headers.
 
-use ito::rng::{philox4x32, philox4x32_10, NoiseKey};
+use ito::runtime::rng::{philox4x32, philox4x32_10, NoiseKey};
 
 fn hex32(s: &str) -> u32 {
     u32::from_str_radix(s, 16).unwrap()

@@ -2,7 +2,7 @@
 //! Philox, the key/counter layout or the transform fails here; such a change alters every
 //! user's results and needs a deliberate decision, not a silent refactor.
 
-use ito::rng::{normal, NoiseKey};
+use ito::runtime::rng::{normal, NoiseKey};
 
 const GOLDEN: [((u64, u32, u32), [u32; 8]); 3] = [
     (

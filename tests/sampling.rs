@@ -5,8 +5,8 @@
 
 use std::sync::Arc;
 
-use ito::problems::Gaussian;
-use ito::solver::SOLVER_NAMES;
+use ito::diffusion::problems::Gaussian;
+use ito::diffusion::solver::SOLVER_NAMES;
 use ito::{
     available_backends, bf16, f16, Backend, Churn, Error, Grid, Node, NoiseSource, Param, Plan,
     PlanOptions, ReferenceSampler, Sampler, Schedule, Solver, SolverType, Storage,
@@ -484,7 +484,10 @@ fn bad_configurations_are_typed_errors() {
         "betas"
     );
     assert_eq!(
-        config_arg(ito::grid::discrete_timesteps(1000, ito::Spacing::Linspace, 0, 0).unwrap_err()),
+        config_arg(
+            ito::diffusion::grid::discrete_timesteps(1000, ito::Spacing::Linspace, 0, 0)
+                .unwrap_err()
+        ),
         "steps"
     );
     // Velocity models need the nodes' derivatives.

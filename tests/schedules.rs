@@ -5,12 +5,12 @@
 
 use std::sync::Arc;
 
-use ito::schedule::Coeffs;
+use ito::diffusion::schedule::Coeffs;
 use ito::{DiscreteVp, Grid, Schedule};
 use proptest::prelude::*;
 
 fn schedules() -> Vec<Schedule> {
-    let betas: Vec<f64> = ito::schedule::linspace(1e-4, 0.02, 1000);
+    let betas: Vec<f64> = ito::diffusion::schedule::linspace(1e-4, 0.02, 1000);
     vec![
         Schedule::vp_linear(0.1, 20.0).unwrap(),
         Schedule::vp_cosine(0.008).unwrap(),
@@ -88,7 +88,7 @@ fn vp_linear_equals_its_integral_form() {
 
 #[test]
 fn discrete_schedule_sits_on_its_table() {
-    let betas: Vec<f64> = ito::schedule::linspace(1e-4, 0.02, 1000);
+    let betas: Vec<f64> = ito::diffusion::schedule::linspace(1e-4, 0.02, 1000);
     let d = DiscreteVp::from_betas(&betas).unwrap();
     let mut abar = 1.0;
     for (k, b) in betas.iter().enumerate() {
@@ -119,7 +119,7 @@ fn grids_are_spaced_as_named() {
     }
     let edm = Schedule::edm(0.002, 80.0).unwrap();
     let g = Grid::karras(&edm, 0.002, 80.0, 7.0, 18).unwrap();
-    let k = ito::grid::karras_sigmas(0.002, 80.0, 7.0, 19).unwrap();
+    let k = ito::diffusion::grid::karras_sigmas(0.002, 80.0, 7.0, 19).unwrap();
     for (n, s) in g.nodes().iter().zip(&k) {
         assert!((n.sigma - s).abs() < 1e-9 * s);
     }

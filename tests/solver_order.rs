@@ -10,8 +10,8 @@
 //! counts, so the fitted slope wanders between 2.7 and 4.0 there (measured) although the
 //! error is small; Karras grids refine where the solution bends and show the asymptote.
 
-use ito::problems::Gaussian;
-use ito::solver::SOLVER_NAMES;
+use ito::diffusion::problems::Gaussian;
+use ito::diffusion::solver::SOLVER_NAMES;
 use ito::{Grid, NoiseSource, Param, Plan, PlanOptions, ReferenceSampler, Schedule, Solver};
 use proptest::prelude::*;
 

@@ -79,12 +79,12 @@ pub fn ceiling(c: &mut Criterion) {
 #[cfg(feature = "cuda")]
 pub mod cuda {
     use criterion::{BenchmarkId, Criterion, Throughput};
-    use ito::cuda::CudaDevice;
+    use ito::runtime::cuda::CudaDevice;
     use std::time::{Duration, Instant};
 
     /// Device 0, or `None` (with the reason on stderr) when there is none.
     pub fn device() -> Option<CudaDevice> {
-        match ito::cuda::device::probe() {
+        match ito::runtime::cuda::device::probe() {
             Ok(_) => CudaDevice::new(0).ok(),
             Err(reason) => {
                 eprintln!("CUDA benches skipped: {reason}");

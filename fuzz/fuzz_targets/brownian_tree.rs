@@ -11,7 +11,7 @@ mod common;
 
 use buffers::{first_difference, Buf};
 use common::{simd_backends, Bytes};
-use ito::brownian::Term;
+use ito::sde::brownian::Term;
 use ito::{Backend, BrownianTree};
 use libfuzzer_sys::fuzz_target;
 

@@ -9,7 +9,9 @@
 mod common;
 
 use common::{simd_backends, Bytes};
-use ito::langevin::{AnnealedLangevin, Corrector, LangevinGibbs, NormMode, PcSampler, Predictor};
+use ito::diffusion::langevin::{
+    AnnealedLangevin, Corrector, LangevinGibbs, NormMode, PcSampler, Predictor,
+};
 use ito::sde::{self, Increments};
 use ito::{Backend, BrownianSweep, BrownianTree, Error, Schedule};
 use libfuzzer_sys::fuzz_target;

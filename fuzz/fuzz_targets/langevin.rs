@@ -11,7 +11,7 @@ mod common;
 
 use buffers::Buf;
 use common::{simd_backends, Bytes};
-use ito::langevin::{langevin_step, Corrector, NormMode};
+use ito::diffusion::langevin::{langevin_step, Corrector, NormMode};
 use ito::{Backend, Noise, NoiseKey};
 use libfuzzer_sys::fuzz_target;
 

@@ -11,7 +11,7 @@ mod common;
 
 use buffers::{first_difference, Buf};
 use common::{simd_backends, Bytes};
-use ito::fbm::{MarkovFbm, OuBankCoefs};
+use ito::sde::fbm::{MarkovFbm, OuBankCoefs};
 use ito::{Backend, NoiseKey};
 use libfuzzer_sys::fuzz_target;
 

@@ -10,7 +10,7 @@ mod common;
 
 use buffers::same_bits;
 use common::{simd_backends, Bytes};
-use ito::solver::SOLVER_NAMES;
+use ito::diffusion::solver::SOLVER_NAMES;
 use ito::{Backend, Grid, Node, Param, Plan, PlanOptions, Sampler, Schedule, Solver, Thresholding};
 use libfuzzer_sys::fuzz_target;
 

@@ -5,13 +5,64 @@
 //! every backend returns the same bits.
 //!
 //! Pass 2 (x ← x + ε·score + √(2ε)·z with the same z) is a `lincomb` per sample; the step size
-//! ε = 2α·(r·‖z‖/‖score‖)² is computed between the passes (see `ito::langevin`).
+//! ε = 2α·(r·‖z‖/‖score‖)² is computed between the passes by [`Corrector::step_size`] — on the
+//! host for the CPU backends, on the device by the CUDA kernel, with the same operations.
 
 use crate::error::{ArgError, Problem};
 use crate::lanes::Lanes;
 use crate::lincomb::Noise;
 use crate::reduce::{Reduce, LEAF};
 use crate::storage::TensorRef;
+
+/// How the corrector's norms enter its step size.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NormMode {
+    /// Each sample's own ‖z‖/‖score‖.
+    PerSample,
+    /// The batch means of ‖z‖ and ‖score‖ (score-SDE's reference implementation).
+    BatchMean,
+}
+
+/// The corrector's settings: the step-size rule ε = 2α·(r·‖z‖/‖score‖)².
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Corrector {
+    /// Target signal-to-noise ratio r.
+    pub snr: f64,
+    /// α (score-SDE: 1 − β_i for VP, 1 for VE).
+    pub alpha: f64,
+    /// Per-sample or batch-mean norms.
+    pub norms: NormMode,
+}
+
+impl Corrector {
+    /// `Ok` when r is finite and ≥ 0 and α finite and > 0.
+    pub fn check(&self) -> Result<(), ArgError> {
+        if !(self.snr.is_finite() && self.snr >= 0.0) {
+            return Err(ArgError::new(
+                "snr",
+                Problem::OutOfRange {
+                    expected: "a finite signal-to-noise ratio ≥ 0",
+                },
+            ));
+        }
+        if !(self.alpha.is_finite() && self.alpha > 0.0) {
+            return Err(ArgError::new(
+                "alpha",
+                Problem::OutOfRange {
+                    expected: "a finite α > 0",
+                },
+            ));
+        }
+        Ok(())
+    }
+
+    /// ε = 2α·(r·‖z‖/‖score‖)² from the norms, in f64 with exactly these operations (the CUDA
+    /// step-size kernel repeats them): q = r·‖z‖/‖score‖, ε = 2α·(q·q).
+    pub fn step_size(&self, score_norm: f64, noise_norm: f64) -> f64 {
+        let q = self.snr * noise_norm / score_norm;
+        2.0 * self.alpha * (q * q)
+    }
+}
 
 /// Pass 1 over a batch of equal-length samples.
 #[derive(Clone, Copy, Debug)]

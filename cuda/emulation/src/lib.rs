@@ -2,15 +2,15 @@
 //! `cuda/host_emulation.h` and run on the CPU: every block and thread of a launch, with real
 //! barriers where a kernel synchronises. Tests call these with host slices (a host address
 //! stands in for a device address) and chosen launch shapes, and compare with the scalar
-//! definition. The argument blocks and default shapes are `ito::cuda`'s, the ones the GPU
+//! definition. The argument blocks and default shapes are `ito::runtime::cuda`'s, the ones the GPU
 //! runtime passes.
 
-use ito::cuda::abi::{
+use ito::diffusion::langevin::{Corrector, NormMode};
+use ito::runtime::cuda::abi::{
     BrownianTreeArgs, FillNormalArgs, LangevinArgs, LincombArgs, MilsteinArgs, OuBankArgs,
     ReduceArgs, TensorArg,
 };
-use ito::cuda::launch::{self, Shape};
-use ito::langevin::{Corrector, NormMode};
+use ito::runtime::cuda::launch::{self, Shape};
 use ito::{Error, LincombCoefs, Noise, SegmentStats, TensorMut, TensorRef};
 use ito_kernels::brownian_tree::{check_brownian_tree, Term};
 use ito_kernels::check_len;
@@ -23,7 +23,7 @@ use ito_kernels::ou_bank::{check_ou_bank, OuBankCoefs};
 use ito_kernels::reduce::Reduce;
 
 mod ffi {
-    use ito::cuda::abi::{
+    use ito::runtime::cuda::abi::{
         BrownianTreeArgs, FillNormalArgs, LangevinArgs, LincombArgs, MilsteinArgs, OuBankArgs,
         ReduceArgs,
     };
@@ -401,7 +401,7 @@ pub fn langevin_norms(
 }
 
 /// One Langevin corrector step through `cuda/langevin.cu`: the four launches (norms, combine,
-/// step size on the device, update), validated as `ito::langevin::langevin_step`; returns ε
+/// step size on the device, update), validated as `ito::diffusion::langevin::langevin_step`; returns ε
 /// per sample as the device computed it.
 pub fn langevin_step(
     mut x: TensorMut<'_>,

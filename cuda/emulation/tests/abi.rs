@@ -1,9 +1,9 @@
-//! The Rust argument blocks (`ito::cuda::abi`) have the C layout of `cuda/kernel_args.cuh`:
+//! The Rust argument blocks (`ito::runtime::cuda::abi`) have the C layout of `cuda/kernel_args.cuh`:
 //! every size and field offset, as the host C++ compiler lays them out (the device's layout
 //! rules for these plain structs are the host's on 64-bit Linux).
 
 use core::mem::{offset_of, size_of};
-use ito::cuda::abi::{
+use ito::runtime::cuda::abi::{
     BrownianTreeArgs, FillNormalArgs, LangevinArgs, LincombArgs, MilsteinArgs, NoiseKeyArg,
     OuBankArgs, ReduceArgs, TensorArg, TreeTermArg,
 };

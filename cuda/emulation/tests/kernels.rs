@@ -11,7 +11,7 @@ mod common;
 
 use cases::{dtype, length, lincomb_case, noise, tensor, value, LincombCase};
 use common::{first_difference, same_bits, Buf};
-use ito::cuda::launch::Shape;
+use ito::runtime::cuda::launch::Shape;
 use ito::{Backend, LincombCoefs, Noise, NoiseKey, SegmentStats};
 use ito_cuda_emulation as emu;
 use proptest::prelude::*;

@@ -10,7 +10,7 @@ mod common;
 
 use cases::{dtype, noise, value};
 use common::{first_difference, Buf};
-use ito::langevin::{langevin_step, Corrector, NormMode};
+use ito::diffusion::langevin::{langevin_step, Corrector, NormMode};
 use ito::Backend;
 use ito_cuda_emulation as emu;
 use ito_kernels::langevin::Norms;

@@ -10,7 +10,7 @@ mod common;
 
 use cases::{dtype, length, noise, tensor, value};
 use common::{first_difference, Buf};
-use ito::cuda::launch::Shape;
+use ito::runtime::cuda::launch::Shape;
 use ito::Backend;
 use ito_cuda_emulation as emu;
 use ito_kernels::brownian_tree::{Term, MAX_TERMS};

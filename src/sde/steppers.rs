@@ -10,7 +10,11 @@
 //! - [`reversible_heun_forward`] / [`reversible_heun_reverse`] (Kidger et al. 2021): the state
 //!   is (y, ŷ); the reverse step reconstructs the previous state algebraically, to rounding.
 
-use crate::{Error, LincombCoefs, Noise, NoiseKey, TensorMut, TensorRef};
+use ito_kernels::lincomb::{LincombCoefs, Noise};
+use ito_kernels::noise::NoiseKey;
+use ito_kernels::storage::{TensorMut, TensorRef};
+
+use crate::runtime::Error;
 
 /// Where the increments come from: step k's ΔW = √Δt·N(seed, stream, k, offset + i).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -60,7 +64,7 @@ pub fn euler_maruyama(
     };
     c.inputs[0] = dt as f32;
     c.noise_inputs[1] = dt.sqrt() as f32;
-    crate::backend()?.lincomb(x, None, &[f, g], &c, Some(inc.noise(step)))
+    crate::runtime::backend()?.lincomb(x, None, &[f, g], &c, Some(inc.noise(step)))
 }
 
 /// Euler–Maruyama, scalar noise: one Brownian motion per sample of `sample_len` elements,
@@ -110,7 +114,7 @@ pub fn euler_maruyama_scalar_noise(
     // The samples' normals N(key, first + b) in one vectorised pass rather than one scalar
     // transform per sample (4 bytes per sample). fill_normal's 0 + 1·z is z, but for a −0
     // that becomes +0: either way ΔW = 0 and the g term is absent.
-    let backend = crate::backend()?;
+    let backend = crate::runtime::backend()?;
     let mut z = vec![0.0f32; n / sample_len];
     let first = Noise {
         key,
@@ -140,7 +144,7 @@ pub fn milstein(
     step: u32,
 ) -> Result<(), Error> {
     check_dt(dt)?;
-    crate::backend()?.milstein(x, f, g, h, dt as f32, inc.noise(step))
+    crate::runtime::backend()?.milstein(x, f, g, h, dt as f32, inc.noise(step))
 }
 
 /// Stochastic Heun (Stratonovich), stage 1: x̃ ← x + Δt·f + g·ΔW (then evaluate f̃, g̃ at x̃).
@@ -158,7 +162,7 @@ pub fn stochastic_heun_predict(
     c.inputs[0] = 1.0;
     c.inputs[1] = dt as f32;
     c.noise_inputs[2] = dt.sqrt() as f32;
-    crate::backend()?.lincomb(x_pred, None, &[x, f, g], &c, Some(inc.noise(step)))
+    crate::runtime::backend()?.lincomb(x_pred, None, &[x, f, g], &c, Some(inc.noise(step)))
 }
 
 /// Stochastic Heun, stage 2: x ← x + ½Δt·(f + f̃) + ½(g + g̃)·ΔW, the same ΔW as stage 1.
@@ -198,7 +202,7 @@ fn heun_average(
     c.inputs[2] = h;
     c.noise_inputs[1] = s;
     c.noise_inputs[3] = s;
-    crate::backend()?.lincomb(y, None, &fg, &c, Some(inc.noise(step)))
+    crate::runtime::backend()?.lincomb(y, None, &fg, &c, Some(inc.noise(step)))
 }
 
 /// Reversible Heun, the first half of forward step n from (y_n, ŷ_n) with f₀ = f(ŷ_n),
@@ -238,7 +242,7 @@ fn reversible_heun_predict(
     c.inputs[0] = 2.0;
     c.inputs[1] = dt as f32;
     c.noise_inputs[2] = (dt.signum() * dt.abs().sqrt()) as f32;
-    crate::backend()?.lincomb(y_hat, None, &[y, f, g], &c, Some(inc.noise(step)))
+    crate::runtime::backend()?.lincomb(y_hat, None, &[y, f, g], &c, Some(inc.noise(step)))
 }
 
 /// Reversible Heun's y update: y ← y + ½Δt·(f₀ + f₁) + ½(g₀ + g₁)·ΔW (Δt < 0 in reverse).

@@ -3,8 +3,8 @@
 //! diffusers' schedulers (which the fixture tests check to 1e-6).
 
 use super::{Call, Entry, Eval, Expr, Family, Plan, Slot, SolverType};
-use crate::schedule::Node;
-use crate::Error;
+use crate::diffusion::schedule::Node;
+use crate::runtime::Error;
 
 /// e^{−h} = (σ_t·α_s)/(α_t·σ_s) (exactly 0 for a noise-free target).
 fn e_minus_h(s: &Node, t: &Node) -> f64 {

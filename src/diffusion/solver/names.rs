@@ -4,7 +4,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use super::{Churn, Solver, SolverType, UniPcVariant};
-use crate::Error;
+use crate::runtime::Error;
 
 /// Every name [`Solver::from_str`] accepts.
 pub const SOLVER_NAMES: &[&str] = &[

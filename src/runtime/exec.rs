@@ -1,6 +1,6 @@
 //! CPU execution: fixed-size chunks on rayon's pool, each run on the chosen lanes.
 //!
-//! A kernel call is split by halving at chunk boundaries ([`crate::CHUNK`] elements) and the
+//! A kernel call is split by halving at chunk boundaries ([`CHUNK`] elements) and the
 //! halves run with `rayon::join`. Every element's value depends only on its inputs and its
 //! global index, so neither the split nor the thread count can change a bit.
 
@@ -10,7 +10,13 @@ use ito_kernels::lanes::Avx2;
 use ito_kernels::lanes::Neon;
 use ito_kernels::lanes::{Lanes, LanesFn, Scalar};
 
-use crate::{Backend, Error, CHUNK};
+use crate::runtime::backend::{self, Backend};
+use crate::runtime::Error;
+
+/// Elements per CPU work item. Fixed, so the split of work never depends on the thread count
+/// (it does not change results either way: each element's value is a pure function of its
+/// inputs and its global index).
+pub const CHUNK: usize = 1 << 14;
 
 /// The lane token of a CPU backend, obtained once per call after the availability check.
 #[derive(Clone, Copy, Debug)]
@@ -29,7 +35,7 @@ impl CpuLanes {
             Backend::Scalar => Ok(CpuLanes::Scalar),
             #[cfg(target_arch = "x86_64")]
             Backend::Avx2 => {
-                crate::backend::avx2_token()
+                backend::avx2_token()
                     .map(CpuLanes::Avx2)
                     .ok_or(Error::BackendUnavailable {
                         backend: b,

@@ -10,53 +10,17 @@
 //! and [`AnnealedLangevin`] its driver over a ladder of noise levels; [`LangevinGibbs`] is
 //! denoising MCMC's Langevin–Gibbs sweep in the joint space of data and noise level.
 
-use crate::schedule::Schedule;
-use crate::{Backend, Error, LincombCoefs, Noise, NoiseKey, TensorMut, TensorRef};
-use ito_kernels::langevin::Norms;
+use ito_kernels::lincomb::{LincombCoefs, Noise};
+use ito_kernels::noise::NoiseKey;
+use ito_kernels::storage::{TensorMut, TensorRef};
 
-/// How the corrector's norms enter its step size.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum NormMode {
-    /// Each sample's own ‖z‖/‖score‖.
-    PerSample,
-    /// The batch means of ‖z‖ and ‖score‖ (score-SDE's reference implementation).
-    BatchMean,
-}
+use crate::diffusion::schedule::{self, Schedule};
+use crate::runtime::{Backend, Error};
 
-/// The corrector's settings.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Corrector {
-    /// Target signal-to-noise ratio r.
-    pub snr: f64,
-    /// α (score-SDE: 1 − β_i for VP, 1 for VE).
-    pub alpha: f64,
-    /// Per-sample or batch-mean norms.
-    pub norms: NormMode,
-}
+pub use ito_kernels::langevin::{Corrector, NormMode};
 
-impl Corrector {
-    /// `Ok` when r is finite and ≥ 0 and α finite and > 0.
-    pub fn check(&self) -> Result<(), Error> {
-        if !(self.snr.is_finite() && self.snr >= 0.0) {
-            return Err(Error::config("snr", "a finite value ≥ 0", self.snr));
-        }
-        if !(self.alpha.is_finite() && self.alpha > 0.0) {
-            return Err(Error::config("alpha", "a finite value > 0", self.alpha));
-        }
-        Ok(())
-    }
-
-    /// ε = 2α·(r·‖z‖/‖score‖)² from the norms, in f64 with exactly these operations (the CUDA
-    /// step-size kernel repeats them): q = r·‖z‖/‖score‖, ε = 2α·(q·q).
-    pub fn step_size(&self, score_norm: f64, noise_norm: f64) -> f64 {
-        let q = self.snr * noise_norm / score_norm;
-        2.0 * self.alpha * (q * q)
-    }
-}
-
-/// One Langevin corrector step on `backend` (see the module docs) over samples of
-/// `sample_len` elements; returns the step size ε used for each sample. The noise of element
-/// i is N(key, noise.offset + i).
+/// One Langevin corrector step on `backend` over samples of `sample_len` elements; returns the
+/// step size ε used for each sample (see [`Backend::langevin_step`], which this calls).
 pub fn langevin_step(
     backend: Backend,
     x: TensorMut<'_>,
@@ -65,56 +29,7 @@ pub fn langevin_step(
     c: &Corrector,
     noise: Noise,
 ) -> Result<Vec<f64>, Error> {
-    c.check()?;
-    if x.len() != score.len() {
-        return Err(Error::config("score", "as long as x", score.len()));
-    }
-    let samples = x.len().checked_div(sample_len).unwrap_or(0);
-    let mut norms = vec![Norms::default(); samples];
-    backend.langevin_norms(score, sample_len, noise, &mut norms)?;
-    let (sn, zn): (Vec<f64>, Vec<f64>) = norms
-        .iter()
-        .map(|n| (f64::from(n.score_sq).sqrt(), f64::from(n.noise_sq).sqrt()))
-        .unzip();
-    let eps: Vec<f64> = match c.norms {
-        NormMode::PerSample => sn
-            .iter()
-            .zip(&zn)
-            .map(|(&s, &z)| c.step_size(s, z))
-            .collect(),
-        NormMode::BatchMean => {
-            let m = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
-            vec![c.step_size(m(&sn), m(&zn)); samples]
-        }
-    };
-    // A zero or non-finite score norm gives a step size that is no step: report it before
-    // anything is written (the CUDA kernel, which cannot report, leaves such a sample as it is).
-    if let Some((b, e)) = eps
-        .iter()
-        .enumerate()
-        .find(|(_, &e)| !((e as f32).is_finite() && ((2.0 * e).sqrt() as f32).is_finite()))
-    {
-        return Err(Error::config(
-            "score",
-            "score norms that give a finite step size ε (non-zero, finite)",
-            format!("sample {b}: ε = {e}"),
-        ));
-    }
-    backend.lincomb_per_sample(x, &[score], sample_len, |b| {
-        let e = eps[b];
-        let mut coefs = LincombCoefs {
-            y: 1.0,
-            noise: (2.0 * e).sqrt() as f32,
-            ..Default::default()
-        };
-        coefs.inputs[0] = e as f32;
-        let key = Noise {
-            key: noise.key,
-            offset: noise.offset + (b * sample_len) as u64,
-        };
-        (coefs, Some(key))
-    })?;
-    Ok(eps)
+    backend.langevin_step(x, score, sample_len, c, noise)
 }
 
 /// NCSN's annealed Langevin update at one noise level: x ← x + (a/2)·score + √a·z, one pass.
@@ -133,7 +48,7 @@ pub fn annealed_langevin_step(
         ..Default::default()
     };
     c.inputs[0] = (0.5 * step_size) as f32;
-    crate::backend()?.lincomb(x, None, &[score], &c, Some(noise))
+    crate::runtime::backend()?.lincomb(x, None, &[score], &c, Some(noise))
 }
 
 /// The predictor of a [`PcSampler`].
@@ -148,7 +63,7 @@ pub enum Predictor {
 }
 
 /// score-SDE's predictor–corrector sampler for the VP SDE (β linear) or the VE SDE, on f32
-/// state, driven like [`crate::Sampler`]: ask [`PcSampler::next_eval`] where to evaluate the
+/// state, driven like [`Sampler`](crate::diffusion::sampler::Sampler): ask [`PcSampler::next_eval`] where to evaluate the
 /// score, hand it to [`PcSampler::advance`]. Time runs over N points from T = 1 down to
 /// `t_end`; at each, `corrector_steps` Langevin steps, then the predictor (whose last step
 /// adds no noise: the output is score-SDE's denoised x_mean).
@@ -237,8 +152,8 @@ impl PcSampler {
                 corrector_steps,
             ));
         }
-        let times = crate::schedule::linspace(1.0, t_end, steps);
-        let backend = crate::backend()?;
+        let times = schedule::linspace(1.0, t_end, steps);
+        let backend = crate::runtime::backend()?;
         // The prior: N(0, 1) for VP, N(0, σ_max²) for VE.
         let prior = match schedule {
             Schedule::Ve { sigma_max, .. } => sigma_max,
@@ -490,7 +405,7 @@ impl AnnealedLangevin {
             stream: 1,
             step: 0,
         };
-        crate::backend()?.fill_normal(
+        crate::runtime::backend()?.fill_normal(
             x.as_mut_slice().into(),
             0.0,
             sigmas[0] as f32,
@@ -562,7 +477,13 @@ impl AnnealedLangevin {
                 ..Default::default()
             };
             c.inputs[0] = (at.sigma * at.sigma) as f32;
-            crate::backend()?.lincomb(self.x.as_mut_slice().into(), None, &[score], &c, None)?;
+            crate::runtime::backend()?.lincomb(
+                self.x.as_mut_slice().into(),
+                None,
+                &[score],
+                &c,
+                None,
+            )?;
             self.level += 1;
             return Ok(());
         }

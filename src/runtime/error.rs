@@ -2,7 +2,7 @@
 
 use core::fmt;
 
-use crate::Backend;
+use crate::runtime::Backend;
 use ito_kernels::ArgError;
 
 /// Everything that can go wrong in an ito call. No call panics on bad input.
@@ -39,6 +39,17 @@ pub enum Error {
         /// What was given (for a grid: the index of the offending node).
         found: String,
     },
+}
+
+impl Error {
+    /// A [`Error::Config`]: setting `arg` expected `expected` and was given `found`.
+    pub fn config(arg: &'static str, expected: &'static str, found: impl fmt::Display) -> Self {
+        Error::Config {
+            arg,
+            expected,
+            found: found.to_string(),
+        }
+    }
 }
 
 impl From<ArgError> for Error {

@@ -9,7 +9,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use crate::Error;
+use crate::runtime::Error;
 
 /// α(t), σ(t) and their time derivatives, for a user-defined interpolant.
 pub type InterpolantFn = Arc<dyn Fn(f64) -> Coeffs + Send + Sync>;
@@ -572,20 +572,6 @@ impl Node {
             } else {
                 (self.d_sigma * self.alpha - self.sigma * self.d_alpha) / (self.alpha * self.alpha)
             },
-        }
-    }
-}
-
-impl Error {
-    pub(crate) fn config(
-        arg: &'static str,
-        expected: &'static str,
-        found: impl fmt::Display,
-    ) -> Self {
-        Error::Config {
-            arg,
-            expected,
-            found: found.to_string(),
         }
     }
 }

@@ -4,8 +4,8 @@
 //! Every grid is validated: finite, at least one step, and λ strictly increasing (the
 //! noise-to-signal ratio σ/α strictly decreasing); only the last node may be noise-free.
 
-use crate::schedule::{DiscreteVp, Node, Schedule};
-use crate::Error;
+use crate::diffusion::schedule::{self, DiscreteVp, Node, Schedule};
+use crate::runtime::Error;
 
 /// A validated sampling grid.
 #[derive(Clone, Debug, PartialEq)]
@@ -282,7 +282,7 @@ pub fn discrete_timesteps(
     let n = train_steps;
     let mut ks: Vec<usize> = match spacing {
         Spacing::Linspace => {
-            let mut v: Vec<usize> = crate::schedule::linspace(0.0, (n - 1) as f64, steps + 1)
+            let mut v: Vec<usize> = schedule::linspace(0.0, (n - 1) as f64, steps + 1)
                 .into_iter()
                 .map(|x| round_half_even(x) as usize)
                 .collect();

@@ -5,7 +5,7 @@
 //! (which buffer, at which node), the caller puts the model output in [`Slot::Model`], and
 //! [`Plan::advance`] returns the [`Call`] that performs the update — every quantity
 //! expressed over the buffers, the model's parameterisation already folded in — and moves
-//! on. [`crate::Sampler`] runs the calls with the fused kernels; [`crate::ReferenceSampler`]
+//! on. [`Sampler`](crate::diffusion::sampler::Sampler) runs the calls with the fused kernels; [`ReferenceSampler`](crate::diffusion::sampler::ReferenceSampler)
 //! runs the very same calls in f64 for tests.
 //!
 //! All solvers work on x̃ = x − μ when a mean μ is given (mean-reverting diffusion: MRS is
@@ -21,9 +21,9 @@ pub use names::SOLVER_NAMES;
 use std::fmt;
 use std::sync::Arc;
 
-use crate::grid::Grid;
-use crate::schedule::Node;
-use crate::Error;
+use crate::diffusion::grid::Grid;
+use crate::diffusion::schedule::Node;
+use crate::runtime::Error;
 
 /// What the model predicts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -7,16 +7,16 @@
 //! fallback.
 //!
 //! CUDA is available when a driver (12.0 or later) and a device are present
-//! ([`crate::cuda::device::probe`]); without the cargo feature `cuda` it never is. The free
+//! ([`crate::runtime::cuda::device::probe`]); without the cargo feature `cuda` it never is. The free
 //! functions take host slices, which on CUDA would travel to the device and back each call,
 //! so CUDA is used for them only when named; engines keep tensors on the device and call
-//! [`crate::cuda::CudaDevice`] directly.
+//! [`crate::runtime::cuda::CudaDevice`] directly.
 
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::OnceLock;
 
-use crate::Error;
+use crate::runtime::Error;
 
 /// A place kernels can run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -66,7 +66,7 @@ impl Backend {
                 "NEON is used only on aarch64"
             }
             #[cfg(feature = "cuda")]
-            Backend::Cuda => match crate::cuda::device::probe() {
+            Backend::Cuda => match crate::runtime::cuda::device::probe() {
                 Ok(_) => return Ok(()),
                 Err(reason) => reason,
             },

@@ -29,14 +29,15 @@
 
 use std::mem;
 
-use ito_kernels::storage::{bf16_from_f32, f16_from_f32, Element};
+use ito_kernels::lincomb::{LincombCoefs, Noise, MAX_INPUTS};
+use ito_kernels::noise::NoiseKey;
+use ito_kernels::storage::{bf16_from_f32, f16_from_f32, Element, TensorMut, TensorRef};
+use ito_kernels::{bf16, f16};
 use rayon::prelude::*;
 
-use crate::brownian::{BrownianTree, Term};
-use crate::solver::{Call, Eval, Plan, Slot, HISTORY};
-use crate::{
-    backend, bf16, f16, Backend, Error, LincombCoefs, Noise, NoiseKey, TensorMut, TensorRef,
-};
+use crate::diffusion::solver::{Call, Eval, Expr, Plan, Slot, HISTORY};
+use crate::runtime::{backend, fill_normal, Backend, Error};
+use crate::sde::brownian::{BrownianTree, Term};
 
 /// A storage type for sampler buffers: `f32`, `f16` or `bf16`.
 pub trait Storage: Element + Default {
@@ -85,7 +86,7 @@ fn quantile_sorted(v: &[f64], q: f64) -> f64 {
     }
 }
 
-/// Dynamic thresholding of one sample in place (see [`crate::solver::ThresholdStep`]); a NaN in the sample
+/// Dynamic thresholding of one sample in place (see [`ThresholdStep`](crate::diffusion::solver::ThresholdStep)); a NaN in the sample
 /// makes the whole sample NaN, as in torch, and so does a NaN quantile (interpolating between
 /// two infinities gives ∞ + w·(∞ − ∞); torch then divides the sample by that NaN).
 fn threshold_sample(seg: &mut [f64], ratio: f64, max_value: f64) {
@@ -216,7 +217,7 @@ fn lincomb_coefs(call: &Call) -> Result<(LincombCoefs, Vec<Slot>), Error> {
     if let Some((_, e)) = &call.store {
         e.terms().for_each(|(s, _)| add(s));
     }
-    if slots.len() > crate::MAX_INPUTS {
+    if slots.len() > MAX_INPUTS {
         return Err(Error::config(
             "plan",
             "at most MAX_INPUTS buffers per call (internal)",
@@ -397,7 +398,7 @@ impl<S: Storage> Sampler<S> {
         let n = self.n;
         let use_tree = call.noise != 0.0 && self.tree.is_some();
         if let (true, Some(tree)) = (use_tree, &self.tree) {
-            if slots.len() >= crate::MAX_INPUTS {
+            if slots.len() >= MAX_INPUTS {
                 return Err(Error::config(
                     "tree",
                     "a call with a free input for the tree's noise",
@@ -579,14 +580,14 @@ impl ReferenceSampler {
             match &self.tree {
                 Some(tree) => {
                     let terms = tree_terms(tree, &self.plan, call.noise_step)?;
-                    crate::backend()?.brownian_tree(
+                    backend()?.brownian_tree(
                         z.as_mut_slice().into(),
                         self.noise.seed,
                         &terms,
                         self.noise.offset,
                     )?;
                 }
-                None => crate::fill_normal(
+                None => fill_normal(
                     z.as_mut_slice().into(),
                     0.0,
                     1.0,
@@ -597,7 +598,7 @@ impl ReferenceSampler {
         } else {
             vec![]
         };
-        let read = |bufs: &Vec<Vec<f64>>, e: &crate::solver::Expr, i: usize| -> f64 {
+        let read = |bufs: &Vec<Vec<f64>>, e: &Expr, i: usize| -> f64 {
             e.terms()
                 .map(|(s, c)| {
                     let v = match s {

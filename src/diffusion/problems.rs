@@ -11,8 +11,8 @@
 
 use rayon::prelude::*;
 
-use crate::schedule::Node;
-use crate::solver::Param;
+use crate::diffusion::schedule::Node;
+use crate::diffusion::solver::Param;
 
 /// The model output for `param` from the posterior means x̂₀ and ε̂ at node `n`.
 fn output(param: Param, n: &Node, x0: f64, eps: f64) -> f64 {

@@ -15,7 +15,7 @@
 //! it [`MarkovFbm::new`] refuses a system whose solution would not be accurate (typed error),
 //! and [`MarkovFbm::with_ridge`] trades a little approximation error for stability.
 
-use crate::Error;
+use crate::runtime::Error;
 pub use ito_kernels::ou_bank::OuBankCoefs;
 
 /// The most OU processes per element the kernel takes.
@@ -349,14 +349,14 @@ impl Transition {
     /// N(seed, stream, step, offset + i) and N(seed, stream + 1, step, offset + i).
     pub fn step(
         &self,
-        state: crate::TensorMut<'_>,
-        out: Option<crate::TensorMut<'_>>,
+        state: ito_kernels::storage::TensorMut<'_>,
+        out: Option<ito_kernels::storage::TensorMut<'_>>,
         seed: u64,
         stream: u32,
         step: u32,
         offset: u64,
     ) -> Result<(), Error> {
-        let key = crate::NoiseKey { seed, stream, step };
-        crate::backend()?.ou_bank(state, self.decay.len(), out, &self.coefs(), key, offset)
+        let key = ito_kernels::noise::NoiseKey { seed, stream, step };
+        crate::runtime::backend()?.ou_bank(state, self.decay.len(), out, &self.coefs(), key, offset)
     }
 }

@@ -4,7 +4,7 @@ use ito_kernels::brownian_tree::{BrownianTree, Term};
 use ito_kernels::check_len;
 use ito_kernels::fill_normal::FillNormal;
 use ito_kernels::lanes::{Lanes, LanesFn};
-use ito_kernels::langevin::{combine_norms, LangevinNorms, Norms};
+use ito_kernels::langevin::{combine_norms, Corrector, LangevinNorms, NormMode, Norms};
 use ito_kernels::lincomb::{Lincomb, LincombCoefs, Noise};
 use ito_kernels::milstein::Milstein;
 use ito_kernels::noise::NoiseKey;
@@ -13,8 +13,9 @@ use ito_kernels::reduce::{Reduce, SegmentStats};
 use ito_kernels::storage::{TensorMut, TensorRef};
 use rayon::prelude::*;
 
-use crate::exec::{run_chunked, CpuLanes, Splittable};
-use crate::{backend, Backend, Error, CHUNK};
+use crate::runtime::backend::{backend, Backend};
+use crate::runtime::exec::{run_chunked, CpuLanes, Splittable, CHUNK};
+use crate::runtime::Error;
 
 impl Splittable for Lincomb<'_> {
     fn len(&self) -> usize {
@@ -83,7 +84,8 @@ impl Splittable for Milstein<'_> {
 
 impl Backend {
     /// `ou_bank` on this backend: one exact step of the K OU planes in `state` (exact
-    /// definition: [`ito_kernels::ou_bank`]; constants from [`crate::fbm::Transition`]).
+    /// definition: [`ito_kernels::ou_bank`]; its constants are those of the OU bank's exact transition,
+    /// `ito::sde::fbm::Transition`).
     pub fn ou_bank(
         self,
         state: TensorMut<'_>,
@@ -95,7 +97,7 @@ impl Backend {
     ) -> Result<(), Error> {
         #[cfg(feature = "cuda")]
         if self == Backend::Cuda {
-            return crate::cuda::device::host_ou_bank(state, k, out, coefs, key, offset);
+            return crate::runtime::cuda::staging::host_ou_bank(state, k, out, coefs, key, offset);
         }
         let lanes = CpuLanes::for_backend(self)?;
         run_chunked(OuBank::new(state, k, out, coefs, key, offset)?, lanes);
@@ -103,7 +105,7 @@ impl Backend {
     }
 
     /// `milstein` on this backend (exact definition: [`ito_kernels::milstein`]; the SDE-level
-    /// entry point is [`crate::sde::milstein`]).
+    /// entry point is `ito::sde::milstein`).
     #[allow(clippy::too_many_arguments)]
     pub fn milstein(
         self,
@@ -116,7 +118,7 @@ impl Backend {
     ) -> Result<(), Error> {
         #[cfg(feature = "cuda")]
         if self == Backend::Cuda {
-            return crate::cuda::device::host_milstein(x, f, g, h, dt, noise);
+            return crate::runtime::cuda::staging::host_milstein(x, f, g, h, dt, noise);
         }
         let lanes = CpuLanes::for_backend(self)?;
         run_chunked(Milstein::new(x, f, g, h, dt, noise)?, lanes);
@@ -125,7 +127,7 @@ impl Backend {
 
     /// `brownian_tree` on this backend: y\[i\] = Σⱼ cⱼ·N(seed, streamⱼ, stepⱼ, offset + i)
     /// (exact definition: [`ito_kernels::brownian_tree`]; the weights of a tree query come
-    /// from [`crate::brownian::BrownianTree::terms`]).
+    /// from a virtual Brownian tree's query, `ito::sde::BrownianTree::terms`).
     pub fn brownian_tree(
         self,
         y: TensorMut<'_>,
@@ -135,7 +137,7 @@ impl Backend {
     ) -> Result<(), Error> {
         #[cfg(feature = "cuda")]
         if self == Backend::Cuda {
-            return crate::cuda::device::host_brownian_tree(y, seed, terms, offset);
+            return crate::runtime::cuda::staging::host_brownian_tree(y, seed, terms, offset);
         }
         let lanes = CpuLanes::for_backend(self)?;
         run_chunked(BrownianTree::new(y, seed, terms, offset)?, lanes);
@@ -153,7 +155,7 @@ impl Backend {
     ) -> Result<(), Error> {
         #[cfg(feature = "cuda")]
         if self == Backend::Cuda {
-            return crate::cuda::device::host_lincomb(y, y2, inputs, coefs, noise);
+            return crate::runtime::cuda::staging::host_lincomb(y, y2, inputs, coefs, noise);
         }
         let lanes = CpuLanes::for_backend(self)?;
         run_chunked(Lincomb::new(y, y2, inputs, coefs, noise)?, lanes);
@@ -166,11 +168,11 @@ impl Backend {
     /// halving, as `run_chunked` splits elements (a run of at most [`CHUNK`] elements, or one
     /// sample, is one work item), so a batch of small samples is one parallel pass with no
     /// per-sample bookkeeping; no bit depends on the split (an element's value is a function
-    /// of its inputs and global index alone). Callers have checked that `sample_len` divides
-    /// `y.len()` and that every sample's coefficients are valid: a bad one is still a typed
-    /// error (the lowest-index one, whatever the thread count), but other samples may have been
-    /// written by then.
-    pub(crate) fn lincomb_per_sample<F>(
+    /// of its inputs and global index alone). `sample_len` must be positive and divide
+    /// `y.len()`. Check every sample's coefficients first where a partial write matters: a bad
+    /// one is still a typed error (the lowest-index one, whatever the thread count), but other
+    /// samples may have been written by then.
+    pub fn lincomb_per_sample<F>(
         self,
         y: TensorMut<'_>,
         inputs: &[TensorRef<'_>],
@@ -180,6 +182,13 @@ impl Backend {
     where
         F: Fn(usize) -> (LincombCoefs, Option<Noise>) + Sync,
     {
+        if sample_len == 0 || y.len() % sample_len != 0 {
+            return Err(Error::config(
+                "sample_len",
+                "a positive divisor of y's length",
+                sample_len,
+            ));
+        }
         for (j, t) in inputs.iter().enumerate() {
             check_len("inputs", Some(j), y.len(), t.len())?;
         }
@@ -258,7 +267,7 @@ impl Backend {
     ) -> Result<(), Error> {
         #[cfg(feature = "cuda")]
         if self == Backend::Cuda {
-            return crate::cuda::device::host_fill_normal(y, mean, std, noise);
+            return crate::runtime::cuda::staging::host_fill_normal(y, mean, std, noise);
         }
         let lanes = CpuLanes::for_backend(self)?;
         run_chunked(FillNormal::new(y, mean, std, noise)?, lanes);
@@ -275,7 +284,7 @@ impl Backend {
     ) -> Result<(), Error> {
         #[cfg(feature = "cuda")]
         if self == Backend::Cuda {
-            return crate::cuda::device::host_reduce(x, y, segment_len, out);
+            return crate::runtime::cuda::staging::host_reduce(x, y, segment_len, out);
         }
         let lanes = CpuLanes::for_backend(self)?;
         let r = Reduce::new(x, y, segment_len)?;
@@ -331,7 +340,9 @@ impl Backend {
     ) -> Result<(), Error> {
         #[cfg(feature = "cuda")]
         if self == Backend::Cuda {
-            return crate::cuda::device::host_langevin_norms(score, sample_len, noise, out);
+            return crate::runtime::cuda::staging::host_langevin_norms(
+                score, sample_len, noise, out,
+            );
         }
         let lanes = CpuLanes::for_backend(self)?;
         let k = LangevinNorms::new(score, sample_len, noise)?;
@@ -354,6 +365,74 @@ impl Backend {
             .zip(leaves.par_chunks_mut(per))
             .for_each(|(o, s)| *o = combine_norms(s));
         Ok(())
+    }
+
+    /// One Langevin corrector step on this backend over samples of `sample_len` elements
+    /// (the corrector of Song et al.'s PC samplers), never storing its noise: pass 1
+    /// ([`Backend::langevin_norms`]) gives each sample's ‖score‖ and ‖z‖, the step size
+    /// ε = 2α·(r·‖z‖/‖score‖)² follows ([`Corrector::step_size`], per sample or from the batch
+    /// means), and pass 2 applies x ← x + ε·score + √(2ε)·z with the same z, regenerated. The
+    /// noise of element i is N(key, noise.offset + i). Returns the ε of each sample; a sample
+    /// whose ε is not finite (a zero or non-finite score norm) is an error, reported before
+    /// anything is written.
+    pub fn langevin_step(
+        self,
+        x: TensorMut<'_>,
+        score: TensorRef<'_>,
+        sample_len: usize,
+        c: &Corrector,
+        noise: Noise,
+    ) -> Result<Vec<f64>, Error> {
+        c.check()?;
+        if x.len() != score.len() {
+            return Err(Error::config("score", "as long as x", score.len()));
+        }
+        let samples = x.len().checked_div(sample_len).unwrap_or(0);
+        let mut norms = vec![Norms::default(); samples];
+        self.langevin_norms(score, sample_len, noise, &mut norms)?;
+        let (sn, zn): (Vec<f64>, Vec<f64>) = norms
+            .iter()
+            .map(|n| (f64::from(n.score_sq).sqrt(), f64::from(n.noise_sq).sqrt()))
+            .unzip();
+        let eps: Vec<f64> = match c.norms {
+            NormMode::PerSample => sn
+                .iter()
+                .zip(&zn)
+                .map(|(&s, &z)| c.step_size(s, z))
+                .collect(),
+            NormMode::BatchMean => {
+                let m = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
+                vec![c.step_size(m(&sn), m(&zn)); samples]
+            }
+        };
+        // A zero or non-finite score norm gives a step size that is no step: report it before
+        // anything is written (the CUDA kernel, which cannot report, leaves such a sample as it is).
+        if let Some((b, e)) = eps
+            .iter()
+            .enumerate()
+            .find(|(_, &e)| !((e as f32).is_finite() && ((2.0 * e).sqrt() as f32).is_finite()))
+        {
+            return Err(Error::config(
+                "score",
+                "score norms that give a finite step size ε (non-zero, finite)",
+                format!("sample {b}: ε = {e}"),
+            ));
+        }
+        self.lincomb_per_sample(x, &[score], sample_len, |b| {
+            let e = eps[b];
+            let mut coefs = LincombCoefs {
+                y: 1.0,
+                noise: (2.0 * e).sqrt() as f32,
+                ..Default::default()
+            };
+            coefs.inputs[0] = e as f32;
+            let key = Noise {
+                key: noise.key,
+                offset: noise.offset + (b * sample_len) as u64,
+            };
+            (coefs, Some(key))
+        })?;
+        Ok(eps)
     }
 }
 

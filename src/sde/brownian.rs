@@ -27,7 +27,10 @@
 
 pub use ito_kernels::brownian_tree::{Term, MAX_TERMS};
 
-use crate::{Backend, Error, LincombCoefs, TensorMut, TensorRef};
+use ito_kernels::lincomb::LincombCoefs;
+use ito_kernels::storage::{TensorMut, TensorRef};
+
+use crate::runtime::{Backend, Error};
 
 /// A virtual Brownian tree (see the module docs).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -223,7 +226,7 @@ impl BrownianTree {
 
     /// y ← W(s, t) on the selected backend.
     pub fn increment(&self, s: f64, t: f64, y: TensorMut<'_>, offset: u64) -> Result<(), Error> {
-        self.increment_on(crate::backend()?, s, t, y, offset)
+        self.increment_on(crate::runtime::backend()?, s, t, y, offset)
     }
 
     /// y ← W(t) − W(t0) on the selected backend.
@@ -259,7 +262,7 @@ impl BrownianSweep {
                 times.len(),
             ));
         }
-        let backend = crate::backend()?;
+        let backend = crate::runtime::backend()?;
         let mut w_prev = vec![0.0f32; n];
         tree.increment_on(
             backend,

@@ -39,6 +39,8 @@ cat > "$out/run.sh" <<'RUN'
 # Runs ito's CUDA checks on this machine (see scripts/gpu-kit.sh); prints a summary at the end.
 set -uo pipefail
 cd "$(dirname "$0")"
+# A device test or bench that finds no device fails rather than skips.
+export ITO_REQUIRE_CUDA=1
 log=$(mktemp)
 summary=()
 nvidia-smi -L 2>/dev/null || echo "nvidia-smi: not found"

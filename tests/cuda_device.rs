@@ -19,15 +19,66 @@ use ito::runtime::cuda::{device::probe, CudaDevice};
 use ito::{Backend, Dtype, Error, LincombCoefs, Noise, NoiseKey, SegmentStats};
 use proptest::prelude::*;
 
-/// The device tests run only where a device is; elsewhere they say why they did nothing.
+/// `ITO_REQUIRE_CUDA=1` (the GPU kit sets it): a missing device fails the test instead of
+/// skipping it, so a GPU run cannot pass by doing nothing.
+fn cuda_required() -> bool {
+    std::env::var("ITO_REQUIRE_CUDA").is_ok_and(|v| v == "1")
+}
+
+/// The device tests run only where a device is; elsewhere they say why they did nothing, or
+/// fail when [`cuda_required`].
 fn device_or_skip(test: &str) -> Option<CudaDevice> {
     match probe() {
         Ok(_) => Some(CudaDevice::new(0).expect("device 0 of a machine whose driver reports it")),
+        Err(reason) if cuda_required() => {
+            panic!("{test}: ITO_REQUIRE_CUDA=1 but there is no CUDA device ({reason})")
+        }
         Err(reason) => {
             eprintln!("{test}: skipped, no CUDA device ({reason})");
             None
         }
     }
+}
+
+/// The switch itself: with `ITO_REQUIRE_CUDA=1` on a machine without a device, a device test
+/// fails (checked in a child process, so this test passes on every machine).
+#[test]
+fn require_cuda_turns_a_skip_into_a_failure() {
+    if std::env::var("ITO_TEST_CHILD").is_ok() {
+        device_or_skip("child");
+        return;
+    }
+    if probe().is_ok() {
+        eprintln!("require_cuda_turns_a_skip_into_a_failure: skipped, this machine has a device");
+        return;
+    }
+    let exe = std::env::current_exe().unwrap();
+    let run = |require: &str| {
+        std::process::Command::new(&exe)
+            .args([
+                "--exact",
+                "require_cuda_turns_a_skip_into_a_failure",
+                "--nocapture",
+            ])
+            .env("ITO_TEST_CHILD", "1")
+            .env("ITO_REQUIRE_CUDA", require)
+            .output()
+    };
+    let (Ok(required), Ok(optional)) = (run("1"), run("0")) else {
+        eprintln!(
+            "require_cuda_turns_a_skip_into_a_failure: skipped, cannot re-run the test binary"
+        );
+        return;
+    };
+    assert!(
+        !required.status.success(),
+        "ITO_REQUIRE_CUDA=1 without a device must fail"
+    );
+    assert!(String::from_utf8_lossy(&required.stderr).contains("ITO_REQUIRE_CUDA=1"));
+    assert!(
+        optional.status.success(),
+        "without ITO_REQUIRE_CUDA the test skips"
+    );
 }
 
 #[test]

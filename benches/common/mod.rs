@@ -82,10 +82,17 @@ pub mod cuda {
     use ito::runtime::cuda::CudaDevice;
     use std::time::{Duration, Instant};
 
-    /// Device 0, or `None` (with the reason on stderr) when there is none.
+    /// Device 0, or `None` (with the reason on stderr) when there is none; a panic instead when
+    /// `ITO_REQUIRE_CUDA=1` (the GPU kit sets it).
     pub fn device() -> Option<CudaDevice> {
-        match ito::runtime::cuda::device::probe() {
-            Ok(_) => CudaDevice::new(0).ok(),
+        let device = ito::runtime::cuda::device::probe()
+            .map_err(|reason| reason.to_string())
+            .and_then(|_| CudaDevice::new(0).map_err(|e| e.to_string()));
+        match device {
+            Ok(d) => Some(d),
+            Err(reason) if std::env::var("ITO_REQUIRE_CUDA").is_ok_and(|v| v == "1") => {
+                panic!("ITO_REQUIRE_CUDA=1 but there is no CUDA device ({reason})")
+            }
             Err(reason) => {
                 eprintln!("CUDA benches skipped: {reason}");
                 None

@@ -21,21 +21,23 @@ fn bench(c: &mut Criterion) {
     for n in [1usize << 16, 1 << 20] {
         g.throughput(Throughput::Elements(n as u64));
         for depth in [10u32, 20] {
-            let tree = BrownianTree::new(1, 100, 0.0, 1.0, depth).unwrap();
+            let tree = BrownianTree::new(ito::NoiseSource::new(1).with_stream(100), 0.0, 1.0)
+                .and_then(|t| t.with_depth(depth))
+                .unwrap();
             let mut y = vec![0.0f32; n];
             // A non-dyadic pair: both descents run to the leaves.
             g.bench_function(
                 BenchmarkId::new(format!("increment/depth{depth}"), n),
                 |b| {
                     b.iter(|| {
-                        tree.increment(0.3141, 0.3782, y.as_mut_slice().into(), 0)
+                        tree.increment(0.3141, 0.3782, y.as_mut_slice().into())
                             .unwrap()
                     })
                 },
             );
             for steps in [20usize, 100] {
                 let times: Vec<f64> = (0..=steps).map(|k| k as f64 / steps as f64).collect();
-                let fresh = || BrownianSweep::new(tree, &times, n, 0).unwrap();
+                let fresh = || BrownianSweep::new(tree, &times, n).unwrap();
                 let mut sweep = fresh();
                 let mut dw = vec![0.0f32; n];
                 g.bench_function(
@@ -76,7 +78,9 @@ fn bench_cuda(c: &mut Criterion) {
         g.throughput(Throughput::Elements(n as u64));
         let mut y = dev.alloc(ito::Dtype::F32, n).unwrap();
         for depth in [10u32, 20] {
-            let tree = BrownianTree::new(1, 100, 0.0, 1.0, depth).unwrap();
+            let tree = BrownianTree::new(ito::NoiseSource::new(1).with_stream(100), 0.0, 1.0)
+                .and_then(|t| t.with_depth(depth))
+                .unwrap();
             let terms = tree.terms(0.3141, 0.3782).unwrap();
             g.bench_function(
                 BenchmarkId::new(format!("increment/depth{depth}"), n),

@@ -28,9 +28,7 @@ fn bench(c: &mut Criterion) {
                 tr.step(
                     state.as_mut_slice().into(),
                     Some(out.as_mut_slice().into()),
-                    1,
-                    30,
-                    0,
+                    ito::NoiseSource::new(1).with_stream(30),
                     0,
                 )
                 .unwrap()

@@ -9,12 +9,13 @@ mod common;
 
 use common::{ceiling, configure};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use ito::sde::{self, Increments};
+use ito::sde;
+use ito::NoiseSource;
 
 fn bench(c: &mut Criterion) {
     configure(c);
     ceiling(c);
-    let inc = Increments {
+    let inc = NoiseSource {
         seed: 1,
         stream: 5,
         offset: 0,

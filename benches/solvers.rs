@@ -34,7 +34,7 @@ fn plan(name: &str, steps: usize) -> Plan {
     let schedule = Schedule::vp_linear(0.1, 20.0).unwrap();
     let grid = Grid::uniform_lambda(&schedule, 1.0, 1e-3, steps).unwrap();
     let solver: Solver = name.parse().unwrap();
-    Plan::new(solver, grid, Param::Eps, PlanOptions::default(), false).unwrap()
+    Plan::new(solver, grid, Param::Eps, PlanOptions::default()).unwrap()
 }
 
 /// Bytes one steady-state call moves: every tensor read once, every output written once.
@@ -64,7 +64,8 @@ fn bench(c: &mut Criterion) {
             g.throughput(Throughput::Bytes(traffic(name, n)));
             let model_out = vec![0.1f32; n];
             let fresh = || {
-                let mut s = Sampler::<f32>::new(plan(name, 100_000), n, 1).unwrap();
+                let mut s =
+                    Sampler::<f32>::new(plan(name, 100_000), n, ito::NoiseSource::new(1)).unwrap();
                 s.init_noise().unwrap();
                 s
             };

@@ -66,13 +66,13 @@ fn error(name: &str, steps: usize) -> Result<f64, Box<dyn Error>> {
         lower_order_final: false,
         ..PlanOptions::default()
     };
-    let plan = Plan::new(name.parse::<Solver>()?, grid, Param::Eps, opts, false)?;
+    let plan = Plan::new(name.parse::<Solver>()?, grid, Param::Eps, opts)?;
     let noise = NoiseSource {
         seed: 0,
         stream: 0,
         offset: 0,
     };
-    let mut s = ReferenceSampler::new(plan, x.clone(), noise);
+    let mut s = ReferenceSampler::new(plan, x.clone(), noise)?;
     let mut m = vec![0.0; x.len()];
     while let Some(ev) = s.next_eval()? {
         g.predict(Param::Eps, &ev.node, s.eval_input(), &mut m);
@@ -143,9 +143,8 @@ fn scatter(path: &PathBuf) -> Result<(), Box<dyn Error>> {
         grid,
         Param::Eps,
         PlanOptions::default(),
-        false,
     )?;
-    let mut s = Sampler::<f32>::new(plan, 2 * n, 11)?;
+    let mut s = Sampler::<f32>::new(plan, 2 * n, ito::NoiseSource::new(11))?;
     s.init_noise()?;
     let mut m = vec![0.0f32; 2 * n];
     while let Some(ev) = s.next_eval()? {

@@ -59,8 +59,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         n * dim
     );
 
-    let plan = Plan::new(solver, grid, param, PlanOptions::default(), false)?;
-    let mut sampler = Sampler::<f32>::new(plan, n * dim, 2024)?;
+    let plan = Plan::new(solver, grid, param, PlanOptions::default())?;
+    let mut sampler = Sampler::<f32>::new(plan, n * dim, ito::NoiseSource::new(2024))?;
     sampler.init_noise()?;
     let mut model_out = vec![0.0f32; n * dim];
     let (mut ito_secs, mut model_secs, mut evals, mut calls) = (0.0, 0.0, 0, 0);

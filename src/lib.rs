@@ -34,12 +34,17 @@
 //! `brownian_tree`, `milstein`, `langevin_norms` and `ou_bank` directly.
 #![deny(unsafe_op_in_unsafe_fn)]
 
+/// Every code block of the README compiles and runs as a doc-test.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 pub mod diffusion;
 pub mod runtime;
 pub mod sde;
 
 pub use diffusion::grid::{FinalNode, Grid, Spacing};
-pub use diffusion::sampler::{NoiseSource, ReferenceSampler, Sampler, Storage};
+pub use diffusion::sampler::{ReferenceSampler, Sampler, Storage};
 pub use diffusion::schedule::{Coeffs, DiscreteVp, Node, Schedule};
 pub use diffusion::solver::{
     Churn, Param, Plan, PlanOptions, Solver, SolverType, Thresholding, UniPcVariant,
@@ -49,6 +54,7 @@ pub use ito_kernels::noise::NoiseKey;
 pub use ito_kernels::reduce::SegmentStats;
 pub use ito_kernels::storage::{Dtype, TensorMut, TensorRef};
 pub use ito_kernels::{bf16, f16, ArgError, Problem};
+pub use runtime::rng::{NoiseSource, NoiseUse};
 pub use runtime::{
     available_backends, backend, fill_normal, lincomb, reduce, set_backend, Backend, Error, CHUNK,
 };

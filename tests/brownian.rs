@@ -55,7 +55,7 @@ const N: usize = 1 << 16;
 
 fn query(tree: &BrownianTree, s: f64, t: f64) -> Vec<f64> {
     let mut y = vec![0.0f32; N];
-    tree.increment(s, t, y.as_mut_slice().into(), 0).unwrap();
+    tree.increment(s, t, y.as_mut_slice().into()).unwrap();
     y.into_iter().map(f64::from).collect()
 }
 
@@ -74,7 +74,9 @@ fn tol() -> f64 {
 
 #[test]
 fn increments_have_variance_dt_and_marginals_are_exact_off_the_dyadic_points() {
-    let tree = BrownianTree::new(11, 40, 0.0, 2.0, 12).unwrap();
+    let tree = BrownianTree::new(ito::NoiseSource::new(11).with_stream(40), 0.0, 2.0)
+        .and_then(|t| t.with_depth(12))
+        .unwrap();
     for (s, t) in [
         (0.0, 2.0),
         (0.0, 0.3),
@@ -93,7 +95,9 @@ fn increments_have_variance_dt_and_marginals_are_exact_off_the_dyadic_points() {
 fn bridge_conditional_moments() {
     // For a dyadic interval [a, b] with midpoint m: W(a, m) − W(a, b)/2 has variance (b − a)/4
     // and is uncorrelated with W(a, b).
-    let tree = BrownianTree::new(12, 40, 0.0, 1.0, 10).unwrap();
+    let tree = BrownianTree::new(ito::NoiseSource::new(12).with_stream(40), 0.0, 1.0)
+        .and_then(|t| t.with_depth(10))
+        .unwrap();
     for (a, b) in [(0.0, 1.0), (0.25, 0.5), (0.625, 0.75)] {
         let m = 0.5 * (a + b);
         let whole = query(&tree, a, b);
@@ -111,7 +115,9 @@ fn bridge_conditional_moments() {
 
 #[test]
 fn disjoint_increments_are_uncorrelated() {
-    let tree = BrownianTree::new(13, 40, 0.0, 1.0, 16).unwrap();
+    let tree = BrownianTree::new(ito::NoiseSource::new(13).with_stream(40), 0.0, 1.0)
+        .and_then(|t| t.with_depth(16))
+        .unwrap();
     let pairs = [
         ((0.1, 0.2), (0.2, 0.35)),
         ((0.0, 0.5), (0.5, 1.0)),
@@ -129,7 +135,9 @@ fn disjoint_increments_are_uncorrelated() {
 
 #[test]
 fn increments_add_up_over_a_partition_and_queries_repeat_to_the_bit() {
-    let tree = BrownianTree::new(14, 40, -1.0, 3.0, 20).unwrap();
+    let tree = BrownianTree::new(ito::NoiseSource::new(14).with_stream(40), -1.0, 3.0)
+        .and_then(|t| t.with_depth(20))
+        .unwrap();
     let times = [-1.0, -0.77, 0.0, 0.0001, 1.234567, 2.5, 3.0];
     let whole = query(&tree, -1.0, 3.0);
     let mut sum = vec![0.0f64; N];
@@ -164,9 +172,11 @@ fn increments_add_up_over_a_partition_and_queries_repeat_to_the_bit() {
 
 #[test]
 fn a_sweep_equals_direct_queries_and_every_backend_agrees() {
-    let tree = BrownianTree::new(15, 40, 0.0, 1.0, 20).unwrap();
+    let tree = BrownianTree::new(ito::NoiseSource::new(15).with_stream(40), 0.0, 1.0)
+        .and_then(|t| t.with_depth(20))
+        .unwrap();
     let times: Vec<f64> = (0..=20).map(|k| (k as f64 / 20.0).powi(2)).collect();
-    let mut sweep = BrownianSweep::new(tree, &times, N, 0).unwrap();
+    let mut sweep = BrownianSweep::new(tree, &times, N).unwrap();
     let mut dw = vec![0.0f32; N];
     let mut k = 0;
     while sweep.next_increment(dw.as_mut_slice().into()).unwrap() {
@@ -186,7 +196,8 @@ fn a_sweep_equals_direct_queries_and_every_backend_agrees() {
         .filter(|b| *b != Backend::Cuda)
     {
         let mut y = vec![0.0f32; 5000];
-        tree.increment_on(b, 0.2, 0.7, y.as_mut_slice().into(), 77)
+        tree.with_offset(77)
+            .increment_on(b, 0.2, 0.7, y.as_mut_slice().into())
             .unwrap();
         results.push(y.iter().map(|v| v.to_bits()).collect::<Vec<_>>());
     }
@@ -200,35 +211,64 @@ fn bad_arguments_are_typed_errors() {
         other => panic!("{other:?}"),
     };
     assert_eq!(
-        arg(BrownianTree::new(0, 0, 1.0, 1.0, 10).unwrap_err()),
+        arg(
+            BrownianTree::new(ito::NoiseSource::new(0).with_stream(0), 1.0, 1.0)
+                .and_then(|t| t.with_depth(10))
+                .unwrap_err()
+        ),
         "t1"
     );
     assert_eq!(
-        arg(BrownianTree::new(0, 0, 0.0, f64::NAN, 10).unwrap_err()),
+        arg(
+            BrownianTree::new(ito::NoiseSource::new(0).with_stream(0), 0.0, f64::NAN)
+                .and_then(|t| t.with_depth(10))
+                .unwrap_err()
+        ),
         "t1"
     );
     assert_eq!(
-        arg(BrownianTree::new(0, 0, 0.0, 1.0, 0).unwrap_err()),
+        arg(
+            BrownianTree::new(ito::NoiseSource::new(0).with_stream(0), 0.0, 1.0)
+                .and_then(|t| t.with_depth(0))
+                .unwrap_err()
+        ),
         "depth"
     );
     assert_eq!(
-        arg(BrownianTree::new(0, 0, 0.0, 1.0, 32).unwrap_err()),
+        arg(
+            BrownianTree::new(ito::NoiseSource::new(0).with_stream(0), 0.0, 1.0)
+                .and_then(|t| t.with_depth(32))
+                .unwrap_err()
+        ),
         "depth"
     );
+    // Every stream is the user's (in-leaf normals no longer take stream + 1).
+    assert!(
+        BrownianTree::new(ito::NoiseSource::new(0).with_stream(u32::MAX), 0.0, 1.0)
+            .and_then(|t| t.with_depth(8))
+            .is_ok()
+    );
+    // A span that overflows f64 (t1 − t0 = ∞) is refused, not a tree that returns zeros.
     assert_eq!(
-        arg(BrownianTree::new(0, u32::MAX, 0.0, 1.0, 8).unwrap_err()),
-        "stream"
+        arg(BrownianTree::new(ito::NoiseSource::new(1), -1e308, 1e308).unwrap_err()),
+        "t1"
     );
     assert_eq!(
-        arg(BrownianTree::with_tolerance(0, 0, 0.0, 1.0, 0.0).unwrap_err()),
+        arg(
+            BrownianTree::new(ito::NoiseSource::new(0).with_stream(0), 0.0, 1.0)
+                .and_then(|t| t.with_tolerance(0.0))
+                .unwrap_err()
+        ),
         "tol"
     );
-    let tree = BrownianTree::new(0, 0, 0.0, 1.0, 8).unwrap();
+    let tree = BrownianTree::new(ito::NoiseSource::new(0).with_stream(0), 0.0, 1.0)
+        .and_then(|t| t.with_depth(8))
+        .unwrap();
     assert_eq!(arg(tree.terms(0.5, 0.2).unwrap_err()), "s");
     assert_eq!(arg(tree.terms(-0.1, 0.2).unwrap_err()), "s");
     assert_eq!(arg(tree.terms(0.1, 1.2).unwrap_err()), "t");
     assert_eq!(
-        arg(BrownianSweep::new(tree, &[0.5, 0.5], 4, 0).unwrap_err()),
+        arg(BrownianSweep::new(tree, &[0.5, 0.5], 4).unwrap_err()),
         "times"
     );
     let too_many = vec![

@@ -255,8 +255,8 @@ fn f64_plans_follow_every_diffusers_trajectory() {
             mean: f.floats("mu"),
             std: f.floats("s"),
         };
-        let plan = Plan::new(solver, grid, param, options(&f), false).unwrap();
-        let mut s = ReferenceSampler::new(plan, f.floats("x_init"), noise_source());
+        let plan = Plan::new(solver, grid, param, options(&f)).unwrap();
+        let mut s = ReferenceSampler::new(plan, f.floats("x_init"), noise_source()).unwrap();
         let mut out = vec![0.0; 8];
         let mut c = 0;
         while let Some(ev) = s.next_eval().unwrap() {
@@ -346,8 +346,8 @@ fn f32_kernels_follow_every_diffusers_trajectory() {
             mean: f.floats("mu"),
             std: f.floats("s"),
         };
-        let plan = Plan::new(solver, grid, param, options(&f), false).unwrap();
-        let mut s = Sampler::<f32>::new(plan, 8, 2024).unwrap();
+        let plan = Plan::new(solver, grid, param, options(&f)).unwrap();
+        let mut s = Sampler::<f32>::new(plan, 8, ito::NoiseSource::new(2024)).unwrap();
         for (d, v) in s.state_mut().iter_mut().zip(f.floats("x_init")) {
             *d = v as f32;
         }
@@ -439,8 +439,8 @@ fn sde_dpmpp_3m_differs_by_one_d2_term() {
             .map(|(x, e)| (x - s * e) / a)
             .collect()
     };
-    let plan = Plan::new(solver, grid, param, options(&f), false).unwrap();
-    let mut s = ReferenceSampler::new(plan, f.floats("x_init"), noise_source());
+    let plan = Plan::new(solver, grid, param, options(&f)).unwrap();
+    let mut s = ReferenceSampler::new(plan, f.floats("x_init"), noise_source()).unwrap();
     let g = Gaussian {
         mean: f.floats("mu"),
         std: f.floats("s"),

@@ -221,17 +221,17 @@ fn pc_samplers_reach_a_gaussian_target() {
             alpha: 1.0,
             norms: NormMode::BatchMean,
         });
-        let mut pc = PcSampler::new(
-            schedule.clone(),
-            400,
-            1e-3,
+        let mut pc = PcSampler::new(ito::diffusion::langevin::PcConfig {
+            schedule: schedule.clone(),
+            steps: 400,
+            t_end: 1e-3,
             predictor,
             corrector,
             corrector_steps,
-            n,
-            1024,
-            21,
-        )
+            len: n,
+            sample_len: 1024,
+            noise: ito::NoiseSource::new(21),
+        })
         .unwrap();
         let mut score = vec![0.0f32; n];
         while let Some(ev) = pc.next_eval() {
@@ -304,7 +304,17 @@ fn bad_settings_are_typed_errors() {
     }
     let vp = Schedule::vp_linear(0.1, 20.0).unwrap();
     let pc = |schedule, steps, pred, corr: Option<Corrector>, k, len| {
-        PcSampler::new(schedule, steps, 1e-3, pred, corr, k, 8, len, 0)
+        PcSampler::new(ito::diffusion::langevin::PcConfig {
+            schedule,
+            steps,
+            t_end: 1e-3,
+            predictor: pred,
+            corrector: corr,
+            corrector_steps: k,
+            len: 8,
+            sample_len: len,
+            noise: ito::NoiseSource::new(0),
+        })
     };
     assert_eq!(
         cfg(pc(Schedule::Flow, 10, Predictor::ReverseDiffusion, None, 0, 4).unwrap_err()),
@@ -355,8 +365,19 @@ fn annealed_langevin_follows_its_exact_moment_recursion() {
     let (m, s) = (0.8f64, 0.5f64);
     let n = 40_000;
     let (levels, steps, epsilon) = (8usize, 50usize, 4e-3);
-    let mut a =
-        AnnealedLangevin::geometric(5.0, 0.05, levels, steps, epsilon, true, n, 11).unwrap();
+    let mut a = AnnealedLangevin::new(ito::diffusion::langevin::AnnealedConfig {
+        levels: ito::diffusion::langevin::NoiseLevels::Geometric {
+            sigma_max: 5.0,
+            sigma_min: 0.05,
+            levels,
+        },
+        steps_per_level: steps,
+        epsilon,
+        denoise: true,
+        len: n,
+        noise: ito::NoiseSource::new(11),
+    })
+    .unwrap();
     let (mut mean, mut var) = (0.0f64, 5.0f64 * 5.0);
     let mut score = vec![0.0f32; n];
     while let Some(at) = a.next_eval() {
@@ -403,7 +424,16 @@ fn langevin_gibbs_samples_the_joint_of_data_and_noise_level() {
     let x0: Vec<f32> = (0..samples * d)
         .map(|i| (mu + ((i * 7) % 11) as f64 / 11.0 - 0.5) as f32)
         .collect();
-    let mut chain = LangevinGibbs::new(x0, d, vec![hi; samples], (lo, hi), 0.02, 0.004, 5).unwrap();
+    let mut chain = LangevinGibbs::new(ito::diffusion::langevin::GibbsConfig {
+        x: x0,
+        sample_len: d,
+        t: vec![hi; samples],
+        t_range: (lo, hi),
+        step_x: 0.02,
+        step_t: 0.004,
+        noise: ito::NoiseSource::new(5),
+    })
+    .unwrap();
     let mut score_x = vec![0.0f32; samples * d];
     let mut score_t = vec![0.0f64; samples];
     for _ in 0..800 {
@@ -462,7 +492,16 @@ fn langevin_gibbs_level_steps_sample_the_conditional_of_the_level() {
         .map(|i| (mu + if i % 2 == 0 { r } else { -r }) as f32)
         .collect();
     let x0: Vec<f32> = one.iter().copied().cycle().take(samples * d).collect();
-    let mut chain = LangevinGibbs::new(x0, d, vec![lo; samples], (lo, hi), 0.0, 0.002, 17).unwrap();
+    let mut chain = LangevinGibbs::new(ito::diffusion::langevin::GibbsConfig {
+        x: x0,
+        sample_len: d,
+        t: vec![lo; samples],
+        t_range: (lo, hi),
+        step_x: 0.0,
+        step_t: 0.002,
+        noise: ito::NoiseSource::new(17),
+    })
+    .unwrap();
     let r2 = d as f64 * r * r;
     let log_p = |sigma: f64| {
         let v = s * s + sigma * sigma;
@@ -508,34 +547,81 @@ fn langevin_gibbs_level_steps_sample_the_conditional_of_the_level() {
 #[test]
 fn annealed_and_gibbs_settings_are_typed_errors() {
     let bad = |r: Result<AnnealedLangevin, Error>| matches!(r, Err(Error::Config { .. }));
-    assert!(bad(AnnealedLangevin::geometric(
-        1.0, 2.0, 5, 3, 1e-3, false, 4, 0
+    assert!(bad(AnnealedLangevin::new(
+        ito::diffusion::langevin::AnnealedConfig {
+            levels: ito::diffusion::langevin::NoiseLevels::Geometric {
+                sigma_max: 1.0,
+                sigma_min: 2.0,
+                levels: 5
+            },
+            steps_per_level: 3,
+            epsilon: 1e-3,
+            denoise: false,
+            len: 4,
+            noise: ito::NoiseSource::new(0)
+        }
     )));
-    assert!(bad(AnnealedLangevin::geometric(
-        2.0, 1.0, 1, 3, 1e-3, false, 4, 0
+    assert!(bad(AnnealedLangevin::new(
+        ito::diffusion::langevin::AnnealedConfig {
+            levels: ito::diffusion::langevin::NoiseLevels::Geometric {
+                sigma_max: 2.0,
+                sigma_min: 1.0,
+                levels: 1
+            },
+            steps_per_level: 3,
+            epsilon: 1e-3,
+            denoise: false,
+            len: 4,
+            noise: ito::NoiseSource::new(0)
+        }
     )));
-    assert!(bad(AnnealedLangevin::geometric(
-        2.0, 1.0, 5, 0, 1e-3, false, 4, 0
+    assert!(bad(AnnealedLangevin::new(
+        ito::diffusion::langevin::AnnealedConfig {
+            levels: ito::diffusion::langevin::NoiseLevels::Geometric {
+                sigma_max: 2.0,
+                sigma_min: 1.0,
+                levels: 5
+            },
+            steps_per_level: 0,
+            epsilon: 1e-3,
+            denoise: false,
+            len: 4,
+            noise: ito::NoiseSource::new(0)
+        }
     )));
-    assert!(bad(AnnealedLangevin::geometric(
-        2.0,
-        1.0,
-        5,
-        3,
-        f64::NAN,
-        false,
-        4,
-        0
+    assert!(bad(AnnealedLangevin::new(
+        ito::diffusion::langevin::AnnealedConfig {
+            levels: ito::diffusion::langevin::NoiseLevels::Geometric {
+                sigma_max: 2.0,
+                sigma_min: 1.0,
+                levels: 5
+            },
+            steps_per_level: 3,
+            epsilon: f64::NAN,
+            denoise: false,
+            len: 4,
+            noise: ito::NoiseSource::new(0)
+        }
     )));
-    assert!(bad(AnnealedLangevin::with_levels(
-        vec![1.0, 1.0],
-        3,
-        1e-3,
-        false,
-        4,
-        0
+    assert!(bad(AnnealedLangevin::new(
+        ito::diffusion::langevin::AnnealedConfig {
+            levels: ito::diffusion::langevin::NoiseLevels::Given(vec![1.0, 1.0]),
+            steps_per_level: 3,
+            epsilon: 1e-3,
+            denoise: false,
+            len: 4,
+            noise: ito::NoiseSource::new(0)
+        }
     )));
-    let mut done = AnnealedLangevin::with_levels(vec![1.0, 0.5], 1, 1e-3, false, 2, 0).unwrap();
+    let mut done = AnnealedLangevin::new(ito::diffusion::langevin::AnnealedConfig {
+        levels: ito::diffusion::langevin::NoiseLevels::Given(vec![1.0, 0.5]),
+        steps_per_level: 1,
+        epsilon: 1e-3,
+        denoise: false,
+        len: 2,
+        noise: ito::NoiseSource::new(0),
+    })
+    .unwrap();
     let score = [0.0f32; 2];
     done.advance(score.as_slice().into()).unwrap();
     done.advance(score.as_slice().into()).unwrap();
@@ -544,7 +630,15 @@ fn annealed_and_gibbs_settings_are_typed_errors() {
         Err(Error::Config { .. })
     ));
     let gibbs = |x: Vec<f32>, len, t: Vec<f64>, range, sx, st| {
-        LangevinGibbs::new(x, len, t, range, sx, st, 0)
+        LangevinGibbs::new(ito::diffusion::langevin::GibbsConfig {
+            x,
+            sample_len: len,
+            t,
+            t_range: range,
+            step_x: sx,
+            step_t: st,
+            noise: ito::NoiseSource::new(0),
+        })
     };
     assert!(gibbs(vec![0.0; 6], 4, vec![0.5], (0.0, 1.0), 0.1, 0.1).is_err());
     assert!(gibbs(vec![0.0; 4], 2, vec![0.5], (0.0, 1.0), 0.1, 0.1).is_err());

@@ -113,7 +113,7 @@ fn one_sample_per_element_allocates_far_less_than_one_tensor() {
     let n = 1usize << 20;
     let mut x = vec![0.5f32; n];
     let (f, g) = (vec![-0.5f32; n], vec![0.3f32; n]);
-    let inc = ito::sde::Increments {
+    let inc = ito::NoiseSource {
         seed: 5,
         stream: 2,
         offset: 0,

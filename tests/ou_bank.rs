@@ -181,10 +181,8 @@ fn paths_have_the_covariance_of_the_riemann_liouville_process() {
             tr.step(
                 state.as_mut_slice().into(),
                 Some(db.as_mut_slice().into()),
-                7,
-                20,
+                ito::NoiseSource::new(7).with_stream(20),
                 step,
-                0,
             )
             .unwrap();
             for (x, d) in b.iter_mut().zip(&db) {

@@ -39,11 +39,13 @@ fn sample_moments(solver: Solver, grid: Grid, schedule_mean: Option<f64>, n: usi
         solver,
         grid,
         param,
-        PlanOptions::default(),
-        schedule_mean.is_some(),
+        PlanOptions {
+            has_mean: schedule_mean.is_some(),
+            ..PlanOptions::default()
+        },
     )
     .unwrap();
-    let mut sampler = Sampler::<f32>::new(plan, n, 5).unwrap();
+    let mut sampler = Sampler::<f32>::new(plan, n, ito::NoiseSource::new(5)).unwrap();
     if let Some(mu) = schedule_mean {
         sampler = sampler.with_mean(vec![mu as f32; n]).unwrap();
     }
@@ -162,13 +164,13 @@ fn reference_run(solver: Solver, grid: Grid, param: Param) -> Vec<f64> {
         std: vec![0.3, 1.0, 0.5],
     };
     let x: Vec<f64> = vec![0.4, -1.1, 0.9];
-    let plan = Plan::new(solver, grid, param, PlanOptions::default(), false).unwrap();
+    let plan = Plan::new(solver, grid, param, PlanOptions::default()).unwrap();
     let noise = NoiseSource {
         seed: 3,
         stream: 0,
         offset: 0,
     };
-    let mut s = ReferenceSampler::new(plan, x, noise);
+    let mut s = ReferenceSampler::new(plan, x, noise).unwrap();
     let mut out = vec![0.0; 3];
     while let Some(ev) = s.next_eval().unwrap() {
         g.predict(param, &ev.node, s.eval_input(), &mut out);
@@ -275,8 +277,8 @@ fn kernel_vs_reference<S: Storage>(
         mean: vec![0.5, -1.0, 2.0, 0.1, -0.3],
         std: vec![0.3, 1.0, 0.5, 0.8, 0.05],
     };
-    let plan = Plan::new(solver, grid, param, PlanOptions::default(), false).unwrap();
-    let mut k = Sampler::<S>::new(plan.clone(), n, 9).unwrap();
+    let plan = Plan::new(solver, grid, param, PlanOptions::default()).unwrap();
+    let mut k = Sampler::<S>::new(plan.clone(), n, ito::NoiseSource::new(9)).unwrap();
     k.init_noise().unwrap();
     let start: Vec<f64> = k.state().iter().map(|&v| to_f64(v)).collect();
     let noise = NoiseSource {
@@ -284,7 +286,7 @@ fn kernel_vs_reference<S: Storage>(
         stream: 0,
         offset: 0,
     };
-    let mut r = ReferenceSampler::new(plan, start, noise);
+    let mut r = ReferenceSampler::new(plan, start, noise).unwrap();
     let (mut out_k, mut out_r) = (vec![0.0f64; n], vec![0.0f64; n]);
     let mut out_s: Vec<S> = vec![from_f64(0.0); n];
     loop {
@@ -362,10 +364,9 @@ fn every_backend_gives_the_same_bits() {
                 vp_grid(8),
                 Param::Eps,
                 PlanOptions::default(),
-                false,
             )
             .unwrap();
-            let mut s = Sampler::<f32>::new(plan, n, 77)
+            let mut s = Sampler::<f32>::new(plan, n, ito::NoiseSource::new(77))
                 .unwrap()
                 .with_backend(b)
                 .unwrap();
@@ -398,7 +399,7 @@ fn config_arg(e: Error) -> &'static str {
 fn bad_configurations_are_typed_errors() {
     let s = Schedule::vp_linear(0.1, 20.0).unwrap();
     let g = || Grid::uniform_lambda(&s, 1.0, 1e-3, 10).unwrap();
-    let plan = |solver: Solver| Plan::new(solver, g(), Param::Eps, PlanOptions::default(), false);
+    let plan = |solver: Solver| Plan::new(solver, g(), Param::Eps, PlanOptions::default());
     // Orders outside 1–3.
     for order in [0, 4] {
         let e = plan(Solver::DpmppMultistep {
@@ -498,7 +499,6 @@ fn bad_configurations_are_typed_errors() {
         no_derivs,
         Param::Velocity,
         PlanOptions::default(),
-        false,
     )
     .unwrap_err();
     assert_eq!(config_arg(e), "grid");
@@ -511,9 +511,8 @@ fn bad_configurations_are_typed_errors() {
         }),
         ..PlanOptions::default()
     };
-    let with = |solver: &str, o: PlanOptions| {
-        Plan::new(solver.parse().unwrap(), g(), Param::Eps, o, false)
-    };
+    let with =
+        |solver: &str, o: PlanOptions| Plan::new(solver.parse().unwrap(), g(), Param::Eps, o);
     assert_eq!(
         config_arg(with("heun", th(0.9, 1.5, 4)).unwrap_err()),
         "thresholding"
@@ -530,14 +529,20 @@ fn bad_configurations_are_typed_errors() {
         config_arg(with("dpmpp-2m", th(0.9, 1.5, 0)).unwrap_err()),
         "thresholding.sample_len"
     );
-    let mut sm = Sampler::<f32>::new(with("dpmpp-2m", th(0.9, 1.5, 5)).unwrap(), 16, 0).unwrap();
-    let out = vec![0.0f32; 16];
-    assert_eq!(
-        config_arg(sm.advance(out.as_slice().into()).unwrap_err()),
-        "thresholding.sample_len"
+    // A sample length that does not divide n is refused where it is given: at construction.
+    let sm = Sampler::<f32>::new(
+        with("dpmpp-2m", th(0.9, 1.5, 5)).unwrap(),
+        16,
+        ito::NoiseSource::new(0),
     );
+    assert_eq!(config_arg(sm.unwrap_err()), "thresholding.sample_len");
     // Sampler misuse: wrong lengths, a missing mean, a step too many.
-    let mut sm = Sampler::<f32>::new(plan("dpmpp-2m".parse().unwrap()).unwrap(), 16, 0).unwrap();
+    let mut sm = Sampler::<f32>::new(
+        plan("dpmpp-2m".parse().unwrap()).unwrap(),
+        16,
+        ito::NoiseSource::new(0),
+    )
+    .unwrap();
     let short = vec![0.0f32; 15];
     assert!(matches!(
         sm.advance(short.as_slice().into()),
@@ -547,11 +552,13 @@ fn bad_configurations_are_typed_errors() {
         "dpmpp-2m".parse().unwrap(),
         g(),
         Param::Eps,
-        PlanOptions::default(),
-        true,
+        PlanOptions {
+            has_mean: true,
+            ..PlanOptions::default()
+        },
     )
     .unwrap();
-    let mut sm = Sampler::<f32>::new(with_mean, 16, 0).unwrap();
+    let mut sm = Sampler::<f32>::new(with_mean, 16, ito::NoiseSource::new(0)).unwrap();
     let out = vec![0.0f32; 16];
     assert_eq!(
         config_arg(sm.advance(out.as_slice().into()).unwrap_err()),
@@ -565,7 +572,8 @@ fn bad_configurations_are_typed_errors() {
             stream: 0,
             offset: 0,
         },
-    );
+    )
+    .unwrap();
     while done.next_eval().unwrap().is_some() {
         done.advance(&[0.0; 4]).unwrap();
     }
@@ -587,12 +595,12 @@ fn thresholding_an_infinite_sample_makes_it_nan_without_a_panic() {
         }),
         ..PlanOptions::default()
     };
-    let plan = Plan::new("dpmpp-2m".parse().unwrap(), grid, Param::Eps, opts, false).unwrap();
+    let plan = Plan::new("dpmpp-2m".parse().unwrap(), grid, Param::Eps, opts).unwrap();
     // Sample 0: two infinite ε, so the 0.9 quantile of four |x₀| interpolates between ∞ and ∞.
     let inf = f32::INFINITY;
     let eps = [inf, 0.5, -inf, 0.25, 0.5, -0.5, 2.0, 0.1];
     let x = [0.3f32, -0.2, 1.0, 0.7, -1.1, 0.4, 0.0, 2.0];
-    let mut sampler = Sampler::<f32>::new(plan.clone(), 8, 3).unwrap();
+    let mut sampler = Sampler::<f32>::new(plan.clone(), 8, ito::NoiseSource::new(3)).unwrap();
     sampler.state_mut().copy_from_slice(&x);
     sampler.next_eval().unwrap();
     sampler.advance(eps.as_slice().into()).unwrap();
@@ -602,7 +610,7 @@ fn thresholding_an_infinite_sample_makes_it_nan_without_a_panic() {
         offset: 0,
     };
     let x64 = x.iter().map(|&v| f64::from(v)).collect();
-    let mut reference = ReferenceSampler::new(plan, x64, noise);
+    let mut reference = ReferenceSampler::new(plan, x64, noise).unwrap();
     reference.next_eval().unwrap();
     let eps64: Vec<f64> = eps.iter().map(|&v| f64::from(v)).collect();
     reference.advance(&eps64).unwrap();
@@ -620,7 +628,9 @@ fn tree_noise_drives_the_stochastic_samplers() {
     // SDE-DPM-Solver++(2M) and Euler-ancestral with a Brownian tree over t ∈ [0, 1] as the
     // noise source: the f32 kernels follow the f64 runner, every backend gives the same bits,
     // and the samples still reach the Gaussian target.
-    let tree = ito::BrownianTree::new(31, 50, 0.0, 1.0, 12).unwrap();
+    let tree = ito::BrownianTree::new(ito::NoiseSource::new(31).with_stream(50), 0.0, 1.0)
+        .and_then(|t| t.with_depth(12))
+        .unwrap();
     let g = Gaussian {
         mean: vec![0.7],
         std: vec![0.4],
@@ -631,7 +641,6 @@ fn tree_noise_drives_the_stochastic_samplers() {
             vp_grid(100),
             Param::Eps,
             PlanOptions::default(),
-            false,
         )
         .unwrap();
         let n = 1 << 14;
@@ -641,11 +650,12 @@ fn tree_noise_drives_the_stochastic_samplers() {
             .into_iter()
             .filter(|b| *b != Backend::Cuda)
         {
-            let mut s = Sampler::<f32>::new(plan.clone(), n, 4)
+            let mut s = Sampler::<f32>::new(plan.clone(), n, ito::NoiseSource::new(4))
                 .unwrap()
                 .with_backend(b)
                 .unwrap()
-                .with_tree_noise(tree);
+                .with_tree_noise(tree)
+                .unwrap();
             s.init_noise().unwrap();
             let mut out = vec![0.0f32; n];
             while let Some(ev) = s.next_eval().unwrap() {
@@ -671,9 +681,10 @@ fn tree_noise_drives_the_stochastic_samplers() {
 
         // Against the f64 runner on a few elements from the same start.
         let small = 257;
-        let mut k = Sampler::<f32>::new(plan.clone(), small, 4)
+        let mut k = Sampler::<f32>::new(plan.clone(), small, ito::NoiseSource::new(4))
             .unwrap()
-            .with_tree_noise(tree);
+            .with_tree_noise(tree)
+            .unwrap();
         k.init_noise().unwrap();
         let start: Vec<f64> = k.state().iter().map(|&v| v as f64).collect();
         let noise = NoiseSource {
@@ -681,7 +692,10 @@ fn tree_noise_drives_the_stochastic_samplers() {
             stream: 0,
             offset: 0,
         };
-        let mut r = ReferenceSampler::new(plan.clone(), start, noise).with_tree_noise(tree);
+        let mut r = ReferenceSampler::new(plan.clone(), start, noise)
+            .unwrap()
+            .with_tree_noise(tree)
+            .unwrap();
         let (mut ok, mut or) = (vec![0.0f32; small], vec![0.0f64; small]);
         while let (Some(ek), Some(er)) = (k.next_eval().unwrap(), r.next_eval().unwrap()) {
             g.predict_f32(Param::Eps, &ek.node, k.eval_input(), &mut ok);
@@ -701,18 +715,20 @@ fn tree_noise_drives_the_stochastic_samplers() {
         );
     }
     // A tree that does not cover the grid is a typed error.
-    let short = ito::BrownianTree::new(31, 50, 0.5, 1.0, 8).unwrap();
+    let short = ito::BrownianTree::new(ito::NoiseSource::new(31).with_stream(50), 0.5, 1.0)
+        .and_then(|t| t.with_depth(8))
+        .unwrap();
     let plan = Plan::new(
         "euler-a".parse().unwrap(),
         vp_grid(10),
         Param::Eps,
         PlanOptions::default(),
-        false,
     )
     .unwrap();
-    let mut s = Sampler::<f32>::new(plan, 8, 4)
+    let mut s = Sampler::<f32>::new(plan, 8, ito::NoiseSource::new(4))
         .unwrap()
-        .with_tree_noise(short);
+        .with_tree_noise(short)
+        .unwrap();
     let out = vec![0.0f32; 8];
     let mut err = None;
     while s.next_eval().unwrap().is_some() {

@@ -10,7 +10,7 @@ use ito::{DiscreteVp, Grid, Schedule};
 use proptest::prelude::*;
 
 fn schedules() -> Vec<Schedule> {
-    let betas: Vec<f64> = ito::diffusion::schedule::linspace(1e-4, 0.02, 1000);
+    let betas: Vec<f64> = ito::diffusion::schedule::linspace(1e-4, 0.02, 1000).unwrap();
     vec![
         Schedule::vp_linear(0.1, 20.0).unwrap(),
         Schedule::vp_cosine(0.008).unwrap(),
@@ -88,7 +88,7 @@ fn vp_linear_equals_its_integral_form() {
 
 #[test]
 fn discrete_schedule_sits_on_its_table() {
-    let betas: Vec<f64> = ito::diffusion::schedule::linspace(1e-4, 0.02, 1000);
+    let betas: Vec<f64> = ito::diffusion::schedule::linspace(1e-4, 0.02, 1000).unwrap();
     let d = DiscreteVp::from_betas(&betas).unwrap();
     let mut abar = 1.0;
     for (k, b) in betas.iter().enumerate() {

@@ -7,8 +7,8 @@
 mod common;
 
 use common::{first_difference, Buf, DTYPES};
-use ito::sde::{self, Increments};
-use ito::{Backend, Error, Noise, NoiseKey};
+use ito::sde;
+use ito::{Backend, Error, Noise, NoiseKey, NoiseSource, NoiseUse};
 use proptest::prelude::*;
 
 proptest! {
@@ -51,7 +51,7 @@ proptest! {
 }
 
 const PATHS: usize = 1 << 14;
-const INC: Increments = Increments {
+const INC: NoiseSource = NoiseSource {
     seed: 5,
     stream: 2,
     offset: 0,
@@ -62,14 +62,7 @@ fn brownian_endpoint(steps: usize, dt: f64) -> Vec<f64> {
     let mut w = vec![0.0f64; PATHS];
     let mut z = vec![0.0f32; PATHS];
     for k in 0..steps {
-        let noise = Noise {
-            key: NoiseKey {
-                seed: INC.seed,
-                stream: INC.stream,
-                step: k as u32,
-            },
-            offset: 0,
-        };
+        let noise = INC.address(NoiseUse::Increment, k as u32);
         ito::fill_normal(z.as_mut_slice().into(), 0.0, 1.0, noise).unwrap();
         for (a, b) in w.iter_mut().zip(&z) {
             *a += dt.sqrt() * f64::from(*b);
@@ -207,7 +200,7 @@ fn euler_maruyama_weak_moments_of_an_ou_process() {
         for (fv, &xv) in f.iter_mut().zip(&x) {
             *fv = (-theta * xv as f64) as f32;
         }
-        let inc = Increments { offset: 0, ..INC };
+        let inc = NoiseSource { offset: 0, ..INC };
         sde::euler_maruyama(
             x.as_mut_slice().into(),
             f.as_slice().into(),
@@ -325,7 +318,7 @@ fn scalar_noise_is_shared_within_a_sample() {
     let f = vec![0.0f32; n];
     let g = vec![1.0f32; n];
     let dt = 0.25;
-    let inc = Increments {
+    let inc = NoiseSource {
         offset: len as u64 * 12_345,
         ..INC
     };
@@ -339,14 +332,12 @@ fn scalar_noise_is_shared_within_a_sample() {
         len,
     )
     .unwrap();
-    // Sample b's increment is √Δt·N(seed, stream, step, offset/len + b), rounded once (a zero
-    // increment is an absent term: +0 whatever its sign).
-    let key = NoiseKey {
-        seed: inc.seed,
-        stream: inc.stream,
-        step: 0,
-    };
-    let first = inc.offset / len as u64;
+    // Sample b's increment is √Δt·z with z the source's per-sample normal at element
+    // offset/len + b, rounded once (a zero increment is an absent term: +0 whatever its sign).
+    let at = inc
+        .with_offset(inc.offset / len as u64)
+        .address(NoiseUse::ScalarIncrement, 0);
+    let (key, first) = (at.key, at.offset);
     for (b, s) in x.chunks(len).enumerate() {
         let dw = (dt.sqrt() * f64::from(key.normal(first + b as u64))) as f32;
         assert!(s.iter().all(|&v| v == dw), "sample {b}: {} vs {dw}", s[0]);
@@ -416,8 +407,8 @@ fn bad_arguments_are_typed_errors() {
         3,
     );
     assert_eq!(cfg(e.unwrap_err()), "sample_len");
-    // Global indices past u64::MAX (the last sample's noise counter would wrap).
-    let far = Increments {
+    // Global indices past 2^58 (the elements one noise use can address).
+    let far = NoiseSource {
         offset: u64::MAX - 3,
         ..INC
     };
@@ -430,7 +421,7 @@ fn bad_arguments_are_typed_errors() {
         0,
         1,
     );
-    assert_eq!(cfg(e.unwrap_err()), "offset");
+    assert_eq!(cfg(e.unwrap_err()), "noise.offset");
     let e = sde::reversible_heun_forward(
         x.as_mut_slice().into(),
         f.as_slice().into(),

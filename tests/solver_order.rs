@@ -86,7 +86,16 @@ fn final_error(
         lower_order_final: false,
         ..PlanOptions::default()
     };
-    let plan = Plan::new(solver.clone(), grid, param, opts, mean.is_some()).unwrap();
+    let plan = Plan::new(
+        solver.clone(),
+        grid,
+        param,
+        PlanOptions {
+            has_mean: mean.is_some(),
+            ..opts
+        },
+    )
+    .unwrap();
     // Start from standardised values of the first node's marginal.
     let x_start: Vec<f64> = start_std
         .iter()
@@ -101,7 +110,7 @@ fn final_error(
         stream: 0,
         offset: 0,
     };
-    let mut s = ReferenceSampler::new(plan, x_start.clone(), noise);
+    let mut s = ReferenceSampler::new(plan, x_start.clone(), noise).unwrap();
     if let Some(mu) = mean {
         s = s.with_mean(mu.to_vec()).unwrap();
     }

@@ -46,13 +46,23 @@ fuzz_target!(|data: &[u8]| {
         );
     }
     // Tree queries: never a panic.
-    if let Ok(tree) = BrownianTree::new(seed, b.u32(), b.f64(), b.f64(), b.u32() % 40) {
+    if let Ok(tree) = BrownianTree::new(
+        ito::NoiseSource::new(seed).with_stream(b.u32()),
+        b.f64(),
+        b.f64(),
+    )
+    .and_then(|t| t.with_depth(b.u32() % 40))
+    {
         let (s, t) = (b.f64(), b.f64());
         let mut y = vec![0.0f32; n.min(64)];
-        let reference = tree.increment_on(Backend::Scalar, s, t, y.as_mut_slice().into(), offset);
+        let reference =
+            tree.with_offset(offset)
+                .increment_on(Backend::Scalar, s, t, y.as_mut_slice().into());
         for backend in simd_backends() {
             let mut z = vec![0.0f32; y.len()];
-            let r = tree.increment_on(backend, s, t, z.as_mut_slice().into(), offset);
+            let r = tree
+                .with_offset(offset)
+                .increment_on(backend, s, t, z.as_mut_slice().into());
             assert_eq!(r.is_ok(), reference.is_ok());
             assert!(y
                 .iter()

@@ -12,7 +12,8 @@ use common::{simd_backends, Bytes};
 use ito::diffusion::langevin::{
     AnnealedLangevin, Corrector, LangevinGibbs, NormMode, PcSampler, Predictor,
 };
-use ito::sde::{self, Increments};
+use ito::sde;
+use ito::NoiseSource;
 use ito::{Backend, BrownianSweep, BrownianTree, Error, Schedule};
 use libfuzzer_sys::fuzz_target;
 
@@ -62,17 +63,17 @@ fn pc_sampler(b: &mut Bytes) -> Result<Vec<f64>, Error> {
     let corrector_steps = (b.u8() % 3) as usize;
     let sample_len = (b.u8() % 9) as usize;
     let n = sample_len * (b.u8() % 4) as usize + (b.u8() % 2) as usize;
-    let mut s = PcSampler::new(
+    let mut s = PcSampler::new(ito::diffusion::langevin::PcConfig {
         schedule,
         steps,
         t_end,
         predictor,
         corrector,
         corrector_steps,
-        n,
+        len: n,
         sample_len,
-        b.u64(),
-    )?;
+        noise: ito::NoiseSource::new(b.u64()),
+    })?;
     for _ in 0..MAX_CALLS {
         if s.next_eval().is_none() {
             break;
@@ -92,19 +93,28 @@ fn annealed(b: &mut Bytes) -> Result<Vec<f64>, Error> {
         b.u8() & 1 == 1,
     );
     let mut s = if b.u8() & 1 == 0 {
-        AnnealedLangevin::geometric(
-            b.f64(),
-            b.f64(),
-            levels,
-            steps,
+        AnnealedLangevin::new(ito::diffusion::langevin::AnnealedConfig {
+            levels: ito::diffusion::langevin::NoiseLevels::Geometric {
+                sigma_max: b.f64(),
+                sigma_min: b.f64(),
+                levels,
+            },
+            steps_per_level: steps,
             epsilon,
             denoise,
-            n,
-            b.u64(),
-        )?
+            len: n,
+            noise: ito::NoiseSource::new(b.u64()),
+        })?
     } else {
         let sigmas = (0..levels).map(|_| b.f64()).collect();
-        AnnealedLangevin::with_levels(sigmas, steps, epsilon, denoise, n, b.u64())?
+        AnnealedLangevin::new(ito::diffusion::langevin::AnnealedConfig {
+            levels: ito::diffusion::langevin::NoiseLevels::Given(sigmas),
+            steps_per_level: steps,
+            epsilon,
+            denoise,
+            len: n,
+            noise: ito::NoiseSource::new(b.u64()),
+        })?
     };
     for _ in 0..MAX_CALLS {
         if s.next_eval().is_none() {
@@ -125,7 +135,15 @@ fn gibbs(b: &mut Bytes) -> Result<Vec<f64>, Error> {
     let t_len = samples + (b.u8() % 2) as usize;
     let t = (0..t_len).map(|_| b.f64()).collect();
     let t_range = (b.f64(), b.f64());
-    let mut s = LangevinGibbs::new(x, sample_len, t, t_range, b.f64(), b.f64(), b.u64())?;
+    let mut s = LangevinGibbs::new(ito::diffusion::langevin::GibbsConfig {
+        x,
+        sample_len,
+        t,
+        t_range,
+        step_x: b.f64(),
+        step_t: b.f64(),
+        noise: ito::NoiseSource::new(b.u64()),
+    })?;
     for _ in 0..(b.u8() % 8) {
         let score_x = values(b, s.state().len());
         s.step_x(score_x.as_slice().into())?;
@@ -140,13 +158,15 @@ fn gibbs(b: &mut Bytes) -> Result<Vec<f64>, Error> {
 fn sweep(b: &mut Bytes) -> Result<Vec<f64>, Error> {
     let (seed, stream, t0, t1) = (b.u64(), b.u32(), b.f64(), b.f64());
     let tree = if b.u8() & 1 == 0 {
-        BrownianTree::new(seed, stream, t0, t1, b.u8() as u32 % 34)?
+        BrownianTree::new(ito::NoiseSource::new(seed).with_stream(stream), t0, t1)
+            .and_then(|t| t.with_depth(b.u8() as u32 % 34))?
     } else {
-        BrownianTree::with_tolerance(seed, stream, t0, t1, b.f64())?
+        BrownianTree::new(ito::NoiseSource::new(seed).with_stream(stream), t0, t1)
+            .and_then(|t| t.with_tolerance(b.f64()))?
     };
     let times: Vec<f64> = (0..b.u8() % 12).map(|_| b.f64()).collect();
     let n = (b.u8() % 40) as usize;
-    let mut s = BrownianSweep::new(tree, &times, n, b.u64())?;
+    let mut s = BrownianSweep::new(tree.with_offset(b.u64()), &times, n)?;
     let mut out = Vec::new();
     let mut dw = vec![0.0f32; n];
     for _ in 0..MAX_CALLS {
@@ -160,7 +180,7 @@ fn sweep(b: &mut Bytes) -> Result<Vec<f64>, Error> {
 
 fn steppers(b: &mut Bytes) -> Result<Vec<f64>, Error> {
     let n = (b.u8() % 40) as usize;
-    let inc = Increments {
+    let inc = NoiseSource {
         seed: b.u64(),
         stream: b.u32(),
         offset: b.u64() >> (b.u8() % 64),

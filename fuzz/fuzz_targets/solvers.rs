@@ -55,9 +55,10 @@ fuzz_target!(|data: &[u8]| {
             max_value: b.f64(),
             sample_len: (b.u8() % 9) as usize,
         }),
+        has_mean: b.u8() % 4 == 0,
     };
-    let has_mean = b.u8() % 4 == 0;
-    let Ok(plan) = Plan::new(solver, grid, param, opts, has_mean) else {
+    let has_mean = opts.has_mean;
+    let Ok(plan) = Plan::new(solver, grid, param, opts) else {
         return;
     };
     let seed = b.u64();
@@ -66,7 +67,8 @@ fuzz_target!(|data: &[u8]| {
         .map(|_| (0..n).map(|_| b.value()).collect())
         .collect();
     let run = |backend: Backend| -> Result<Vec<f32>, ito::Error> {
-        let mut s = Sampler::<f32>::new(plan.clone(), n, seed)?.with_backend(backend)?;
+        let mut s = Sampler::<f32>::new(plan.clone(), n, ito::NoiseSource::new(seed))?
+            .with_backend(backend)?;
         if has_mean {
             s = s.with_mean(mean.clone())?;
         }

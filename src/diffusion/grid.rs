@@ -5,7 +5,7 @@
 //! noise-to-signal ratio σ/α strictly decreasing); only the last node may be noise-free.
 
 use crate::diffusion::schedule::{self, DiscreteVp, Node, Schedule};
-use crate::runtime::Error;
+use crate::runtime::{try_collect, Error};
 
 /// A validated sampling grid.
 #[derive(Clone, Debug, PartialEq)]
@@ -33,13 +33,16 @@ pub enum FinalNode {
     SigmaMin,
 }
 
+/// The most steps a grid may have: a plan numbers its steps in the noise key's u32 step word.
+pub const MAX_STEPS: u64 = u32::MAX as u64;
+
 impl Grid {
     /// Validates user-given nodes (see the module docs).
     pub fn from_nodes(nodes: Vec<Node>) -> Result<Self, Error> {
-        if nodes.len() < 2 {
+        if nodes.len() < 2 || (nodes.len() - 1) as u64 > MAX_STEPS {
             return Err(Error::config(
                 "grid",
-                "at least 2 nodes (one step)",
+                "2 … 2^32 nodes (1 … 2^32 − 1 steps)",
                 nodes.len(),
             ));
         }
@@ -71,18 +74,16 @@ impl Grid {
 
     /// The schedule's nodes at the given times (from the noisiest).
     pub fn from_times(schedule: &Schedule, times: &[f64]) -> Result<Self, Error> {
-        let nodes = times
-            .iter()
-            .map(|&t| schedule.node(t))
-            .collect::<Result<Vec<_>, _>>()?;
+        let nodes = try_collect("times", times.len(), |i| schedule.node(times[i]))?;
         Self::from_nodes(nodes)
     }
 
-    fn check_steps(steps: usize) -> Result<(), Error> {
-        if steps == 0 {
-            Err(Error::config("steps", "at least 1", steps))
+    /// 1 ≤ steps ≤ [`MAX_STEPS`]; returns the node count, steps + 1.
+    fn check_steps(steps: usize) -> Result<usize, Error> {
+        if steps == 0 || steps as u64 > MAX_STEPS {
+            Err(Error::config("steps", "1 … 2^32 − 1 steps", steps))
         } else {
-            Ok(())
+            Ok(steps + 1)
         }
     }
 
@@ -93,13 +94,13 @@ impl Grid {
         t_end: f64,
         steps: usize,
     ) -> Result<Self, Error> {
-        Self::check_steps(steps)?;
-        let ts: Vec<f64> = (0..=steps)
-            .map(|i| match i {
+        let nodes = Self::check_steps(steps)?;
+        let ts = try_collect("steps", nodes, |i| {
+            Ok(match i {
                 _ if i == steps => t_end,
                 _ => t_start + (t_end - t_start) * i as f64 / steps as f64,
             })
-            .collect();
+        })?;
         Self::from_times(schedule, &ts)
     }
 
@@ -110,17 +111,13 @@ impl Grid {
         t_end: f64,
         steps: usize,
     ) -> Result<Self, Error> {
-        Self::check_steps(steps)?;
+        let nodes = Self::check_steps(steps)?;
         let (l0, l1) = (schedule.lambda(t_start)?, schedule.lambda(t_end)?);
-        let mut ts = Vec::with_capacity(steps + 1);
-        for i in 0..=steps {
-            let t = match i {
-                0 => t_start,
-                _ if i == steps => t_end,
-                _ => schedule.t_of_lambda(l0 + (l1 - l0) * i as f64 / steps as f64)?,
-            };
-            ts.push(t);
-        }
+        let ts = try_collect("steps", nodes, |i| match i {
+            0 => Ok(t_start),
+            _ if i == steps => Ok(t_end),
+            _ => schedule.t_of_lambda(l0 + (l1 - l0) * i as f64 / steps as f64),
+        })?;
         Self::from_times(schedule, &ts)
     }
 
@@ -131,13 +128,13 @@ impl Grid {
         t_end: f64,
         steps: usize,
     ) -> Result<Self, Error> {
-        Self::check_steps(steps)?;
+        let nodes = Self::check_steps(steps)?;
         if !(t_start >= 0.0 && t_end >= 0.0) {
             return Err(Error::config("t_end", "t ≥ 0 for a quadratic grid", t_end));
         }
         let (a, b) = (t_start.sqrt(), t_end.sqrt());
-        let ts: Vec<f64> = (0..=steps)
-            .map(|i| match i {
+        let ts = try_collect("steps", nodes, |i| {
+            Ok(match i {
                 0 => t_start,
                 _ if i == steps => t_end,
                 _ => {
@@ -145,7 +142,7 @@ impl Grid {
                     r * r
                 }
             })
-            .collect();
+        })?;
         Self::from_times(schedule, &ts)
     }
 
@@ -158,12 +155,9 @@ impl Grid {
         rho: f64,
         steps: usize,
     ) -> Result<Self, Error> {
-        Self::check_steps(steps)?;
-        let sigmas = karras_sigmas(sigma_min, sigma_max, rho, steps + 1)?;
-        let ts = sigmas
-            .iter()
-            .map(|s| schedule.t_of_lambda(-s.ln()))
-            .collect::<Result<Vec<_>, _>>()?;
+        let nodes = Self::check_steps(steps)?;
+        let sigmas = karras_sigmas(sigma_min, sigma_max, rho, nodes)?;
+        let ts = try_collect("steps", nodes, |i| schedule.t_of_lambda(-sigmas[i].ln()))?;
         Self::from_times(schedule, &ts)
     }
 
@@ -260,9 +254,7 @@ pub fn karras_sigmas(
     }
     let (a, b) = (sigma_max.powf(1.0 / rho), sigma_min.powf(1.0 / rho));
     let last = (n.max(2) - 1) as f64;
-    Ok((0..n)
-        .map(|i| (a + i as f64 / last * (b - a)).powf(rho))
-        .collect())
+    try_collect("n", n, |i| Ok((a + i as f64 / last * (b - a)).powf(rho)))
 }
 
 /// diffusers' integer timesteps, noisiest first (see [`Spacing`]).
@@ -272,7 +264,7 @@ pub fn discrete_timesteps(
     steps: usize,
     steps_offset: usize,
 ) -> Result<Vec<usize>, Error> {
-    if steps == 0 || steps > train_steps {
+    if steps == 0 || steps > train_steps || steps as u64 > MAX_STEPS {
         return Err(Error::config(
             "steps",
             "between 1 and the number of training steps",
@@ -282,7 +274,7 @@ pub fn discrete_timesteps(
     let n = train_steps;
     let mut ks: Vec<usize> = match spacing {
         Spacing::Linspace => {
-            let mut v: Vec<usize> = schedule::linspace(0.0, (n - 1) as f64, steps + 1)
+            let mut v: Vec<usize> = schedule::linspace(0.0, (n - 1) as f64, steps + 1)?
                 .into_iter()
                 .map(|x| round_half_even(x) as usize)
                 .collect();

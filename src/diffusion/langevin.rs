@@ -11,11 +11,23 @@
 //! denoising MCMC's Langevin–Gibbs sweep in the joint space of data and noise level.
 
 use ito_kernels::lincomb::{LincombCoefs, Noise};
-use ito_kernels::noise::NoiseKey;
 use ito_kernels::storage::{TensorMut, TensorRef};
 
 use crate::diffusion::schedule::{self, Schedule};
-use crate::runtime::{Backend, Error};
+use crate::runtime::rng::{NoiseSource, NoiseUse};
+use crate::runtime::{try_vec, Backend, Error};
+
+/// `Ok` when `count` steps number into a u32 step word (the noise key's step).
+fn check_step_count(arg: &'static str, count: Option<usize>) -> Result<(), Error> {
+    match count {
+        Some(c) if c as u64 <= 1 << 32 => Ok(()),
+        _ => Err(Error::config(
+            arg,
+            "at most 2^32 noisy steps in all (each is a step word of the noise key)",
+            count.map_or("more than usize::MAX".to_string(), |c| c.to_string()),
+        )),
+    }
+}
 
 pub use ito_kernels::langevin::{Corrector, NormMode};
 
@@ -62,11 +74,62 @@ pub enum Predictor {
     None,
 }
 
+/// The settings of a [`PcSampler`], by name.
+#[derive(Clone, Debug)]
+pub struct PcConfig {
+    /// [`Schedule::VpLinear`] or [`Schedule::Ve`] (score-SDE's SDEs).
+    pub schedule: Schedule,
+    /// Time points N, from T = 1 down to `t_end` (at least 2; for VP more than β_max).
+    pub steps: usize,
+    /// The last time, in (0, 1).
+    pub t_end: f64,
+    /// The predictor.
+    pub predictor: Predictor,
+    /// The corrector (its α is replaced per step by score-SDE's: 1 − β_i for VP, 1 for VE).
+    pub corrector: Option<Corrector>,
+    /// Corrector steps per time point (0 without a corrector).
+    pub corrector_steps: usize,
+    /// Elements in all.
+    pub len: usize,
+    /// Elements per sample (the corrector's norms are per sample); divides `len`.
+    pub sample_len: usize,
+    /// Where the noise comes from: the prior under [`NoiseUse::Initial`], the predictor at time
+    /// point i under [`NoiseUse::Predictor`] step i, corrector step j there under
+    /// [`NoiseUse::Corrector`] step i·`corrector_steps` + j.
+    pub noise: NoiseSource,
+}
+
 /// score-SDE's predictor–corrector sampler for the VP SDE (β linear) or the VE SDE, on f32
-/// state, driven like [`Sampler`](crate::diffusion::sampler::Sampler): ask [`PcSampler::next_eval`] where to evaluate the
-/// score, hand it to [`PcSampler::advance`]. Time runs over N points from T = 1 down to
-/// `t_end`; at each, `corrector_steps` Langevin steps, then the predictor (whose last step
-/// adds no noise: the output is score-SDE's denoised x_mean).
+/// state, driven like [`Sampler`](crate::diffusion::sampler::Sampler): ask
+/// [`PcSampler::next_eval`] where to evaluate the score, hand it to [`PcSampler::advance`].
+/// Time runs over N points from T = 1 down to `t_end`; at each, `corrector_steps` Langevin
+/// steps, then the predictor (whose last step adds no noise: the output is score-SDE's
+/// denoised x_mean).
+///
+/// ```
+/// use ito::diffusion::langevin::{Corrector, NormMode, PcConfig, PcSampler, Predictor};
+/// use ito::{NoiseSource, Schedule};
+/// let mut pc = PcSampler::new(PcConfig {
+///     schedule: Schedule::vp_linear(0.1, 20.0)?,
+///     steps: 100,
+///     t_end: 1e-3,
+///     predictor: Predictor::ReverseDiffusion,
+///     corrector: Some(Corrector { snr: 0.16, alpha: 1.0, norms: NormMode::PerSample }),
+///     corrector_steps: 1,
+///     len: 4 * 256,
+///     sample_len: 256,
+///     noise: NoiseSource::new(5),
+/// })?;
+/// let mut score = vec![0f32; 4 * 256];
+/// while pc.next_eval().is_some() {
+///     // The exact score of data N(0, 1) under the VP SDE is −x.
+///     for (s, &x) in score.iter_mut().zip(pc.state()) {
+///         *s = -x;
+///     }
+///     pc.advance(score.as_slice().into())?;
+/// }
+/// # Ok::<(), ito::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct PcSampler {
     schedule: Schedule,
@@ -78,7 +141,7 @@ pub struct PcSampler {
     x: Vec<f32>,
     i: usize,
     j: usize,
-    seed: u64,
+    noise: NoiseSource,
     backend: Backend,
 }
 
@@ -94,21 +157,20 @@ pub struct PcEval {
 }
 
 impl PcSampler {
-    /// A PC sampler for `n` elements in samples of `sample_len`, over `steps` time points.
-    /// `schedule` must be [`Schedule::VpLinear`] or [`Schedule::Ve`]. The corrector's α is
-    /// replaced per step by score-SDE's (1 − β_i for VP, 1 for VE).
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        schedule: Schedule,
-        steps: usize,
-        t_end: f64,
-        predictor: Predictor,
-        corrector: Option<Corrector>,
-        corrector_steps: usize,
-        n: usize,
-        sample_len: usize,
-        seed: u64,
-    ) -> Result<Self, Error> {
+    /// A PC sampler with `config`'s settings; its state starts from the prior (N(0, 1) for VP,
+    /// N(0, σ_max²) for VE).
+    pub fn new(config: PcConfig) -> Result<Self, Error> {
+        let PcConfig {
+            schedule,
+            steps,
+            t_end,
+            predictor,
+            corrector,
+            corrector_steps,
+            len: n,
+            sample_len,
+            noise,
+        } = config;
         if !matches!(schedule, Schedule::VpLinear { .. } | Schedule::Ve { .. }) {
             return Err(Error::config(
                 "schedule",
@@ -134,9 +196,15 @@ impl PcSampler {
         if sample_len == 0 || n % sample_len != 0 {
             return Err(Error::config(
                 "sample_len",
-                "a divisor of the element count",
+                "a positive divisor of len",
                 sample_len,
             ));
+        }
+        check_step_count("steps", Some(steps))?;
+        check_step_count("corrector_steps", steps.checked_mul(corrector_steps))?;
+        noise.check(n)?;
+        if let Some(c) = &corrector {
+            c.check()?;
         }
         if predictor == Predictor::None && (corrector.is_none() || corrector_steps == 0) {
             return Err(Error::config(
@@ -152,24 +220,26 @@ impl PcSampler {
                 corrector_steps,
             ));
         }
-        let times = schedule::linspace(1.0, t_end, steps);
+        let times = schedule::linspace(1.0, t_end, steps)?;
         let backend = crate::runtime::backend()?;
         // The prior: N(0, 1) for VP, N(0, σ_max²) for VE.
         let prior = match schedule {
             Schedule::Ve { sigma_max, .. } => sigma_max,
             _ => 1.0,
         };
-        let mut x = vec![0.0f32; n];
-        let key = NoiseKey {
-            seed,
-            stream: 1,
-            step: 0,
-        };
+        if !(prior as f32).is_finite() {
+            return Err(Error::config(
+                "schedule",
+                "σ_max representable in f32 (the prior's scale)",
+                prior,
+            ));
+        }
+        let mut x = try_vec("len", n, 0.0f32)?;
         backend.fill_normal(
             x.as_mut_slice().into(),
             0.0,
             prior as f32,
-            Noise { key, offset: 0 },
+            noise.address(NoiseUse::Initial, 0),
         )?;
         Ok(PcSampler {
             schedule,
@@ -181,7 +251,7 @@ impl PcSampler {
             x,
             i: 0,
             j: 0,
-            seed,
+            noise,
             backend,
         })
     }
@@ -231,24 +301,21 @@ impl PcSampler {
         }
         let (beta, dsig2) = self.discrete();
         let vp = matches!(self.schedule, Schedule::VpLinear { .. });
-        // Noise keys: corrector step j of point i in stream 10 + j, the predictor in stream 2.
+        // Noise: corrector step j of point i at step i·J + j, the predictor at step i (the
+        // counts were checked to fit a u32 at construction).
         if self.j < self.corrector_steps {
             let mut c = self
                 .corrector
                 .ok_or(Error::config("corrector", "a corrector", "none"))?;
             c.alpha = if vp { 1.0 - beta } else { 1.0 };
-            let key = NoiseKey {
-                seed: self.seed,
-                stream: 10 + self.j as u32,
-                step: self.i as u32,
-            };
+            let step = (self.i * self.corrector_steps + self.j) as u32;
             langevin_step(
                 self.backend,
                 self.x.as_mut_slice().into(),
                 score,
                 self.sample_len,
                 &c,
-                Noise { key, offset: 0 },
+                self.noise.address(NoiseUse::Corrector, step),
             )?;
             self.j += 1;
             if self.j == self.corrector_steps && self.predictor == Predictor::None {
@@ -300,12 +367,8 @@ impl PcSampler {
         };
         if self.predictor != Predictor::None {
             c.noise = if last { 0.0 } else { noise_scale as f32 };
-            let key = NoiseKey {
-                seed: self.seed,
-                stream: 2,
-                step: self.i as u32,
-            };
-            let noise = (c.noise != 0.0).then_some(Noise { key, offset: 0 });
+            let noise =
+                (c.noise != 0.0).then(|| self.noise.address(NoiseUse::Predictor, self.i as u32));
             self.backend
                 .lincomb(self.x.as_mut_slice().into(), None, &[score], &c, noise)?;
         }
@@ -313,6 +376,40 @@ impl PcSampler {
         self.j = 0;
         Ok(())
     }
+}
+
+/// The noise levels of an [`AnnealedLangevin`] run.
+#[derive(Clone, Debug, PartialEq)]
+pub enum NoiseLevels {
+    /// `levels` geometric levels from `sigma_max` down to `sigma_min` (NCSN's choice).
+    Geometric {
+        /// σ₁, the largest level.
+        sigma_max: f64,
+        /// σ_L, the smallest level.
+        sigma_min: f64,
+        /// L, at least 2.
+        levels: usize,
+    },
+    /// Given levels: positive, finite, strictly decreasing.
+    Given(Vec<f64>),
+}
+
+/// The settings of an [`AnnealedLangevin`] run, by name.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AnnealedConfig {
+    /// The noise levels σ₁ > … > σ_L.
+    pub levels: NoiseLevels,
+    /// Updates per level (at least 1).
+    pub steps_per_level: usize,
+    /// ε: the step size at the smallest level (a_i = ε·σ_i²/σ_L²).
+    pub epsilon: f64,
+    /// NCSNv2's final denoising step x ← x + σ_L²·score.
+    pub denoise: bool,
+    /// Elements.
+    pub len: usize,
+    /// Where the noise comes from: the start under [`NoiseUse::Initial`], update s of level i
+    /// under [`NoiseUse::Corrector`] step i·`steps_per_level` + s.
+    pub noise: NoiseSource,
 }
 
 /// NCSN's annealed Langevin dynamics (Song & Ermon 2019), driven like [`PcSampler`]: noise
@@ -329,7 +426,7 @@ pub struct AnnealedLangevin {
     x: Vec<f32>,
     level: usize,
     step: usize,
-    seed: u64,
+    noise: NoiseSource,
 }
 
 /// Where an [`AnnealedLangevin`] wants the score next.
@@ -344,45 +441,41 @@ pub struct AnnealedEval {
 }
 
 impl AnnealedLangevin {
-    /// `levels` geometric noise levels from `sigma_max` down to `sigma_min` (NCSN's choice),
-    /// over `n` elements.
-    #[allow(clippy::too_many_arguments)]
-    pub fn geometric(
-        sigma_max: f64,
-        sigma_min: f64,
-        levels: usize,
-        steps_per_level: usize,
-        epsilon: f64,
-        denoise: bool,
-        n: usize,
-        seed: u64,
-    ) -> Result<Self, Error> {
-        if !(sigma_min > 0.0 && sigma_max > sigma_min && sigma_max.is_finite()) {
-            return Err(Error::config(
-                "sigma_max, sigma_min",
-                "0 < σ_min < σ_max, finite",
-                format!("{sigma_max}, {sigma_min}"),
-            ));
-        }
-        if levels < 2 {
-            return Err(Error::config("levels", "at least 2", levels));
-        }
-        let ratio = (sigma_min / sigma_max).ln() / (levels - 1) as f64;
-        let sigmas = (0..levels)
-            .map(|i| sigma_max * (ratio * i as f64).exp())
-            .collect();
-        Self::with_levels(sigmas, steps_per_level, epsilon, denoise, n, seed)
-    }
-
-    /// Given noise levels (strictly decreasing, positive, finite).
-    pub fn with_levels(
-        sigmas: Vec<f64>,
-        steps_per_level: usize,
-        epsilon: f64,
-        denoise: bool,
-        n: usize,
-        seed: u64,
-    ) -> Result<Self, Error> {
+    /// A run with `config`'s settings, its state drawn from N(0, σ₁²).
+    pub fn new(config: AnnealedConfig) -> Result<Self, Error> {
+        let AnnealedConfig {
+            levels,
+            steps_per_level,
+            epsilon,
+            denoise,
+            len: n,
+            noise,
+        } = config;
+        let sigmas = match levels {
+            NoiseLevels::Geometric {
+                sigma_max,
+                sigma_min,
+                levels,
+            } => {
+                if !(sigma_min > 0.0 && sigma_max > sigma_min && sigma_max.is_finite()) {
+                    return Err(Error::config(
+                        "sigma_max, sigma_min",
+                        "0 < σ_min < σ_max, finite",
+                        format!("{sigma_max}, {sigma_min}"),
+                    ));
+                }
+                if levels < 2 {
+                    return Err(Error::config("levels", "at least 2", levels));
+                }
+                let ratio = (sigma_min / sigma_max).ln() / (levels - 1) as f64;
+                let mut sigmas = try_vec("levels", levels, 0.0f64)?;
+                for (i, s) in sigmas.iter_mut().enumerate() {
+                    *s = sigma_max * (ratio * i as f64).exp();
+                }
+                sigmas
+            }
+            NoiseLevels::Given(sigmas) => sigmas,
+        };
         if sigmas.is_empty()
             || sigmas.iter().any(|s| !(s.is_finite() && *s > 0.0))
             || sigmas.windows(2).any(|w| w[1] >= w[0])
@@ -399,17 +492,21 @@ impl AnnealedLangevin {
         if !(epsilon.is_finite() && epsilon > 0.0) {
             return Err(Error::config("epsilon", "a finite value > 0", epsilon));
         }
-        let mut x = vec![0.0f32; n];
-        let key = NoiseKey {
-            seed,
-            stream: 1,
-            step: 0,
-        };
+        check_step_count("steps_per_level", sigmas.len().checked_mul(steps_per_level))?;
+        if !(sigmas[0] as f32).is_finite() {
+            return Err(Error::config(
+                "sigmas",
+                "levels representable in f32",
+                sigmas[0],
+            ));
+        }
+        noise.check(n)?;
+        let mut x = try_vec("len", n, 0.0f32)?;
         crate::runtime::backend()?.fill_normal(
             x.as_mut_slice().into(),
             0.0,
             sigmas[0] as f32,
-            Noise { key, offset: 0 },
+            noise.address(NoiseUse::Initial, 0),
         )?;
         Ok(AnnealedLangevin {
             sigmas,
@@ -419,7 +516,7 @@ impl AnnealedLangevin {
             x,
             level: 0,
             step: 0,
-            seed,
+            noise,
         })
     }
 
@@ -487,17 +584,14 @@ impl AnnealedLangevin {
             self.level += 1;
             return Ok(());
         }
-        let key = NoiseKey {
-            seed: self.seed,
-            stream: 2,
-            step: (at.level * self.steps_per_level + at.step) as u32,
-        };
+        // Checked to fit a u32 at construction.
+        let step = (at.level * self.steps_per_level + at.step) as u32;
         let step_size = self.step_size(at.level);
         annealed_langevin_step(
             self.x.as_mut_slice().into(),
             score,
             step_size,
-            Noise { key, offset: 0 },
+            self.noise.address(NoiseUse::Corrector, step),
         )?;
         self.step += 1;
         if self.step == self.steps_per_level {
@@ -516,7 +610,9 @@ impl AnnealedLangevin {
 /// The caller evaluates both scores (∂_t log p per sample from its noise-level model); the
 /// chain's (x, t) then seed a diffusion solver from each sample's t down to 0.
 ///
-/// Noise: the x-step of sweep k uses N(seed, 20, k, element), the t-step N(seed, 21, k, sample).
+/// Noise: the x-step of sweep k draws the source's normals under [`NoiseUse::Corrector`] at
+/// step k, the t-step under [`NoiseUse::Level`] at step k, one per sample (element
+/// offset/sample_len + b).
 #[derive(Debug)]
 pub struct LangevinGibbs {
     x: Vec<f32>,
@@ -526,28 +622,49 @@ pub struct LangevinGibbs {
     step_t: f64,
     t_range: (f64, f64),
     sweep: u32,
-    seed: u64,
+    noise: NoiseSource,
+}
+
+/// The settings and starting point of a [`LangevinGibbs`] chain, by name.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GibbsConfig {
+    /// The data part of the starting point.
+    pub x: Vec<f32>,
+    /// Elements per sample (divides `x.len()`).
+    pub sample_len: usize,
+    /// Each sample's starting noise level, inside `t_range`.
+    pub t: Vec<f64>,
+    /// [t_min, t_max]; steps leaving it are reflected back in.
+    pub t_range: (f64, f64),
+    /// η_x, the step size in x.
+    pub step_x: f64,
+    /// η_t, the step size in t.
+    pub step_t: f64,
+    /// Where the noise comes from (see [`LangevinGibbs`]); its offset must be a multiple of
+    /// `sample_len`.
+    pub noise: NoiseSource,
 }
 
 impl LangevinGibbs {
-    /// A chain over `x` (samples of `sample_len` elements) starting at noise levels `t` (one per
-    /// sample, inside `t_range`), with step sizes η_x and η_t.
-    pub fn new(
-        x: Vec<f32>,
-        sample_len: usize,
-        t: Vec<f64>,
-        t_range: (f64, f64),
-        step_x: f64,
-        step_t: f64,
-        seed: u64,
-    ) -> Result<Self, Error> {
-        if sample_len == 0 || x.len() % sample_len != 0 {
+    /// A chain from `config`'s starting point with its step sizes.
+    pub fn new(config: GibbsConfig) -> Result<Self, Error> {
+        let GibbsConfig {
+            x,
+            sample_len,
+            t,
+            t_range,
+            step_x,
+            step_t,
+            noise,
+        } = config;
+        if sample_len == 0 || x.len() % sample_len != 0 || noise.offset % sample_len as u64 != 0 {
             return Err(Error::config(
                 "sample_len",
-                "a divisor of the element count",
+                "a positive divisor of x's length and of the noise offset",
                 sample_len,
             ));
         }
+        noise.check(x.len())?;
         if t.len() != x.len() / sample_len {
             return Err(Error::config("t", "one noise level per sample", t.len()));
         }
@@ -575,7 +692,7 @@ impl LangevinGibbs {
             step_t,
             t_range,
             sweep: 0,
-            seed,
+            noise,
         })
     }
 
@@ -604,16 +721,11 @@ impl LangevinGibbs {
                 score_x.len(),
             ));
         }
-        let key = NoiseKey {
-            seed: self.seed,
-            stream: 20,
-            step: self.sweep,
-        };
         annealed_langevin_step(
             self.x.as_mut_slice().into(),
             score_x,
             self.step_x,
-            Noise { key, offset: 0 },
+            self.noise.address(NoiseUse::Corrector, self.sweep),
         )
     }
 
@@ -630,15 +742,22 @@ impl LangevinGibbs {
         if let Some(bad) = score_t.iter().find(|v| !v.is_finite()) {
             return Err(Error::config("score_t", "finite values", bad));
         }
-        let key = NoiseKey {
-            seed: self.seed,
-            stream: 21,
-            step: self.sweep,
-        };
+        if self.sweep == u32::MAX {
+            return Err(Error::config(
+                "step_t",
+                "at most 2^32 − 1 sweeps (each is a step word of the noise key)",
+                self.sweep,
+            ));
+        }
+        let per_sample = self
+            .noise
+            .with_offset(self.noise.offset / self.sample_len as u64)
+            .address(NoiseUse::Level, self.sweep);
+        let (key, first) = (per_sample.key, per_sample.offset);
         let (lo, hi) = self.t_range;
         let width = hi - lo;
         for (b, (t, &s)) in self.t.iter_mut().zip(score_t).enumerate() {
-            let xi = f64::from(key.normal(b as u64));
+            let xi = f64::from(key.normal(first + b as u64));
             let moved = *t + 0.5 * self.step_t * s + self.step_t.sqrt() * xi;
             // Reflect into [lo, hi] (a step of any size folds back).
             let u = (moved - lo).rem_euclid(2.0 * width);

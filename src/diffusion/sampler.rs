@@ -6,13 +6,13 @@
 //! The loop is the same for both:
 //!
 //! ```
-//! use ito::{Grid, Param, Plan, PlanOptions, Sampler, Schedule, Solver};
+//! use ito::{Grid, NoiseSource, Param, Plan, PlanOptions, Sampler, Schedule, Solver};
 //!
 //! let schedule = Schedule::vp_linear(0.1, 20.0)?;
 //! let grid = Grid::uniform_lambda(&schedule, 1.0, 1e-3, 10)?;
 //! let solver: Solver = "dpmpp-2m".parse()?;
-//! let plan = Plan::new(solver, grid, Param::Eps, PlanOptions::default(), false)?;
-//! let mut sampler = Sampler::<f32>::new(plan, 1000, 7)?;
+//! let plan = Plan::new(solver, grid, Param::Eps, PlanOptions::default())?;
+//! let mut sampler = Sampler::<f32>::new(plan, 1000, NoiseSource::new(7))?;
 //! sampler.init_noise()?;
 //! let mut eps = vec![0.0f32; 1000];
 //! while let Some(ev) = sampler.next_eval()? {
@@ -29,14 +29,14 @@
 
 use std::mem;
 
-use ito_kernels::lincomb::{LincombCoefs, Noise, MAX_INPUTS};
-use ito_kernels::noise::NoiseKey;
+use ito_kernels::lincomb::{LincombCoefs, MAX_INPUTS};
 use ito_kernels::storage::{bf16_from_f32, f16_from_f32, Element, TensorMut, TensorRef};
 use ito_kernels::{bf16, f16};
 use rayon::prelude::*;
 
 use crate::diffusion::solver::{Call, Eval, Expr, Plan, Slot, HISTORY};
-use crate::runtime::{backend, fill_normal, Backend, Error};
+use crate::runtime::rng::{NoiseSource, NoiseUse};
+use crate::runtime::{backend, fill_normal, try_vec, Backend, Error};
 use crate::sde::brownian::{BrownianTree, Term};
 
 /// A storage type for sampler buffers: `f32`, `f16` or `bf16`.
@@ -107,52 +107,19 @@ fn threshold_sample(seg: &mut [f64], ratio: f64, max_value: f64) {
     }
 }
 
-/// Thresholding works on whole samples: their length must divide the element count.
-fn check_sample_len(plan: &Plan, n: usize) -> Result<(), Error> {
-    match plan.options().thresholding {
-        Some(th) if n % th.sample_len != 0 => Err(Error::config(
-            "thresholding.sample_len",
-            "a divisor of the number of elements",
-            th.sample_len,
-        )),
-        _ => Ok(()),
-    }
-}
-
-/// Which noise a sampler draws: step k's noise is N(seed, stream, k, offset + i); the initial
-/// noise is N(seed, stream + 1, 0, offset + i).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct NoiseSource {
-    /// The seed.
-    pub seed: u64,
-    /// The stream tag of the per-step noise.
-    pub stream: u32,
-    /// Global index of element 0 (a shard of a batch passes its offset).
-    pub offset: u64,
-}
-
-impl NoiseSource {
-    fn step_key(&self, step: u32) -> Noise {
-        Noise {
-            key: NoiseKey {
-                seed: self.seed,
-                stream: self.stream,
-                step,
-            },
-            offset: self.offset,
+/// What a sampler of `n` elements checks of its plan and noise before it allocates: whole
+/// samples for thresholding, and the noise's element range.
+fn check_setup(plan: &Plan, n: usize, noise: &NoiseSource) -> Result<(), Error> {
+    if let Some(th) = plan.options().thresholding {
+        if th.sample_len == 0 || n % th.sample_len != 0 {
+            return Err(Error::config(
+                "thresholding.sample_len",
+                "a positive divisor of the number of elements",
+                th.sample_len,
+            ));
         }
     }
-
-    fn init_key(&self) -> Noise {
-        Noise {
-            key: NoiseKey {
-                seed: self.seed,
-                stream: self.stream.wrapping_add(1),
-                step: 0,
-            },
-            offset: self.offset,
-        }
-    }
+    noise.check(n)
 }
 
 /// Runs a plan with the fused kernels (see the module docs).
@@ -165,7 +132,8 @@ pub struct Sampler<S: Storage> {
     hist: Vec<Vec<S>>,
     mean: Option<Vec<S>>,
     noise: NoiseSource,
-    /// Brownian-tree noise instead of the per-step counter noise, and its scratch tensor.
+    /// Brownian-tree noise instead of the per-step counter noise (the tree's own source), and
+    /// its scratch tensor.
     tree: Option<BrownianTree>,
     tree_noise: Vec<S>,
     backend: Option<Backend>,
@@ -190,6 +158,19 @@ fn tree_terms(tree: &BrownianTree, plan: &Plan, step: u32) -> Result<Vec<Term>, 
         ));
     }
     tree.scaled_terms(a, b, 1.0 / (b - a).sqrt())
+}
+
+/// A mean given to a plan built without one would be ignored by its steps: an error.
+fn check_mean_wanted(plan: &Plan) -> Result<(), Error> {
+    if plan.has_mean() {
+        Ok(())
+    } else {
+        Err(Error::config(
+            "mean",
+            "no mean: the plan was built without PlanOptions::has_mean",
+            "a mean tensor",
+        ))
+    }
 }
 
 /// Length check of a tensor against the sampler's element count.
@@ -242,21 +223,33 @@ fn lincomb_coefs(call: &Call) -> Result<(LincombCoefs, Vec<Slot>), Error> {
 }
 
 impl<S: Storage> Sampler<S> {
-    /// A sampler for `n` elements with noise seed `seed` (stream 0, offset 0). Buffers are
-    /// allocated here (state) or at first use (stage, history); steps allocate nothing.
-    pub fn new(plan: Plan, n: usize, seed: u64) -> Result<Self, Error> {
+    /// A sampler for `n` elements drawing its noise from `noise`: the initial noise under
+    /// [`NoiseUse::Initial`], step k's under [`NoiseUse::Step`] at step k (see
+    /// [`crate::runtime::rng`]). Buffers are allocated here (state) or at first use (stage,
+    /// history), fallibly; steps allocate nothing.
+    ///
+    /// ```
+    /// use ito::runtime::rng::NoiseSource;
+    /// use ito::{Grid, Param, Plan, PlanOptions, Sampler, Schedule};
+    /// let schedule = Schedule::vp_linear(0.1, 20.0)?;
+    /// let grid = Grid::uniform_lambda(&schedule, 1.0, 1e-3, 10)?;
+    /// let plan = Plan::new("euler-a".parse()?, grid, Param::Eps, PlanOptions::default())?;
+    /// // Shard 1 of a batch split in halves of 500 elements.
+    /// let noise = NoiseSource::new(7).with_offset(500);
+    /// let sampler = Sampler::<f32>::new(plan, 500, noise)?;
+    /// assert_eq!(sampler.state().len(), 500);
+    /// # Ok::<(), ito::Error>(())
+    /// ```
+    pub fn new(plan: Plan, n: usize, noise: NoiseSource) -> Result<Self, Error> {
+        check_setup(&plan, n, &noise)?;
         Ok(Sampler {
+            x: try_vec("n", n, S::default())?,
             plan,
             n,
-            x: vec![S::default(); n],
             stage: Vec::new(),
             hist: (0..HISTORY).map(|_| Vec::new()).collect(),
             mean: None,
-            noise: NoiseSource {
-                seed,
-                stream: 0,
-                offset: 0,
-            },
+            noise,
             tree: None,
             tree_noise: Vec::new(),
             backend: None,
@@ -265,17 +258,13 @@ impl<S: Storage> Sampler<S> {
     }
 
     /// Draws every step's noise from `tree` (over the grid's time axis, which it must cover)
-    /// instead of the per-step counter: z_k = W(t_{k+1}, t_k)/√(t_k − t_{k+1}). One extra pass
-    /// per noisy step (the tree's combination), the update reading it as one more input.
-    pub fn with_tree_noise(mut self, tree: BrownianTree) -> Self {
+    /// instead of the per-step counter: z_k = W(t_{k+1}, t_k)/√(t_k − t_{k+1}), under the
+    /// tree's own noise source (its offset is element 0's). One extra pass per noisy step (the
+    /// tree's combination), the update reading it as one more input.
+    pub fn with_tree_noise(mut self, tree: BrownianTree) -> Result<Self, Error> {
+        tree.noise().check(self.n)?;
         self.tree = Some(tree);
-        self
-    }
-
-    /// Sets where the noise comes from (stream tag, shard offset).
-    pub fn with_noise(mut self, noise: NoiseSource) -> Self {
-        self.noise = noise;
-        self
+        Ok(self)
     }
 
     /// Runs on `backend` instead of the process-wide selection.
@@ -285,8 +274,11 @@ impl<S: Storage> Sampler<S> {
         Ok(self)
     }
 
-    /// The mean μ of a mean-reverting process (required when the plan was built with a mean).
+    /// The mean μ of a mean-reverting process: required when the plan was built with
+    /// [`PlanOptions::has_mean`](crate::diffusion::solver::PlanOptions::has_mean), an error
+    /// otherwise (the steps of such a plan would ignore it).
     pub fn with_mean(mut self, mean: Vec<S>) -> Result<Self, Error> {
+        check_mean_wanted(&self.plan)?;
         check_len("mean", self.n, mean.len())?;
         self.mean = Some(mean);
         Ok(self)
@@ -308,16 +300,29 @@ impl<S: Storage> Sampler<S> {
     }
 
     /// Sets the state to the first node's marginal for a zero-mean start:
-    /// x = α₀·μ + σ₀·z (μ = 0 without a mean), one fused pass.
+    /// x = α₀·μ + σ₀·z (μ = 0 without a mean), one fused pass. Only before the first step:
+    /// re-noising a run that has started is an error.
     pub fn init_noise(&mut self) -> Result<(), Error> {
+        if self.started {
+            return Err(Error::config(
+                "init_noise",
+                "a call before the first step (the run has started)",
+                format!("step {}", self.plan.step()),
+            ));
+        }
         let n0 = self.plan.grid().nodes()[0];
         let mut c = LincombCoefs {
             noise: n0.sigma as f32,
             ..Default::default()
         };
-        let key = self.noise.init_key();
+        let key = self.noise.address(NoiseUse::Initial, 0);
         let backend = self.backend()?;
         match &self.mean {
+            None if self.plan.has_mean() => Err(Error::config(
+                "mean",
+                "a mean tensor (the plan was built with has_mean): call with_mean first",
+                "none",
+            )),
             Some(m) => {
                 c.inputs[0] = n0.alpha as f32;
                 backend.lincomb(
@@ -367,7 +372,6 @@ impl<S: Storage> Sampler<S> {
         if !self.started {
             self.next_eval()?;
         }
-        check_sample_len(&self.plan, self.n)?;
         let up = self.plan.advance()?;
         if let Some(t) = &up.threshold {
             self.run(&t.x0, Some(model_out))?;
@@ -406,24 +410,23 @@ impl<S: Storage> Sampler<S> {
                 ));
             }
             let terms = tree_terms(tree, &self.plan, call.noise_step)?;
-            self.tree_noise.resize(n, S::default());
-            backend.brownian_tree(
-                S::tensor_mut(&mut self.tree_noise),
-                self.noise.seed,
-                &terms,
-                self.noise.offset,
-            )?;
+            if self.tree_noise.len() != n {
+                self.tree_noise = try_vec("n", n, S::default())?;
+            }
+            tree.combine_on(backend, &terms, S::tensor_mut(&mut self.tree_noise))?;
             coefs.inputs[slots.len()] = coefs.noise;
             coefs.noise = 0.0;
         }
         let mut out = mem::take(self.buffer(call.out));
-        out.resize(n, S::default());
+        if out.len() != n {
+            out = try_vec("n", n, S::default())?;
+        }
         let mut store = call.store.map(|(s, _)| match s {
             Slot::History(j) => mem::take(&mut self.hist[j]),
             _ => Vec::new(),
         });
-        if let Some(v) = store.as_mut() {
-            v.resize(n, S::default());
+        if let Some(v) = store.as_mut().filter(|v| v.len() != n) {
+            *v = try_vec("n", n, S::default())?;
         }
         let result = (|| {
             let mut inputs: Vec<TensorRef<'_>> = Vec::with_capacity(slots.len());
@@ -447,8 +450,8 @@ impl<S: Storage> Sampler<S> {
             if use_tree {
                 inputs.push(S::tensor(&self.tree_noise));
             }
-            let noise =
-                (call.noise != 0.0 && !use_tree).then(|| self.noise.step_key(call.noise_step));
+            let noise = (call.noise != 0.0 && !use_tree)
+                .then(|| self.noise.address(NoiseUse::Step, call.noise_step));
             backend.lincomb(
                 S::tensor_mut(&mut out),
                 store.as_deref_mut().map(S::tensor_mut),
@@ -483,29 +486,32 @@ const REF_HIST: usize = 3;
 
 impl ReferenceSampler {
     /// A reference sampler over `n` elements starting from `x` (its length sets n).
-    pub fn new(plan: Plan, x: Vec<f64>, noise: NoiseSource) -> Self {
+    pub fn new(plan: Plan, x: Vec<f64>, noise: NoiseSource) -> Result<Self, Error> {
         let n = x.len();
+        check_setup(&plan, n, &noise)?;
         let mut bufs = vec![Vec::new(); REF_HIST + HISTORY];
         bufs[REF_STATE] = x;
-        ReferenceSampler {
+        Ok(ReferenceSampler {
             plan,
             n,
             bufs,
             noise,
             tree: None,
             started: false,
-        }
+        })
     }
 
     /// Draws the noise from a Brownian tree, as [`Sampler::with_tree_noise`] does (the same
     /// f32 normals).
-    pub fn with_tree_noise(mut self, tree: BrownianTree) -> Self {
+    pub fn with_tree_noise(mut self, tree: BrownianTree) -> Result<Self, Error> {
+        tree.noise().check(self.n)?;
         self.tree = Some(tree);
-        self
+        Ok(self)
     }
 
-    /// Sets the mean μ (mean-reverting processes).
+    /// Sets the mean μ (mean-reverting processes; an error for a plan built without one).
     pub fn with_mean(mut self, mean: Vec<f64>) -> Result<Self, Error> {
+        check_mean_wanted(&self.plan)?;
         check_len("mean", self.n, mean.len())?;
         self.bufs[REF_MEAN] = mean;
         Ok(self)
@@ -551,7 +557,6 @@ impl ReferenceSampler {
         if !self.started {
             self.next_eval()?;
         }
-        check_sample_len(&self.plan, self.n)?;
         let up = self.plan.advance()?;
         if let Some(t) = &up.threshold {
             self.run(&t.x0, model_out)?;
@@ -580,18 +585,13 @@ impl ReferenceSampler {
             match &self.tree {
                 Some(tree) => {
                     let terms = tree_terms(tree, &self.plan, call.noise_step)?;
-                    backend()?.brownian_tree(
-                        z.as_mut_slice().into(),
-                        self.noise.seed,
-                        &terms,
-                        self.noise.offset,
-                    )?;
+                    tree.combine_on(backend()?, &terms, z.as_mut_slice().into())?;
                 }
                 None => fill_normal(
                     z.as_mut_slice().into(),
                     0.0,
                     1.0,
-                    self.noise.step_key(call.noise_step),
+                    self.noise.address(NoiseUse::Step, call.noise_step),
                 )?,
             }
             z.into_iter().map(f64::from).collect()

@@ -9,7 +9,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use crate::runtime::Error;
+use crate::runtime::{try_collect, Error};
 
 /// α(t), σ(t) and their time derivatives, for a user-defined interpolant.
 pub type InterpolantFn = Arc<dyn Fn(f64) -> Coeffs + Send + Sync>;
@@ -78,12 +78,12 @@ impl DiscreteVp {
     /// β linear from `beta_start` to `beta_end` over `n` training steps (diffusers' "linear";
     /// the default 1000 steps from 1e-4 to 0.02 is DDPM's).
     pub fn linear(beta_start: f64, beta_end: f64, n: usize) -> Result<Self, Error> {
-        Self::from_betas(&linspace(beta_start, beta_end, n))
+        Self::from_betas(&linspace(beta_start, beta_end, n)?)
     }
 
     /// √β linear (Stable Diffusion's "scaled_linear").
     pub fn scaled_linear(beta_start: f64, beta_end: f64, n: usize) -> Result<Self, Error> {
-        let b: Vec<f64> = linspace(beta_start.sqrt(), beta_end.sqrt(), n)
+        let b: Vec<f64> = linspace(beta_start.sqrt(), beta_end.sqrt(), n)?
             .into_iter()
             .map(|v| v * v)
             .collect();
@@ -120,18 +120,17 @@ impl DiscreteVp {
     }
 }
 
-/// numpy's `linspace(a, b, n)`: a + i·(b − a)/(n − 1), the last point exactly b.
-pub fn linspace(a: f64, b: f64, n: usize) -> Vec<f64> {
-    match n {
-        0 => vec![],
-        1 => vec![a],
-        _ => {
-            let step = (b - a) / (n - 1) as f64;
-            let mut v: Vec<f64> = (0..n).map(|i| a + i as f64 * step).collect();
-            v[n - 1] = b;
-            v
-        }
-    }
+/// numpy's `linspace(a, b, n)`: a + i·(b − a)/(n − 1), the last point exactly b. The vector
+/// is allocated fallibly: a size whose memory cannot be had is an error naming `n`.
+pub fn linspace(a: f64, b: f64, n: usize) -> Result<Vec<f64>, Error> {
+    let step = (b - a) / (n.max(2) - 1) as f64;
+    try_collect("n", n, |i| {
+        Ok(if i + 1 == n && n > 1 {
+            b
+        } else {
+            a + i as f64 * step
+        })
+    })
 }
 
 /// A noise schedule (see the module docs).

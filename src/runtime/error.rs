@@ -52,6 +52,45 @@ impl Error {
     }
 }
 
+/// A vector of `len` copies of `value`, or an [`Error::Config`] naming `arg` when the memory
+/// cannot be had (a user-sized allocation must not abort the process or panic with "capacity
+/// overflow").
+pub fn try_vec<T: Clone>(arg: &'static str, len: usize, value: T) -> Result<Vec<T>, Error> {
+    let mut v = Vec::new();
+    if v.try_reserve_exact(len).is_err() {
+        let bytes = (len as u128) * (core::mem::size_of::<T>() as u128);
+        return Err(Error::config(
+            arg,
+            "a size whose memory can be allocated",
+            format!("{len} elements ({bytes} bytes)"),
+        ));
+    }
+    v.resize(len, value);
+    Ok(v)
+}
+
+/// `len` values `f(0) … f(len − 1)` in a vector allocated fallibly (see [`try_vec`]); the first
+/// error `f` returns stops it.
+pub fn try_collect<T>(
+    arg: &'static str,
+    len: usize,
+    mut f: impl FnMut(usize) -> Result<T, Error>,
+) -> Result<Vec<T>, Error> {
+    let mut v = Vec::new();
+    if v.try_reserve_exact(len).is_err() {
+        let bytes = (len as u128) * (core::mem::size_of::<T>() as u128);
+        return Err(Error::config(
+            arg,
+            "a size whose memory can be allocated",
+            format!("{len} elements ({bytes} bytes)"),
+        ));
+    }
+    for i in 0..len {
+        v.push(f(i)?);
+    }
+    Ok(v)
+}
+
 impl From<ArgError> for Error {
     fn from(e: ArgError) -> Self {
         Error::Argument(e)

@@ -16,6 +16,6 @@ mod kernels;
 pub mod rng;
 
 pub use backend::{available_backends, backend, set_backend, Backend};
-pub use error::Error;
+pub use error::{try_collect, try_vec, Error};
 pub use exec::CHUNK;
 pub use kernels::{fill_normal, lincomb, reduce};

@@ -1,24 +1,29 @@
 //! Brownian paths: a virtual Brownian tree, W(s, t) for any s < t in [t0, t1] as a pure
-//! function of (seed, stream, s, t) — the same bits for the same query, on every backend,
+//! function of its noise source (seed, stream, offset) and (s, t) — the same bits for the same query, on every backend,
 //! thread count and shard — after diffrax's `VirtualBrownianTree`, with Philox counters in
 //! place of key splitting.
 //!
 //! # The tree
 //!
 //! Time is rescaled to r = (t − t0)/(t1 − t0) ∈ [0, 1] and W to √(t1 − t0) units.
-//! - W(0) = 0 and W(1) = Z(stream, node 0).
+//! - W(0) = 0 and W(1) = Z(node 0).
 //! - Tree node k covers a dyadic interval [a, b] (heap numbering: node 1 is [0, 1], node k's
 //!   halves are nodes 2k and 2k + 1; level ℓ holds nodes 2^ℓ … 2^(ℓ+1) − 1). Its midpoint
 //!   m = (a + b)/2 takes the Brownian-bridge value
-//!   W(m) = (W(a) + W(b))/2 + (√(b − a)/2)·Z(stream, node k).
+//!   W(m) = (W(a) + W(b))/2 + (√(b − a)/2)·Z(node k).
 //! - A query r descends `depth` levels into the interval that contains it; at dyadic points
 //!   (midpoints met on the way) it stops with that exact value. Inside the final interval
 //!   [a, b] (node k) it takes one more bridge to r itself:
-//!   W(r) = W(a) + (r − a)/(b − a)·(W(b) − W(a)) + √((r − a)(b − r)/(b − a))·Z(stream + 1, node k),
-//!   so the marginal of every W(r) is exact (N(0, r)), not only at dyadic points.
+//!   W(r) = W(a) + (r − a)/(b − a)·(W(b) − W(a)) + √((r − a)(b − r)/(b − a))·Z(node c),
+//!   where c ∈ [2^depth, 2^(depth+1)) is the child of k that contains r: the in-leaf normals
+//!   take ids no bridge node has (bridges are < 2^depth), so the marginal of every W(r) is
+//!   exact (N(0, r)), not only at dyadic points. (Refining a tree by one level turns leaf c's
+//!   normal into node c's bridge normal, with the same weight at the leaf's midpoint: trees
+//!   of different depths over one source agree there.)
 //!
-//! Z(tag, node) for element i is ito's normal N(seed, tag, node, offset + i): the node id is
-//! the key's step word, so a tree of depth ≤ 31 numbers its nodes in a u32. Every W(r) is
+//! Z(node) for element i is the normal of the tree's source under [`NoiseUse::Tree`], with the
+//! node id as the key's step word (see [`crate::runtime::rng`]), so a tree of depth ≤ 31
+//! numbers its nodes in a u32. Every W(r) is
 //! therefore a fixed linear combination of at most depth + 2 normal streams, and W(s, t) of at
 //! most 2·(depth + 2): the host computes the weights in f64 and the `brownian_tree` kernel forms
 //! the combination in one pass. Two query times inside one leaf share that leaf's Z, so their
@@ -30,20 +35,38 @@ pub use ito_kernels::brownian_tree::{Term, MAX_TERMS};
 use ito_kernels::lincomb::LincombCoefs;
 use ito_kernels::storage::{TensorMut, TensorRef};
 
-use crate::runtime::{Backend, Error};
+use crate::runtime::rng::{NoiseSource, NoiseUse};
+use crate::runtime::{try_vec, Backend, Error};
 
 /// A virtual Brownian tree (see the module docs).
+///
+/// ```
+/// use ito::runtime::rng::NoiseSource;
+/// use ito::BrownianTree;
+/// let tree = BrownianTree::new(NoiseSource::new(7), 0.0, 1.0)?.with_depth(12)?;
+/// let (mut a, mut b, mut whole) = (vec![0f32; 64], vec![0f32; 64], vec![0f32; 64]);
+/// tree.increment(0.0, 0.3, a.as_mut_slice().into())?;
+/// tree.increment(0.3, 1.0, b.as_mut_slice().into())?;
+/// tree.increment(0.0, 1.0, whole.as_mut_slice().into())?;
+/// for i in 0..64 {
+///     assert!((a[i] + b[i] - whole[i]).abs() < 1e-5); // one path: increments add up
+/// }
+/// # Ok::<(), ito::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct BrownianTree {
-    seed: u64,
-    stream: u32,
+    noise: NoiseSource,
     t0: f64,
     t1: f64,
     depth: u32,
 }
 
-/// A sparse combination of normal streams: (stream tag, node id, weight), kept sorted by
-/// (tag, node) so that the kernel's term order is a function of the query alone.
+/// The depth a new tree gets: leaves of 2⁻²⁰ of the span (torchsde's default tolerance 1e-6
+/// on a unit span needs the same).
+pub const DEFAULT_DEPTH: u32 = 20;
+
+/// A sparse combination of normal streams: (stream word, node id, weight), kept sorted by
+/// (stream, node) so that the kernel's term order is a function of the query alone.
 #[derive(Clone, Debug, Default, PartialEq)]
 struct Combination(Vec<(u32, u32, f64)>);
 
@@ -89,47 +112,68 @@ impl Combination {
 }
 
 impl BrownianTree {
-    /// A tree over [t0, t1] with `depth` levels (1 … 31) for noise seed `seed`, using the
-    /// stream tags `stream` (bridge normals) and `stream + 1` (the in-leaf normals).
-    pub fn new(seed: u64, stream: u32, t0: f64, t1: f64, depth: u32) -> Result<Self, Error> {
+    /// A tree over [t0, t1] drawing from `noise` ([`NoiseUse::Tree`]; the source's offset is the
+    /// global index of element 0 of every tensor it writes), [`DEFAULT_DEPTH`] levels deep.
+    /// The span must be finite and positive: t1 − t0 must not overflow.
+    pub fn new(noise: NoiseSource, t0: f64, t1: f64) -> Result<Self, Error> {
         if !(t0.is_finite() && t1.is_finite() && t0 < t1) {
-            return Err(Error::config("t1", "finite t0 < t1", t1));
-        }
-        if !(1..=31).contains(&depth) {
-            return Err(Error::config("depth", "1 … 31 levels", depth));
-        }
-        if stream == u32::MAX {
             return Err(Error::config(
-                "stream",
-                "a tag below u32::MAX (the tree also uses stream + 1)",
-                stream,
+                "t1",
+                "finite t0 < t1",
+                format!("[{t0}, {t1}]"),
+            ));
+        }
+        if !(t1 - t0).is_finite() {
+            return Err(Error::config(
+                "t1",
+                "a span t1 − t0 that is finite in f64",
+                format!("[{t0}, {t1}]"),
             ));
         }
         Ok(BrownianTree {
-            seed,
-            stream,
+            noise,
             t0,
             t1,
-            depth,
+            depth: DEFAULT_DEPTH,
         })
     }
 
-    /// A tree whose leaves are no wider than `tol` (depth = ⌈log₂((t1 − t0)/tol)⌉, at least 1).
-    pub fn with_tolerance(
-        seed: u64,
-        stream: u32,
-        t0: f64,
-        t1: f64,
-        tol: f64,
-    ) -> Result<Self, Error> {
+    /// The same tree with `depth` levels (1 … 31).
+    pub fn with_depth(self, depth: u32) -> Result<Self, Error> {
+        if !(1..=31).contains(&depth) {
+            return Err(Error::config("depth", "1 … 31 levels", depth));
+        }
+        Ok(BrownianTree { depth, ..self })
+    }
+
+    /// The same tree with leaves no wider than `tol` (depth = ⌈log₂((t1 − t0)/tol)⌉, at least 1).
+    pub fn with_tolerance(self, tol: f64) -> Result<Self, Error> {
         if !(tol.is_finite() && tol > 0.0) {
             return Err(Error::config("tol", "a finite value > 0", tol));
         }
-        let levels = ((t1 - t0) / tol).log2().ceil().max(1.0);
+        let levels = ((self.t1 - self.t0) / tol).log2().ceil().max(1.0);
         if levels.is_nan() || levels > 31.0 {
             return Err(Error::config("tol", "(t1 − t0)/tol ≤ 2^31", tol));
         }
-        Self::new(seed, stream, t0, t1, levels as u32)
+        self.with_depth(levels as u32)
+    }
+
+    /// The same tree writing tensors whose element 0 has global index `offset` (another shard).
+    pub fn with_offset(self, offset: u64) -> Self {
+        BrownianTree {
+            noise: self.noise.with_offset(offset),
+            ..self
+        }
+    }
+
+    /// The noise source.
+    pub fn noise(&self) -> NoiseSource {
+        self.noise
+    }
+
+    /// The time span [t0, t1].
+    pub fn span(&self) -> (f64, f64) {
+        (self.t0, self.t1)
     }
 
     /// The number of levels.
@@ -144,7 +188,8 @@ impl BrownianTree {
 
     /// W(r) − W(0) on the unit interval, as a combination of node normals.
     fn point(&self, r: f64) -> Combination {
-        let (tag, leaf_tag) = (self.stream, self.stream + 1);
+        // Bridge nodes and in-leaf normals share the stream word; their ids never meet.
+        let (tag, leaf_tag) = (self.noise.stream, self.noise.stream);
         let mut wa = Combination::default();
         let mut wb = Combination::single(tag, 0, 1.0);
         if r == 0.0 {
@@ -211,27 +256,38 @@ impl BrownianTree {
         Ok(terms)
     }
 
-    /// y ← W(s, t) for elements `offset …` (one fused pass on `backend`).
+    /// y ← W(s, t) (one fused pass on `backend`), y\[i\] being global element offset + i.
     pub fn increment_on(
         &self,
         backend: Backend,
         s: f64,
         t: f64,
         y: TensorMut<'_>,
-        offset: u64,
     ) -> Result<(), Error> {
         let terms = self.terms(s, t)?;
-        backend.brownian_tree(y, self.seed, &terms, offset)
+        self.combine_on(backend, &terms, y)
     }
 
     /// y ← W(s, t) on the selected backend.
-    pub fn increment(&self, s: f64, t: f64, y: TensorMut<'_>, offset: u64) -> Result<(), Error> {
-        self.increment_on(crate::runtime::backend()?, s, t, y, offset)
+    pub fn increment(&self, s: f64, t: f64, y: TensorMut<'_>) -> Result<(), Error> {
+        self.increment_on(crate::runtime::backend()?, s, t, y)
     }
 
     /// y ← W(t) − W(t0) on the selected backend.
-    pub fn value(&self, t: f64, y: TensorMut<'_>, offset: u64) -> Result<(), Error> {
-        self.increment(self.t0, t, y, offset)
+    pub fn value(&self, t: f64, y: TensorMut<'_>) -> Result<(), Error> {
+        self.increment(self.t0, t, y)
+    }
+
+    /// y ← Σⱼ cⱼ·Z(nodeⱼ) for `terms` of this tree's queries ([`BrownianTree::terms`],
+    /// [`BrownianTree::scaled_terms`]), one pass on `backend`, under the tree's source.
+    pub fn combine_on(
+        &self,
+        backend: Backend,
+        terms: &[Term],
+        y: TensorMut<'_>,
+    ) -> Result<(), Error> {
+        let at = self.noise.noise(NoiseUse::Tree, 0, y.len())?;
+        backend.brownian_tree(y, self.noise.seed, terms, at.offset)
     }
 }
 
@@ -246,14 +302,27 @@ pub struct BrownianSweep {
     k: usize,
     w_prev: Vec<f32>,
     w_next: Vec<f32>,
-    offset: u64,
     backend: Backend,
 }
 
 impl BrownianSweep {
-    /// A sweep over strictly increasing `times` in [t0, t1] for `n` elements starting at
-    /// global index `offset`.
-    pub fn new(tree: BrownianTree, times: &[f64], n: usize, offset: u64) -> Result<Self, Error> {
+    /// A sweep over strictly increasing `times` in [t0, t1] for `n` elements (element 0 at the
+    /// tree's offset).
+    ///
+    /// ```
+    /// use ito::runtime::rng::NoiseSource;
+    /// use ito::{BrownianSweep, BrownianTree};
+    /// let tree = BrownianTree::new(NoiseSource::new(3), 0.0, 1.0)?.with_depth(10)?;
+    /// let mut sweep = BrownianSweep::new(tree, &[0.0, 0.25, 0.5, 1.0], 128)?;
+    /// let mut dw = vec![0f32; 128];
+    /// let mut steps = 0;
+    /// while sweep.next_increment(dw.as_mut_slice().into())? {
+    ///     steps += 1; // dw = W(t_k, t_{k+1}), the tree's own increments
+    /// }
+    /// assert_eq!(steps, 3);
+    /// # Ok::<(), ito::Error>(())
+    /// ```
+    pub fn new(tree: BrownianTree, times: &[f64], n: usize) -> Result<Self, Error> {
         let increasing = |w: &[f64]| w[0].partial_cmp(&w[1]) == Some(std::cmp::Ordering::Less);
         if times.len() < 2 || !times.windows(2).all(increasing) {
             return Err(Error::config(
@@ -263,21 +332,15 @@ impl BrownianSweep {
             ));
         }
         let backend = crate::runtime::backend()?;
-        let mut w_prev = vec![0.0f32; n];
-        tree.increment_on(
-            backend,
-            tree.t0,
-            times[0],
-            w_prev.as_mut_slice().into(),
-            offset,
-        )?;
+        tree.noise.check(n)?;
+        let mut w_prev = try_vec("n", n, 0.0f32)?;
+        tree.increment_on(backend, tree.t0, times[0], w_prev.as_mut_slice().into())?;
         Ok(BrownianSweep {
             tree,
             times: times.to_vec(),
             k: 0,
             w_prev,
-            w_next: vec![0.0f32; n],
-            offset,
+            w_next: try_vec("n", n, 0.0f32)?,
             backend,
         })
     }
@@ -294,7 +357,6 @@ impl BrownianSweep {
             self.tree.t0,
             t,
             self.w_next.as_mut_slice().into(),
-            self.offset,
         )?;
         let mut c = LincombCoefs::default();
         c.inputs[0] = 1.0;

@@ -7,7 +7,7 @@
 //! The host side (f64): speeds on a geometric grid from 1/γ_max to γ_max, the closed-form
 //! optimal weights ω = A⁻¹b that minimise E∫₀ᵀ (B_H − B̂)² dt, and the exact OU transition over
 //! a step h in its rank-2 form: Y_k ← e^(−γ_k h)·Y_k + a_k·ΔW + b_k·ξ with ΔW = √h·z₁, ξ = z₂
-//! (two normals per element per step, from two stream tags). The `ou_bank` kernel applies it.
+//! (two normals per element per step, from two stream words). The `ou_bank` kernel applies it.
 //!
 //! Conditioning: A's condition number grows fast with K (8·10⁶ at K = 5, γ_max = 20; 4·10¹⁵
 //! at K = 8, γ_max = 50), and the weights grow in size with alternating signs, so the f32 sum
@@ -15,6 +15,7 @@
 //! it [`MarkovFbm::new`] refuses a system whose solution would not be accurate (typed error),
 //! and [`MarkovFbm::with_ridge`] trades a little approximation error for stability.
 
+use crate::runtime::rng::{NoiseSource, NoiseUse};
 use crate::runtime::Error;
 pub use ito_kernels::ou_bank::OuBankCoefs;
 
@@ -345,18 +346,28 @@ impl Transition {
     }
 
     /// One step of the OU bank on the selected backend: `state` holds the K planes (each of
-    /// the element count) one after another; `out` (optional) receives ΔB̂. The normals are
-    /// N(seed, stream, step, offset + i) and N(seed, stream + 1, step, offset + i).
+    /// the element count) one after another; `out` (optional) receives ΔB̂. The normals are the
+    /// source's under [`NoiseUse::OuBank`] at step `step`: the kernel draws its two normals from
+    /// stream words 2s and 2s + 1 of the source's stream s (so two sources' streams never
+    /// share one), which needs s < 2³¹.
     pub fn step(
         &self,
         state: ito_kernels::storage::TensorMut<'_>,
         out: Option<ito_kernels::storage::TensorMut<'_>>,
-        seed: u64,
-        stream: u32,
+        noise: NoiseSource,
         step: u32,
-        offset: u64,
     ) -> Result<(), Error> {
-        let key = ito_kernels::noise::NoiseKey { seed, stream, step };
-        crate::runtime::backend()?.ou_bank(state, self.decay.len(), out, &self.coefs(), key, offset)
+        let k = self.decay.len();
+        let Some(stream) = noise.stream.checked_mul(2) else {
+            return Err(Error::config(
+                "noise.stream",
+                "a stream below 2^31 (the OU bank takes stream words 2s and 2s + 1)",
+                noise.stream,
+            ));
+        };
+        let at = noise
+            .with_stream(stream)
+            .noise(NoiseUse::OuBank, step, state.len() / k.max(1))?;
+        crate::runtime::backend()?.ou_bank(state, k, out, &self.coefs(), at.key, at.offset)
     }
 }

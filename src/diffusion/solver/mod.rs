@@ -304,6 +304,9 @@ pub struct PlanOptions {
     pub euler_at_final: bool,
     /// Dynamic thresholding of the data prediction (off by default).
     pub thresholding: Option<Thresholding>,
+    /// The process reverts to a mean tensor μ (MRS on a mean-reverting schedule): the steps
+    /// read μ, which the sampler then requires (`Sampler::with_mean`). Off by default.
+    pub has_mean: bool,
 }
 
 impl Default for PlanOptions {
@@ -312,6 +315,7 @@ impl Default for PlanOptions {
             lower_order_final: true,
             euler_at_final: false,
             thresholding: None,
+            has_mean: false,
         }
     }
 }
@@ -356,7 +360,6 @@ pub struct Plan {
     param: Param,
     grid: Grid,
     opts: PlanOptions,
-    has_mean: bool,
     step: usize,
     stage: usize,
     /// Earlier predictions, newest first.
@@ -374,15 +377,26 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// A plan for `solver` over `grid` with a model that predicts `param`; `has_mean` says
-    /// whether a mean tensor μ is given (mean-reverting schedules).
-    pub fn new(
-        solver: Solver,
-        grid: Grid,
-        param: Param,
-        opts: PlanOptions,
-        has_mean: bool,
-    ) -> Result<Self, Error> {
+    /// A plan for `solver` over `grid` with a model that predicts `param`, with `opts` (whether
+    /// a mean tensor μ is given, for mean-reverting schedules, is
+    /// [`PlanOptions::has_mean`]).
+    ///
+    /// ```
+    /// use ito::{Grid, Param, Plan, PlanOptions, Schedule, Solver};
+    /// let schedule = Schedule::vp_linear(0.1, 20.0)?;
+    /// let grid = Grid::uniform_lambda(&schedule, 1.0, 1e-3, 20)?.with_clean_end()?;
+    /// let solver: Solver = "dpmpp-2m".parse()?;
+    /// let mut plan = Plan::new(solver, grid, Param::Eps, PlanOptions::default())?;
+    /// let mut evals = 0;
+    /// while plan.eval().is_some() {
+    ///     plan.advance()?; // the update's coefficients (a sampler runs them as one pass)
+    ///     evals += 1;
+    /// }
+    /// assert_eq!(evals, 21); // 20 steps uniform in λ, then one to the noise-free end
+    /// # Ok::<(), ito::Error>(())
+    /// ```
+    pub fn new(solver: Solver, grid: Grid, param: Param, opts: PlanOptions) -> Result<Self, Error> {
+        let has_mean = opts.has_mean;
         solver.validate()?;
         if let Some(th) = &opts.thresholding {
             if !matches!(
@@ -460,7 +474,6 @@ impl Plan {
             param,
             grid,
             opts,
-            has_mean,
             step: 0,
             stage: 0,
             hist: Vec::with_capacity(HISTORY),
@@ -485,6 +498,11 @@ impl Plan {
     /// The solver.
     pub fn solver(&self) -> &Solver {
         &self.solver
+    }
+
+    /// Whether the steps read a mean tensor μ ([`PlanOptions::has_mean`]).
+    pub fn has_mean(&self) -> bool {
+        self.opts.has_mean
     }
 
     /// Whether every step has been taken.
@@ -607,7 +625,7 @@ impl Plan {
 
     /// `slot − μ` when a mean is given, else `slot`.
     fn shifted(&self, slot: Slot) -> Expr {
-        if self.has_mean {
+        if self.opts.has_mean {
             Expr::of(slot) - Expr::of(Slot::Mean)
         } else {
             Expr::of(slot)
@@ -616,7 +634,7 @@ impl Plan {
 
     /// Back from x̃ to x.
     fn unshift(&self, e: Expr) -> Expr {
-        if self.has_mean {
+        if self.opts.has_mean {
             e + Expr::of(Slot::Mean)
         } else {
             e

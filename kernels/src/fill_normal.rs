@@ -1,4 +1,4 @@
-//! `fill_normal`: y[i] = μ + σ·N(seed, stream, step, offset + i), as one fma per element.
+//! `fill_normal`: y\[i\] = μ + σ·N(seed, stream, step, offset + i), as one fma per element.
 //!
 //! Initial noise, and Brownian increments on a grid (μ = 0, σ = √Δt).
 

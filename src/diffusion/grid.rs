@@ -8,6 +8,23 @@ use crate::diffusion::schedule::{self, DiscreteVp, Node, Schedule};
 use crate::runtime::{try_collect, Error};
 
 /// A validated sampling grid.
+///
+/// ```
+/// use ito::{Grid, Schedule};
+/// let vp = Schedule::vp_linear(0.1, 20.0)?;
+/// let grid = Grid::uniform_lambda(&vp, 1.0, 1e-3, 10)?.with_clean_end()?;
+/// assert_eq!(grid.steps(), 11);
+/// let nodes = grid.nodes();
+/// assert!(nodes.windows(2).all(|w| w[1].lambda() > w[0].lambda())); // less noise each step
+/// assert_eq!(nodes.last().unwrap().sigma, 0.0);
+/// // Karras et al.'s ρ = 7 spacing of σ/α, and a grid of your own times:
+/// let karras = Grid::karras(&Schedule::edm(0.002, 80.0)?, 0.002, 80.0, 7.0, 18)?;
+/// assert_eq!(karras.steps(), 18);
+/// let mine = Grid::from_times(&vp, &[1.0, 0.5, 0.1, 0.01])?;
+/// assert_eq!(mine.steps(), 3);
+/// assert!(Grid::from_times(&vp, &[0.1, 0.5]).is_err()); // noise must decrease
+/// # Ok::<(), ito::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct Grid {
     nodes: Vec<Node>,

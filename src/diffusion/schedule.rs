@@ -134,6 +134,19 @@ pub fn linspace(a: f64, b: f64, n: usize) -> Result<Vec<f64>, Error> {
 }
 
 /// A noise schedule (see the module docs).
+///
+/// ```
+/// use ito::Schedule;
+/// let vp = Schedule::vp_linear(0.1, 20.0)?;
+/// let c = vp.coeffs(0.5)?;
+/// assert!((c.alpha * c.alpha + c.sigma * c.sigma - 1.0).abs() < 1e-12); // variance preserving
+/// let lambda = vp.lambda(0.5)?; // ln(α/σ)
+/// assert!((vp.t_of_lambda(lambda)? - 0.5).abs() < 1e-9);
+/// let flow = Schedule::Flow; // α = 1 − t, σ = t
+/// assert_eq!(flow.coeffs(0.25)?.sigma, 0.25);
+/// assert!(Schedule::vp_linear(20.0, 0.1).is_err()); // β_max < β_min: a typed error
+/// # Ok::<(), ito::Error>(())
+/// ```
 #[derive(Clone)]
 #[non_exhaustive]
 pub enum Schedule {

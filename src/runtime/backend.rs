@@ -27,7 +27,8 @@ pub enum Backend {
     Avx2,
     /// aarch64 NEON, 4 lanes.
     Neon,
-    /// NVIDIA GPUs through PTX (not in this build yet).
+    /// NVIDIA GPUs through the committed PTX (cargo feature `cuda`, a 12.0+ driver). Host-slice
+    /// calls stage through the device; engines call [`crate::runtime::cuda::CudaDevice`].
     Cuda,
 }
 

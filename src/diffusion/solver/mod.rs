@@ -96,7 +96,21 @@ impl Default for Churn {
 /// The diffusion coefficient ε(t) of a stochastic-interpolant SDE.
 pub type DiffusionFn = Arc<dyn Fn(f64) -> f64 + Send + Sync>;
 
-/// A sampler and its settings.
+/// A sampler and its settings. Parsed from the names `cargo run --example quickstart -- list`
+/// prints, or built with its settings.
+///
+/// ```
+/// use ito::{Solver, SolverType};
+/// let s: Solver = "unipc-3".parse()?;
+/// assert_eq!(s.ode_order(), Some(4)); // UniPC-p with its corrector: order p + 1
+/// assert!(!s.is_stochastic());
+/// let sde: Solver = "sde-dpmpp-2m".parse()?;
+/// assert!(sde.is_stochastic());
+/// let taylor = Solver::DpmppMultistep { order: 3, solver_type: SolverType::Taylor };
+/// assert_eq!(taylor.ode_order(), Some(3));
+/// assert!("dpmpp-9m".parse::<Solver>().is_err()); // a typed error naming the name
+/// # Ok::<(), ito::Error>(())
+/// ```
 #[derive(Clone)]
 #[non_exhaustive]
 pub enum Solver {

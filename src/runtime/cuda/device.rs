@@ -369,6 +369,23 @@ fn view_range(n: usize, start: usize, len: usize) -> Result<std::ops::Range<usiz
 }
 
 /// One CUDA device and the stream ito launches on.
+///
+/// ```no_run
+/// use ito::runtime::cuda::CudaDevice;
+/// use ito::{Dtype, LincombCoefs, NoiseSource, NoiseUse};
+/// let n = 1 << 20;
+/// let dev = CudaDevice::new(0)?; // or dev.with_stream(stream) for a stream of yours
+/// let mut x = dev.alloc(Dtype::Bf16, n)?;
+/// let eps = dev.upload(vec![0.1f32; n].as_slice().into())?;
+/// let noise = NoiseSource::new(7).noise(NoiseUse::Step, 0, n)?;
+/// dev.fill_normal(x.as_mut(), 0.0, 1.0, noise)?; // one launch on the stream, no sync
+/// let mut c = LincombCoefs { y: 0.9, ..Default::default() };
+/// c.inputs[0] = 0.1;
+/// dev.lincomb(x.as_mut(), None, &[eps.as_ref()], &c, None)?;
+/// let mut host = vec![ito::bf16::ZERO; n];
+/// dev.download(&x, host.as_mut_slice().into())?; // synchronises
+/// # Ok::<(), ito::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct CudaDevice {
     loaded: Arc<Loaded>,

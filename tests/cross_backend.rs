@@ -22,7 +22,7 @@ fn other_backends() -> Vec<Backend> {
 /// Runs the case on `b`; returns (y, y2) buffers.
 fn run_lincomb(b: Backend, case: &LincombCase) -> (Buf, Option<Buf>) {
     case.run(|y, y2, inputs, coefs, noise| {
-        b.lincomb(y, y2, inputs, coefs, noise).expect("valid case")
+        b.lincomb(y, y2, inputs, coefs, noise).expect("valid case");
     })
 }
 

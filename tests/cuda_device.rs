@@ -145,7 +145,7 @@ fn bad_arguments_are_typed_errors_on_cuda_too() {
 
 fn run(b: Backend, case: &LincombCase) -> (Buf, Option<Buf>) {
     case.run(|y, y2, inputs, coefs, noise| {
-        b.lincomb(y, y2, inputs, coefs, noise).expect("valid case")
+        b.lincomb(y, y2, inputs, coefs, noise).expect("valid case");
     })
 }
 

@@ -2,7 +2,7 @@
 
 use ito::{Backend, Error, LincombCoefs, Noise, NoiseKey, Problem, SegmentStats};
 
-fn arg_of(r: Result<(), Error>) -> (&'static str, Option<usize>, Problem) {
+fn arg_of<T: std::fmt::Debug>(r: Result<T, Error>) -> (&'static str, Option<usize>, Problem) {
     match r {
         Err(Error::Argument(e)) => {
             assert!(!e.to_string().is_empty());

@@ -108,6 +108,7 @@ fn lincomb_noise_is_shard_and_thread_invariant() {
                         &c,
                         Some(Noise { key, offset: 40 }),
                     )
+                    .map(drop)
                     .unwrap(),
                 Some(s) => {
                     let (l, r) = y.as_mut().split_at(s);

@@ -600,7 +600,10 @@ fn thresholding_an_infinite_sample_makes_it_nan_without_a_panic() {
     let inf = f32::INFINITY;
     let eps = [inf, 0.5, -inf, 0.25, 0.5, -0.5, 2.0, 0.1];
     let x = [0.3f32, -0.2, 1.0, 0.7, -1.1, 0.4, 0.0, 2.0];
-    let mut sampler = Sampler::<f32>::new(plan.clone(), 8, ito::NoiseSource::new(3)).unwrap();
+    // IEEE propagation, as torch (by default the NaN would be a typed error: tests/nonfinite.rs).
+    let mut sampler = Sampler::<f32>::new(plan.clone(), 8, ito::NoiseSource::new(3))
+        .unwrap()
+        .with_nonfinite(ito::runtime::OnNonFinite::Propagate);
     sampler.state_mut().copy_from_slice(&x);
     sampler.next_eval().unwrap();
     sampler.advance(eps.as_slice().into()).unwrap();

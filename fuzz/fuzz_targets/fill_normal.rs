@@ -30,7 +30,9 @@ fuzz_target!(|data: &[u8]| {
     let run = |backend: Option<Backend>| {
         let mut y = Buf::filled(d, start + n, 0.0);
         let ok = match backend {
-            Some(backend) => backend.fill_normal(y.slice_mut(start, n), mean, std, noise),
+            Some(backend) => backend
+                .fill_normal(y.slice_mut(start, n), mean, std, noise)
+                .map(drop),
             None => ito_cuda_emulation::fill_normal(y.slice_mut(start, n), mean, std, noise, None),
         }
         .is_ok();

@@ -60,7 +60,9 @@ fuzz_target!(|data: &[u8]| {
             .collect();
         let y2t = with_y2.then(|| y2b.slice_mut(y2.1, len_y2));
         let r = match backend {
-            Some(backend) => backend.lincomb(yb.slice_mut(y.1, n), y2t, &inputs, &coefs, noise),
+            Some(backend) => backend
+                .lincomb(yb.slice_mut(y.1, n), y2t, &inputs, &coefs, noise)
+                .map(drop),
             None => {
                 ito_cuda_emulation::lincomb(yb.slice_mut(y.1, n), y2t, &inputs, &coefs, noise, None)
             }

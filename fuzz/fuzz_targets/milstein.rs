@@ -47,7 +47,7 @@ fuzz_target!(|data: &[u8]| {
             h.slice(start, hn),
         );
         let ok = match backend {
-            Some(backend) => backend.milstein(xs, fs, gs, hs, dt, noise),
+            Some(backend) => backend.milstein(xs, fs, gs, hs, dt, noise).map(drop),
             None => ito_cuda_emulation::milstein(xs, fs, gs, hs, dt, noise, None),
         }
         .is_ok();

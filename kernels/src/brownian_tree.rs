@@ -155,10 +155,11 @@ impl<'a> BrownianTree<'a> {
     }
 
     /// Runs the kernel on lanes `l`: whole tiles of 4·W elements (aligned in the global index)
-    /// on the lanes, the rest one element at a time.
+    /// on the lanes, the rest one element at a time. Returns whether it stored a value that is
+    /// not finite.
     #[inline(always)]
-    pub fn run<L: Lanes>(&mut self, l: L) {
-        l.outlined(Tiles { k: self });
+    pub fn run<L: Lanes>(&mut self, l: L) -> bool {
+        l.outlined(Tiles { k: self })
     }
 }
 
@@ -168,18 +169,19 @@ struct Tiles<'k, 'a> {
 }
 
 impl LanesFn for Tiles<'_, '_> {
-    type Output = ();
+    type Output = bool;
     #[inline(always)]
-    fn call<L: Lanes>(self, l: L) {
+    fn call<L: Lanes>(self, l: L) -> bool {
         let k = self.k;
         let len = k.len();
         let w = L::WIDTH;
         let tile = 4 * w as u64;
         let head = ((tile - k.offset % tile) % tile).min(len as u64) as usize;
+        let (mut flags, mut flags1) = (l.splat_u(0), 0u32);
         let mut i = 0;
         while i < head {
             let v = k.element(i);
-            k.y.store(Scalar, i, v);
+            flags1 = k.y.store_checked(Scalar, i, v, flags1);
             i += 1;
         }
         while i + 4 * w <= len {
@@ -194,14 +196,15 @@ impl LanesFn for Tiles<'_, '_> {
                 }
             }
             for (v, a) in acc.into_iter().enumerate() {
-                k.y.store(l, i + v * w, a);
+                flags = k.y.store_checked(l, i + v * w, a, flags);
             }
             i += 4 * w;
         }
         while i < len {
             let v = k.element(i);
-            k.y.store(Scalar, i, v);
+            flags1 = k.y.store_checked(Scalar, i, v, flags1);
             i += 1;
         }
+        l.any_u(flags) || flags1 != 0
     }
 }

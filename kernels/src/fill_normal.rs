@@ -92,19 +92,19 @@ impl<'a> FillNormal<'a> {
         )
     }
 
-    /// Runs the kernel on lanes `l`.
+    /// Runs the kernel on lanes `l`; returns whether it stored a value that is not finite.
     #[inline(always)]
-    pub fn run<L: Lanes>(&mut self, l: L) {
+    pub fn run<L: Lanes>(&mut self, l: L) -> bool {
         let len = self.len();
         let noise = Some((self.noise.key, self.noise.offset));
-        run_elementwise(l, self, len, noise);
+        run_elementwise(l, self, len, noise)
     }
 }
 
 impl Elementwise for FillNormal<'_> {
     #[inline(always)]
-    fn apply<L: Lanes>(&mut self, l: L, i: usize, z: L::F) {
+    fn apply<L: Lanes>(&mut self, l: L, i: usize, z: L::F, flags: L::U) -> L::U {
         let v = l.fma(l.splat(self.std), z, l.splat(self.mean));
-        self.y.store(l, i, v);
+        self.y.store_checked(l, i, v, flags)
     }
 }

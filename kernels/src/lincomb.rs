@@ -307,8 +307,10 @@ impl<'a> Lincomb<'a> {
     /// The input count becomes a constant (the per-vector loops unroll and the loaded inputs
     /// stay in registers), and when every tensor has one storage type the loads and stores
     /// are typed (no per-vector dispatch on the type); mixed types take the dispatching path.
+    ///
+    /// Returns whether it stored a value (in y or y2) that is not finite.
     #[inline(always)]
-    pub fn run<L: Lanes>(&mut self, l: L) {
+    pub fn run<L: Lanes>(&mut self, l: L) -> bool {
         let noise = self.p.noise.map(|nz| (nz.key, nz.offset));
         let len = self.len();
         let p = &self.p;
@@ -353,9 +355,10 @@ impl<'a> Lincomb<'a> {
 trait Operands {
     fn input<L: Lanes>(&self, l: L, j: usize, i: usize) -> L::F;
     fn y<L: Lanes>(&self, l: L, i: usize) -> L::F;
-    fn store_y<L: Lanes>(&mut self, l: L, i: usize, v: L::F);
-    /// Stores into y2 when there is one.
-    fn store_y2<L: Lanes>(&mut self, l: L, i: usize, v: L::F);
+    /// Stores into y; returns `flags` with the lanes set whose stored value is not finite.
+    fn store_y<L: Lanes>(&mut self, l: L, i: usize, v: L::F, flags: L::U) -> L::U;
+    /// Stores into y2 when there is one (flags as for [`Operands::store_y`]).
+    fn store_y2<L: Lanes>(&mut self, l: L, i: usize, v: L::F, flags: L::U) -> L::U;
     fn has_y2(&self) -> bool;
 }
 
@@ -376,13 +379,14 @@ impl Operands for Mixed<'_> {
         self.y.load(l, i)
     }
     #[inline(always)]
-    fn store_y<L: Lanes>(&mut self, l: L, i: usize, v: L::F) {
-        self.y.store(l, i, v)
+    fn store_y<L: Lanes>(&mut self, l: L, i: usize, v: L::F, flags: L::U) -> L::U {
+        self.y.store_checked(l, i, v, flags)
     }
     #[inline(always)]
-    fn store_y2<L: Lanes>(&mut self, l: L, i: usize, v: L::F) {
-        if let Some(t) = &mut self.y2 {
-            t.store(l, i, v)
+    fn store_y2<L: Lanes>(&mut self, l: L, i: usize, v: L::F, flags: L::U) -> L::U {
+        match &mut self.y2 {
+            Some(t) => t.store_checked(l, i, v, flags),
+            None => flags,
         }
     }
     #[inline(always)]
@@ -408,13 +412,18 @@ impl<S: Element> Operands for Typed<'_, S> {
         S::load(l, &self.y[i..])
     }
     #[inline(always)]
-    fn store_y<L: Lanes>(&mut self, l: L, i: usize, v: L::F) {
-        S::store(l, &mut self.y[i..], v)
+    fn store_y<L: Lanes>(&mut self, l: L, i: usize, v: L::F, flags: L::U) -> L::U {
+        S::store(l, &mut self.y[i..], v);
+        l.flag_not_below(flags, v, l.splat(S::STORE_LIMIT))
     }
     #[inline(always)]
-    fn store_y2<L: Lanes>(&mut self, l: L, i: usize, v: L::F) {
-        if let Some(t) = &mut self.y2 {
-            S::store(l, &mut t[i..], v)
+    fn store_y2<L: Lanes>(&mut self, l: L, i: usize, v: L::F, flags: L::U) -> L::U {
+        match &mut self.y2 {
+            Some(t) => {
+                S::store(l, &mut t[i..], v);
+                l.flag_not_below(flags, v, l.splat(S::STORE_LIMIT))
+            }
+            None => flags,
         }
     }
     #[inline(always)]
@@ -499,7 +508,7 @@ fn with_const_inputs<L: Lanes, O: Operands>(
     p: &LincombParams,
     len: usize,
     noise: Option<(NoiseKey, u64)>,
-) {
+) -> bool {
     match p.n_inputs {
         0 => l.outlined(Body::<O, 0> { ops, p, len, noise }),
         1 => l.outlined(Body::<O, 1> { ops, p, len, noise }),
@@ -520,9 +529,9 @@ struct Body<'p, O, const N: usize> {
 }
 
 impl<O: Operands, const N: usize> LanesFn for Body<'_, O, N> {
-    type Output = ();
+    type Output = bool;
     #[inline(always)]
-    fn call<L: Lanes>(self, l: L) {
+    fn call<L: Lanes>(self, l: L) -> bool {
         run_elementwise(
             l,
             &mut Step::<O, N> {
@@ -543,7 +552,7 @@ struct Step<'p, O, const N: usize> {
 
 impl<O: Operands, const N: usize> Elementwise for Step<'_, O, N> {
     #[inline(always)]
-    fn apply<L: Lanes>(&mut self, l: L, i: usize, z: L::F) {
+    fn apply<L: Lanes>(&mut self, l: L, i: usize, z: L::F, mut flags: L::U) -> L::U {
         let p = self.p;
         let zero = l.splat(0.0);
         let mut a = [zero; N];
@@ -570,8 +579,8 @@ impl<O: Operands, const N: usize> Elementwise for Step<'_, O, N> {
             } else {
                 zero
             };
-            self.ops.store_y2(l, i, fold(l, &p.d, &a, start));
+            flags = self.ops.store_y2(l, i, fold(l, &p.d, &a, start), flags);
         }
-        self.ops.store_y(l, i, acc);
+        self.ops.store_y(l, i, acc, flags)
     }
 }

@@ -136,24 +136,24 @@ impl<'a> Milstein<'a> {
         )
     }
 
-    /// Runs the kernel on lanes `l`.
+    /// Runs the kernel on lanes `l`; returns whether it stored a value that is not finite.
     #[inline(always)]
-    pub fn run<L: Lanes>(&mut self, l: L) {
+    pub fn run<L: Lanes>(&mut self, l: L) -> bool {
         let len = self.len();
         let noise = Some((self.noise.key, self.noise.offset));
-        run_elementwise(l, self, len, noise);
+        run_elementwise(l, self, len, noise)
     }
 }
 
 impl Elementwise for Milstein<'_> {
     #[inline(always)]
-    fn apply<L: Lanes>(&mut self, l: L, i: usize, z: L::F) {
+    fn apply<L: Lanes>(&mut self, l: L, i: usize, z: L::F, flags: L::U) -> L::U {
         let x = self.x.load(l, i);
         let (f, g, h) = (self.f.load(l, i), self.g.load(l, i), self.h.load(l, i));
         let s = l.fma(z, z, l.splat(-1.0));
         let mut acc = l.fma(l.splat(self.dt), f, x);
         acc = l.fma(l.mul(l.splat(self.sqrt_dt), z), g, acc);
         acc = l.fma(l.mul(l.splat(self.half_dt), s), h, acc);
-        self.x.store(l, i, acc);
+        self.x.store_checked(l, i, acc, flags)
     }
 }

@@ -94,12 +94,15 @@ pub fn tile_normals_inline<L: Lanes>(l: L, key: &NoiseKey, first_block: u64) -> 
 /// A fused elementwise kernel, applied one vector of `L::WIDTH` elements at a time.
 pub trait Elementwise {
     /// Processes elements `i … i + L::WIDTH − 1` (local indices); `z` holds their normals
-    /// (unspecified when the kernel draws no noise).
-    fn apply<L: Lanes>(&mut self, l: L, i: usize, z: L::F);
+    /// (unspecified when the kernel draws no noise). Returns `flags` with the lanes set whose
+    /// stored value is not finite ([`crate::storage::TensorMut::store_checked`]).
+    fn apply<L: Lanes>(&mut self, l: L, i: usize, z: L::F, flags: L::U) -> L::U;
 }
 
 /// Runs `op` over local elements `0 … len − 1`, with the normals of global elements
-/// `offset … offset + len − 1` under `key` when `key` is given.
+/// `offset … offset + len − 1` under `key` when `key` is given. Returns whether any stored
+/// value was not finite — the report folded into the pass (two lane ops per vector), so a
+/// caller never needs a second pass to find out.
 ///
 /// The caller guarantees `offset + len` does not overflow `u64` and that `op` accepts
 /// every index below `len`.
@@ -109,37 +112,39 @@ pub fn run_elementwise<L: Lanes, Op: Elementwise>(
     op: &mut Op,
     len: usize,
     noise: Option<(NoiseKey, u64)>,
-) {
+) -> bool {
     let w = L::WIDTH;
+    let (mut flags, mut flags1) = (l.splat_u(0), 0u32);
     let Some((key, offset)) = noise else {
         let mut i = 0;
         while i + w <= len {
-            op.apply(l, i, l.splat(0.0));
+            flags = op.apply(l, i, l.splat(0.0), flags);
             i += w;
         }
         while i < len {
-            op.apply(Scalar, i, 0.0);
+            flags1 = op.apply(Scalar, i, 0.0, flags1);
             i += 1;
         }
-        return;
+        return l.any_u(flags) || flags1 != 0;
     };
     let tile = 4 * w as u64;
     let mut i = 0usize;
     // Scalar head up to the first global index that is a multiple of the tile.
     let head = ((tile - offset % tile) % tile).min(len as u64) as usize;
     while i < head {
-        op.apply(Scalar, i, key.normal(offset + i as u64));
+        flags1 = op.apply(Scalar, i, key.normal(offset + i as u64), flags1);
         i += 1;
     }
     while i + 4 * w <= len {
         let z = key.tile_normals(l, (offset + i as u64) / 4);
         for (v, zv) in z.into_iter().enumerate() {
-            op.apply(l, i + v * w, zv);
+            flags = op.apply(l, i + v * w, zv, flags);
         }
         i += 4 * w;
     }
     while i < len {
-        op.apply(Scalar, i, key.normal(offset + i as u64));
+        flags1 = op.apply(Scalar, i, key.normal(offset + i as u64), flags1);
         i += 1;
     }
+    l.any_u(flags) || flags1 != 0
 }

@@ -208,9 +208,10 @@ impl<'a> OuBank<'a> {
         )
     }
 
-    /// One vector of elements at local index `i` on lanes `l`, with their two normals.
+    /// One vector of elements at local index `i` on lanes `l`, with their two normals; returns
+    /// `flags` with the lanes set where a stored plane or output value is not finite.
     #[inline(always)]
-    fn apply<L: Lanes>(&mut self, l: L, i: usize, z1: L::F, z2: L::F) {
+    fn apply<L: Lanes>(&mut self, l: L, i: usize, z1: L::F, z2: L::F, mut flags: L::U) -> L::U {
         let c = &self.c;
         let dw = l.mul(l.splat(c.sqrt_h), z1);
         let mut acc = l.splat(0.0);
@@ -218,20 +219,21 @@ impl<'a> OuBank<'a> {
             if let Some(p) = self.planes[j].as_mut() {
                 let y = p.load(l, i);
                 let inj = l.fma(l.splat(c.b[j]), z2, l.mul(l.splat(c.a[j]), dw));
-                p.store(l, i, l.fma(l.splat(c.decay[j]), y, inj));
+                flags = p.store_checked(l, i, l.fma(l.splat(c.decay[j]), y, inj), flags);
                 let y_new = p.load(l, i);
                 acc = l.fma(l.splat(c.omega[j]), l.sub(y_new, y), acc);
             }
         }
         if let Some(o) = self.out.as_mut() {
-            o.store(l, i, acc);
+            flags = o.store_checked(l, i, acc, flags);
         }
+        flags
     }
 
-    /// Runs the kernel on lanes `l`.
+    /// Runs the kernel on lanes `l`; returns whether it stored a value that is not finite.
     #[inline(always)]
-    pub fn run<L: Lanes>(&mut self, l: L) {
-        l.outlined(Tiles { k: self });
+    pub fn run<L: Lanes>(&mut self, l: L) -> bool {
+        l.outlined(Tiles { k: self })
     }
 }
 
@@ -241,22 +243,23 @@ struct Tiles<'k, 'a> {
 }
 
 impl LanesFn for Tiles<'_, '_> {
-    type Output = ();
+    type Output = bool;
     #[inline(always)]
-    fn call<L: Lanes>(self, l: L) {
+    fn call<L: Lanes>(self, l: L) -> bool {
         let k = self.k;
         let len = k.len;
         let w = L::WIDTH;
         let tile = 4 * w as u64;
         let head = ((tile - k.offset % tile) % tile).min(len as u64) as usize;
+        let (mut flags, mut flags1) = (l.splat_u(0), 0u32);
         let mut i = 0;
-        let one = |k: &mut OuBank<'_>, i: usize| {
+        let one = |k: &mut OuBank<'_>, i: usize, flags1: u32| {
             let g = k.offset + i as u64;
             let (z1, z2) = (k.key1.normal(g), k.key2.normal(g));
-            k.apply(Scalar, i, z1, z2);
+            k.apply(Scalar, i, z1, z2, flags1)
         };
         while i < head {
-            one(k, i);
+            flags1 = one(k, i, flags1);
             i += 1;
         }
         while i + 4 * w <= len {
@@ -264,13 +267,14 @@ impl LanesFn for Tiles<'_, '_> {
             let z1 = k.key1.tile_normals(l, block);
             let z2 = k.key2.tile_normals(l, block);
             for v in 0..4 {
-                k.apply(l, i + v * w, z1[v], z2[v]);
+                flags = k.apply(l, i + v * w, z1[v], z2[v], flags);
             }
             i += 4 * w;
         }
         while i < len {
-            one(k, i);
+            flags1 = one(k, i, flags1);
             i += 1;
         }
+        l.any_u(flags) || flags1 != 0
     }
 }

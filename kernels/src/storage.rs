@@ -20,6 +20,18 @@ pub enum Dtype {
 }
 
 impl Dtype {
+    /// The smallest |v| whose store is not finite: values below it round to a finite element,
+    /// values at or above it (and NaN) do not. ∞ for f32; 65520 for f16 (halfway from its
+    /// largest 65504 to 2¹⁶, which ties to even, i.e. to ∞); for bf16 halfway from its largest
+    /// 0x7f7f to 0x7f80 (∞), f32 bits 0x7f7f8000.
+    pub const fn store_limit(self) -> f32 {
+        match self {
+            Dtype::F32 => f32::INFINITY,
+            Dtype::F16 => 65520.0,
+            Dtype::Bf16 => f32::from_bits(0x7f7f_8000),
+        }
+    }
+
     /// Bytes per element.
     pub const fn size(self) -> usize {
         match self {
@@ -213,10 +225,20 @@ impl<'a> TensorMut<'a> {
             TensorMut::Bf16(s) => l.store_bf16(&mut s[i..], v),
         }
     }
+    /// [`TensorMut::store`], returning `flags` with the lanes set whose stored element is not
+    /// finite (see [`Dtype::store_limit`]): the non-finite report of every pass.
+    #[inline(always)]
+    pub fn store_checked<L: Lanes>(&mut self, l: L, i: usize, v: L::F, flags: L::U) -> L::U {
+        let limit = self.dtype().store_limit();
+        self.store(l, i, v);
+        l.flag_not_below(flags, v, l.splat(limit))
+    }
 }
 
 /// A storage element type, for kernels monomorphised on one type (no per-load dispatch).
 pub trait Element: Copy + Send + Sync + 'static {
+    /// [`Dtype::store_limit`] of this type.
+    const STORE_LIMIT: f32;
     /// Loads `L::WIDTH` elements, widened to f32.
     fn load<L: Lanes>(l: L, s: &[Self]) -> L::F;
     /// Stores `L::WIDTH` elements, rounded to this type.
@@ -224,6 +246,7 @@ pub trait Element: Copy + Send + Sync + 'static {
 }
 
 impl Element for f32 {
+    const STORE_LIMIT: f32 = Dtype::F32.store_limit();
     #[inline(always)]
     fn load<L: Lanes>(l: L, s: &[f32]) -> L::F {
         l.load_f32(s)
@@ -235,6 +258,7 @@ impl Element for f32 {
 }
 
 impl Element for f16 {
+    const STORE_LIMIT: f32 = Dtype::F16.store_limit();
     #[inline(always)]
     fn load<L: Lanes>(l: L, s: &[f16]) -> L::F {
         l.load_f16(s)
@@ -246,6 +270,7 @@ impl Element for f16 {
 }
 
 impl Element for bf16 {
+    const STORE_LIMIT: f32 = Dtype::Bf16.store_limit();
     #[inline(always)]
     fn load<L: Lanes>(l: L, s: &[bf16]) -> L::F {
         l.load_bf16(s)

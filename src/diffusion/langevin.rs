@@ -15,7 +15,7 @@ use ito_kernels::storage::{TensorMut, TensorRef};
 
 use crate::diffusion::schedule::{self, Schedule};
 use crate::runtime::rng::{NoiseSource, NoiseUse};
-use crate::runtime::{try_vec, Backend, Error};
+use crate::runtime::{try_vec, Backend, Error, OnNonFinite};
 
 /// `Ok` when `count` steps number into a u32 step word (the noise key's step).
 fn check_step_count(arg: &'static str, count: Option<usize>) -> Result<(), Error> {
@@ -45,8 +45,10 @@ pub fn langevin_step(
 }
 
 /// NCSN's annealed Langevin update at one noise level: x ← x + (a/2)·score + √a·z, one pass.
+///
+/// A result that is not finite is [`Error::NonFinite`] (x has been written).
 pub fn annealed_langevin_step(
-    x: TensorMut<'_>,
+    mut x: TensorMut<'_>,
     score: TensorRef<'_>,
     step_size: f64,
     noise: Noise,
@@ -60,7 +62,9 @@ pub fn annealed_langevin_step(
         ..Default::default()
     };
     c.inputs[0] = (0.5 * step_size) as f32;
-    crate::runtime::backend()?.lincomb(x, None, &[score], &c, Some(noise))
+    crate::runtime::backend()?
+        .lincomb(x.reborrow(), None, &[score], &c, Some(noise))?
+        .check(None, "x", x.as_ref())
 }
 
 /// The predictor of a [`PcSampler`].
@@ -143,6 +147,7 @@ pub struct PcSampler {
     j: usize,
     noise: NoiseSource,
     backend: Backend,
+    on_nonfinite: OnNonFinite,
 }
 
 /// Where a [`PcSampler`] wants the score next.
@@ -253,7 +258,16 @@ impl PcSampler {
             j: 0,
             noise,
             backend,
+            on_nonfinite: OnNonFinite::Error,
         })
+    }
+
+    /// What a step that stores a value that is not finite does (see [`OnNonFinite`]): by
+    /// default [`Error::NonFinite`] naming the step (i·(corrector steps + 1) + stage), the
+    /// buffer and the first bad element.
+    pub fn with_nonfinite(mut self, policy: OnNonFinite) -> Self {
+        self.on_nonfinite = policy;
+        self
     }
 
     /// The state.
@@ -268,6 +282,11 @@ impl PcSampler {
             index: self.i,
             stage: self.j,
         })
+    }
+
+    /// The number of the stage about to run, counting every corrector step and predictor.
+    fn stage_number(&self) -> u64 {
+        (self.i as u64) * (self.corrector_steps as u64 + 1) + self.j as u64
     }
 
     /// β_i (VP) of the discretisation, and the VE level step σ_i² − σ_{i+1}².
@@ -309,14 +328,16 @@ impl PcSampler {
                 .ok_or(Error::config("corrector", "a corrector", "none"))?;
             c.alpha = if vp { 1.0 - beta } else { 1.0 };
             let step = (self.i * self.corrector_steps + self.j) as u32;
-            langevin_step(
+            let r = langevin_step(
                 self.backend,
                 self.x.as_mut_slice().into(),
                 score,
                 self.sample_len,
                 &c,
                 self.noise.address(NoiseUse::Corrector, step),
-            )?;
+            )
+            .map(drop);
+            self.on_nonfinite.filter(r, self.stage_number())?;
             self.j += 1;
             if self.j == self.corrector_steps && self.predictor == Predictor::None {
                 self.i += 1;
@@ -369,8 +390,11 @@ impl PcSampler {
             c.noise = if last { 0.0 } else { noise_scale as f32 };
             let noise =
                 (c.noise != 0.0).then(|| self.noise.address(NoiseUse::Predictor, self.i as u32));
-            self.backend
-                .lincomb(self.x.as_mut_slice().into(), None, &[score], &c, noise)?;
+            let r = self
+                .backend
+                .lincomb(self.x.as_mut_slice().into(), None, &[score], &c, noise)?
+                .check(None, "x", self.x.as_slice().into());
+            self.on_nonfinite.filter(r, self.stage_number())?;
         }
         self.i += 1;
         self.j = 0;
@@ -427,6 +451,7 @@ pub struct AnnealedLangevin {
     level: usize,
     step: usize,
     noise: NoiseSource,
+    on_nonfinite: OnNonFinite,
 }
 
 /// Where an [`AnnealedLangevin`] wants the score next.
@@ -517,7 +542,15 @@ impl AnnealedLangevin {
             level: 0,
             step: 0,
             noise,
+            on_nonfinite: OnNonFinite::Error,
         })
+    }
+
+    /// What an update that stores a value that is not finite does (see [`OnNonFinite`]); by
+    /// default [`Error::NonFinite`] naming the update (level·steps_per_level + step).
+    pub fn with_nonfinite(mut self, policy: OnNonFinite) -> Self {
+        self.on_nonfinite = policy;
+        self
     }
 
     /// The noise levels.
@@ -574,25 +607,24 @@ impl AnnealedLangevin {
                 ..Default::default()
             };
             c.inputs[0] = (at.sigma * at.sigma) as f32;
-            crate::runtime::backend()?.lincomb(
-                self.x.as_mut_slice().into(),
-                None,
-                &[score],
-                &c,
-                None,
-            )?;
+            let r = crate::runtime::backend()?
+                .lincomb(self.x.as_mut_slice().into(), None, &[score], &c, None)?
+                .check(None, "x", self.x.as_slice().into());
+            self.on_nonfinite
+                .filter(r, (levels * self.steps_per_level) as u64)?;
             self.level += 1;
             return Ok(());
         }
         // Checked to fit a u32 at construction.
         let step = (at.level * self.steps_per_level + at.step) as u32;
         let step_size = self.step_size(at.level);
-        annealed_langevin_step(
+        let r = annealed_langevin_step(
             self.x.as_mut_slice().into(),
             score,
             step_size,
             self.noise.address(NoiseUse::Corrector, step),
-        )?;
+        );
+        self.on_nonfinite.filter(r, step.into())?;
         self.step += 1;
         if self.step == self.steps_per_level {
             self.step = 0;
@@ -623,6 +655,7 @@ pub struct LangevinGibbs {
     t_range: (f64, f64),
     sweep: u32,
     noise: NoiseSource,
+    on_nonfinite: OnNonFinite,
 }
 
 /// The settings and starting point of a [`LangevinGibbs`] chain, by name.
@@ -693,7 +726,15 @@ impl LangevinGibbs {
             t_range,
             sweep: 0,
             noise,
+            on_nonfinite: OnNonFinite::Error,
         })
+    }
+
+    /// What an x-step that stores a value that is not finite does (see [`OnNonFinite`]); by
+    /// default [`Error::NonFinite`] naming the sweep.
+    pub fn with_nonfinite(mut self, policy: OnNonFinite) -> Self {
+        self.on_nonfinite = policy;
+        self
     }
 
     /// The data part of the chain.
@@ -721,12 +762,13 @@ impl LangevinGibbs {
                 score_x.len(),
             ));
         }
-        annealed_langevin_step(
+        let r = annealed_langevin_step(
             self.x.as_mut_slice().into(),
             score_x,
             self.step_x,
             self.noise.address(NoiseUse::Corrector, self.sweep),
-        )
+        );
+        self.on_nonfinite.filter(r, self.sweep.into())
     }
 
     /// The t half of a sweep, closing it: `score_t[b]` = ∂_t log p(x_b, t_b) at the state

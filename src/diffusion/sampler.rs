@@ -36,7 +36,7 @@ use rayon::prelude::*;
 
 use crate::diffusion::solver::{Call, Eval, Expr, Plan, Slot, HISTORY};
 use crate::runtime::rng::{NoiseSource, NoiseUse};
-use crate::runtime::{backend, fill_normal, try_vec, Backend, Error};
+use crate::runtime::{backend, fill_normal, try_vec, Backend, Error, OnNonFinite};
 use crate::sde::brownian::{BrownianTree, Term};
 
 /// A storage type for sampler buffers: `f32`, `f16` or `bf16`.
@@ -138,6 +138,7 @@ pub struct Sampler<S: Storage> {
     tree_noise: Vec<S>,
     backend: Option<Backend>,
     started: bool,
+    on_nonfinite: OnNonFinite,
 }
 
 /// The standard normal of step `step` taken from a Brownian tree over the grid's time axis:
@@ -254,6 +255,7 @@ impl<S: Storage> Sampler<S> {
             tree_noise: Vec::new(),
             backend: None,
             started: false,
+            on_nonfinite: OnNonFinite::Error,
         })
     }
 
@@ -265,6 +267,15 @@ impl<S: Storage> Sampler<S> {
         tree.noise().check(self.n)?;
         self.tree = Some(tree);
         Ok(self)
+    }
+
+    /// What a pass that stores a value that is not finite does: by default the step returns
+    /// [`Error::NonFinite`] naming the grid step, the buffer and the first bad element (found
+    /// from the pass's own report, at no extra pass); [`OnNonFinite::Propagate`] keeps going
+    /// with IEEE propagation.
+    pub fn with_nonfinite(mut self, policy: OnNonFinite) -> Self {
+        self.on_nonfinite = policy;
+        self
     }
 
     /// Runs on `backend` instead of the process-wide selection.
@@ -317,7 +328,7 @@ impl<S: Storage> Sampler<S> {
         };
         let key = self.noise.address(NoiseUse::Initial, 0);
         let backend = self.backend()?;
-        match &self.mean {
+        let written = match &self.mean {
             None if self.plan.has_mean() => Err(Error::config(
                 "mean",
                 "a mean tensor (the plan was built with has_mean): call with_mean first",
@@ -334,7 +345,11 @@ impl<S: Storage> Sampler<S> {
                 )
             }
             None => backend.lincomb(S::tensor_mut(&mut self.x), None, &[], &c, Some(key)),
+        }?;
+        if self.on_nonfinite == OnNonFinite::Error {
+            written.check(None, "x", S::tensor(&self.x))?;
         }
+        Ok(())
     }
 
     fn backend(&self) -> Result<Backend, Error> {
@@ -350,7 +365,7 @@ impl<S: Storage> Sampler<S> {
         if !self.started {
             self.started = true;
             if let Some(call) = self.plan.init() {
-                self.run(&call, None)?;
+                self.run(&call, None, 0)?;
             }
         }
         Ok(self.plan.eval())
@@ -372,9 +387,10 @@ impl<S: Storage> Sampler<S> {
         if !self.started {
             self.next_eval()?;
         }
+        let step = self.plan.step();
         let up = self.plan.advance()?;
         if let Some(t) = &up.threshold {
-            self.run(&t.x0, Some(model_out))?;
+            self.run(&t.x0, Some(model_out), step)?;
             self.buffer(t.x0.out)
                 .par_chunks_mut(t.sample_len)
                 .for_each(|seg| {
@@ -385,7 +401,7 @@ impl<S: Storage> Sampler<S> {
                     }
                 });
         }
-        self.run(&up.call, Some(model_out))
+        self.run(&up.call, Some(model_out), step)
     }
 
     fn buffer(&mut self, slot: Slot) -> &mut Vec<S> {
@@ -396,7 +412,9 @@ impl<S: Storage> Sampler<S> {
         }
     }
 
-    fn run(&mut self, call: &Call, model: Option<TensorRef<'_>>) -> Result<(), Error> {
+    /// One fused pass for `call` of grid step `step`; a value that is not finite in what it
+    /// wrote is an error unless the policy propagates.
+    fn run(&mut self, call: &Call, model: Option<TensorRef<'_>>, step: usize) -> Result<(), Error> {
         let (mut coefs, slots) = lincomb_coefs(call)?;
         let backend = self.backend()?;
         let n = self.n;
@@ -464,7 +482,15 @@ impl<S: Storage> Sampler<S> {
         if let (Some((Slot::History(j), _)), Some(v)) = (call.store, store) {
             self.hist[j] = v;
         }
-        result
+        let written = result?;
+        if written.nonfinite && self.on_nonfinite == OnNonFinite::Error {
+            let step = Some(step as u64);
+            written.check(step, call.out.name(), S::tensor(self.buffer(call.out)))?;
+            if let Some((slot, _)) = call.store {
+                written.check(step, slot.name(), S::tensor(self.buffer(slot)))?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -587,12 +613,14 @@ impl ReferenceSampler {
                     let terms = tree_terms(tree, &self.plan, call.noise_step)?;
                     tree.combine_on(backend()?, &terms, z.as_mut_slice().into())?;
                 }
-                None => fill_normal(
-                    z.as_mut_slice().into(),
-                    0.0,
-                    1.0,
-                    self.noise.address(NoiseUse::Step, call.noise_step),
-                )?,
+                None => {
+                    fill_normal(
+                        z.as_mut_slice().into(),
+                        0.0,
+                        1.0,
+                        self.noise.address(NoiseUse::Step, call.noise_step),
+                    )?;
+                }
             }
             z.into_iter().map(f64::from).collect()
         } else {

@@ -3,6 +3,7 @@
 use core::fmt;
 
 use crate::runtime::Backend;
+use ito_kernels::storage::TensorRef;
 use ito_kernels::ArgError;
 
 /// Everything that can go wrong in an ito call. No call panics on bad input.
@@ -30,6 +31,20 @@ pub enum Error {
         /// The driver's error.
         message: String,
     },
+    /// A pass stored a value that is not finite — NaN, ±∞, or a value past the storage type's
+    /// range (an f16 above 65504) — reported from the pass itself (no extra pass): typically a
+    /// model output that was already NaN, or a coefficient that overflowed. The pass has
+    /// written its outputs; drivers that allow IEEE propagation do not return this.
+    NonFinite {
+        /// The driver's step (grid step, SDE step, corrector step, …), where there is one.
+        step: Option<u64>,
+        /// The buffer that holds the value (e.g. `"x"`, `"history"`, `"y_hat"`).
+        buffer: &'static str,
+        /// The first such element (index within the buffer).
+        index: usize,
+        /// What it holds.
+        value: NonFiniteValue,
+    },
     /// A schedule, grid or solver setting outside its domain.
     Config {
         /// The setting's name (e.g. `"beta_max"`, `"grid"`, `"order"`).
@@ -41,7 +56,62 @@ pub enum Error {
     },
 }
 
+/// The value a [`Error::NonFinite`] found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum NonFiniteValue {
+    /// Not a number.
+    Nan,
+    /// +∞ (in f16 or bf16: also a value that overflowed the type).
+    PlusInfinity,
+    /// −∞.
+    MinusInfinity,
+}
+
+impl NonFiniteValue {
+    /// What `v` is, when it is not finite.
+    pub fn of(v: f32) -> Option<Self> {
+        if v.is_nan() {
+            Some(NonFiniteValue::Nan)
+        } else if v == f32::INFINITY {
+            Some(NonFiniteValue::PlusInfinity)
+        } else if v == f32::NEG_INFINITY {
+            Some(NonFiniteValue::MinusInfinity)
+        } else {
+            None
+        }
+    }
+}
+
+impl fmt::Display for NonFiniteValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            NonFiniteValue::Nan => "NaN",
+            NonFiniteValue::PlusInfinity => "+∞",
+            NonFiniteValue::MinusInfinity => "−∞",
+        })
+    }
+}
+
+/// The first element of `t` that is not finite, with what it holds.
+pub fn first_nonfinite(t: TensorRef<'_>) -> Option<(usize, NonFiniteValue)> {
+    (0..t.len()).find_map(|i| {
+        let v = t.get_f32(i)?;
+        NonFiniteValue::of(v).map(|bad| (i, bad))
+    })
+}
+
 impl Error {
+    /// The [`Error::NonFinite`] for `buffer` at `step`, when `t` holds a value that is not
+    /// finite (the caller's pass reported one; this finds the first, on the error path only).
+    pub fn nonfinite_in(step: Option<u64>, buffer: &'static str, t: TensorRef<'_>) -> Option<Self> {
+        first_nonfinite(t).map(|(index, value)| Error::NonFinite {
+            step,
+            buffer,
+            index,
+            value,
+        })
+    }
+
     /// A [`Error::Config`]: setting `arg` expected `expected` and was given `found`.
     pub fn config(arg: &'static str, expected: &'static str, found: impl fmt::Display) -> Self {
         Error::Config {
@@ -116,6 +186,21 @@ impl fmt::Display for Error {
                 found,
             } => write!(f, "invalid `{arg}`: expected {expected}, found {found}"),
             Error::Cuda { during, message } => write!(f, "CUDA error while {during}: {message}"),
+            Error::NonFinite {
+                step,
+                buffer,
+                index,
+                value,
+            } => {
+                if let Some(s) = step {
+                    write!(f, "step {s}: ")?;
+                }
+                write!(
+                    f,
+                    "`{buffer}` holds {value} at element {index} after the pass (a NaN or \
+                     overflow in the inputs or coefficients; allow IEEE propagation to keep going)"
+                )
+            }
         }
     }
 }

@@ -70,27 +70,29 @@ impl CpuLanes {
 pub(crate) trait Splittable: Sized + Send {
     fn len(&self) -> usize;
     fn split_at(self, mid: usize) -> (Self, Self);
-    fn run<L: Lanes>(&mut self, l: L);
+    /// Runs the part; whether it stored a value that is not finite.
+    fn run<L: Lanes>(&mut self, l: L) -> bool;
 }
 
 struct RunOn<'k, K>(&'k mut K);
 
 impl<K: Splittable> LanesFn for RunOn<'_, K> {
-    type Output = ();
+    type Output = bool;
     #[inline(always)]
-    fn call<L: Lanes>(self, l: L) {
+    fn call<L: Lanes>(self, l: L) -> bool {
         self.0.run(l)
     }
 }
 
-/// Runs `op` in chunks of [`CHUNK`] elements on the current rayon pool.
-pub(crate) fn run_chunked<K: Splittable>(mut op: K, lanes: CpuLanes) {
+/// Runs `op` in chunks of [`CHUNK`] elements on the current rayon pool; whether any chunk
+/// stored a value that is not finite.
+pub(crate) fn run_chunked<K: Splittable>(mut op: K, lanes: CpuLanes) -> bool {
     let n = op.len();
     if n <= CHUNK {
-        lanes.with(RunOn(&mut op));
-        return;
+        return lanes.with(RunOn(&mut op));
     }
     let mid = n.div_ceil(CHUNK) / 2 * CHUNK;
     let (left, right) = op.split_at(mid);
-    rayon::join(|| run_chunked(left, lanes), || run_chunked(right, lanes));
+    let (a, b) = rayon::join(|| run_chunked(left, lanes), || run_chunked(right, lanes));
+    a | b
 }

@@ -25,7 +25,7 @@ impl Splittable for Lincomb<'_> {
         Lincomb::split_at(self, mid)
     }
     #[inline(always)]
-    fn run<L: Lanes>(&mut self, l: L) {
+    fn run<L: Lanes>(&mut self, l: L) -> bool {
         Lincomb::run(self, l)
     }
 }
@@ -38,7 +38,7 @@ impl Splittable for FillNormal<'_> {
         FillNormal::split_at(self, mid)
     }
     #[inline(always)]
-    fn run<L: Lanes>(&mut self, l: L) {
+    fn run<L: Lanes>(&mut self, l: L) -> bool {
         FillNormal::run(self, l)
     }
 }
@@ -51,7 +51,7 @@ impl Splittable for BrownianTree<'_> {
         BrownianTree::split_at(self, mid)
     }
     #[inline(always)]
-    fn run<L: Lanes>(&mut self, l: L) {
+    fn run<L: Lanes>(&mut self, l: L) -> bool {
         BrownianTree::run(self, l)
     }
 }
@@ -64,7 +64,7 @@ impl Splittable for OuBank<'_> {
         OuBank::split_at(self, mid)
     }
     #[inline(always)]
-    fn run<L: Lanes>(&mut self, l: L) {
+    fn run<L: Lanes>(&mut self, l: L) -> bool {
         OuBank::run(self, l)
     }
 }
@@ -77,8 +77,75 @@ impl Splittable for Milstein<'_> {
         Milstein::split_at(self, mid)
     }
     #[inline(always)]
-    fn run<L: Lanes>(&mut self, l: L) {
+    fn run<L: Lanes>(&mut self, l: L) -> bool {
         Milstein::run(self, l)
+    }
+}
+
+/// What a driver does when one of its passes stores a value that is not finite.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum OnNonFinite {
+    /// Return [`Error::NonFinite`] naming the step, the buffer and the first bad element (the
+    /// pass has written its outputs).
+    #[default]
+    Error,
+    /// Keep going with IEEE propagation (NaN and ∞ flow on, as in plain arithmetic).
+    Propagate,
+}
+
+impl OnNonFinite {
+    /// A driver's step result under this policy: an [`Error::NonFinite`] gets the driver's
+    /// `step` (when the pass did not know it) and is kept ([`OnNonFinite::Error`]) or dropped
+    /// ([`OnNonFinite::Propagate`]); every other result passes through.
+    pub fn filter(self, r: Result<(), Error>, step: u64) -> Result<(), Error> {
+        match r {
+            Err(Error::NonFinite { .. }) if self == OnNonFinite::Propagate => Ok(()),
+            Err(Error::NonFinite {
+                step: None,
+                buffer,
+                index,
+                value,
+            }) => Err(Error::NonFinite {
+                step: Some(step),
+                buffer,
+                index,
+                value,
+            }),
+            other => other,
+        }
+    }
+}
+
+/// What a pass reports about the values it stored, from the pass itself (no extra pass; two
+/// lane operations per vector on the CPU).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Written {
+    /// Some stored value is not finite: NaN, ±∞, or past the storage type's range (an f16
+    /// above 65504 rounds to ∞). [`Error::nonfinite_in`] finds the first.
+    pub nonfinite: bool,
+}
+
+impl Written {
+    /// `Ok` when every stored value is finite; else the [`Error::NonFinite`] naming `buffer`
+    /// (just written, as `t`) at `step` and its first bad element (a scan on the error path
+    /// only).
+    pub fn check(
+        self,
+        step: Option<u64>,
+        buffer: &'static str,
+        t: TensorRef<'_>,
+    ) -> Result<(), Error> {
+        match self.nonfinite.then(|| Error::nonfinite_in(step, buffer, t)) {
+            Some(Some(e)) => Err(e),
+            _ => Ok(()),
+        }
+    }
+
+    /// Both reports together (a value that is not finite in either).
+    pub fn and(self, other: Written) -> Written {
+        Written {
+            nonfinite: self.nonfinite | other.nonfinite,
+        }
     }
 }
 
@@ -94,14 +161,15 @@ impl Backend {
         coefs: &OuBankCoefs,
         key: NoiseKey,
         offset: u64,
-    ) -> Result<(), Error> {
+    ) -> Result<Written, Error> {
         #[cfg(feature = "cuda")]
         if self == Backend::Cuda {
             return crate::runtime::cuda::staging::host_ou_bank(state, k, out, coefs, key, offset);
         }
         let lanes = CpuLanes::for_backend(self)?;
-        run_chunked(OuBank::new(state, k, out, coefs, key, offset)?, lanes);
-        Ok(())
+        Ok(Written {
+            nonfinite: run_chunked(OuBank::new(state, k, out, coefs, key, offset)?, lanes),
+        })
     }
 
     /// `milstein` on this backend (exact definition: [`ito_kernels::milstein`]; the SDE-level
@@ -115,14 +183,15 @@ impl Backend {
         h: TensorRef<'_>,
         dt: f32,
         noise: Noise,
-    ) -> Result<(), Error> {
+    ) -> Result<Written, Error> {
         #[cfg(feature = "cuda")]
         if self == Backend::Cuda {
             return crate::runtime::cuda::staging::host_milstein(x, f, g, h, dt, noise);
         }
         let lanes = CpuLanes::for_backend(self)?;
-        run_chunked(Milstein::new(x, f, g, h, dt, noise)?, lanes);
-        Ok(())
+        Ok(Written {
+            nonfinite: run_chunked(Milstein::new(x, f, g, h, dt, noise)?, lanes),
+        })
     }
 
     /// `brownian_tree` on this backend: y\[i\] = Σⱼ cⱼ·N(seed, streamⱼ, stepⱼ, offset + i)
@@ -134,14 +203,15 @@ impl Backend {
         seed: u64,
         terms: &[Term],
         offset: u64,
-    ) -> Result<(), Error> {
+    ) -> Result<Written, Error> {
         #[cfg(feature = "cuda")]
         if self == Backend::Cuda {
             return crate::runtime::cuda::staging::host_brownian_tree(y, seed, terms, offset);
         }
         let lanes = CpuLanes::for_backend(self)?;
-        run_chunked(BrownianTree::new(y, seed, terms, offset)?, lanes);
-        Ok(())
+        Ok(Written {
+            nonfinite: run_chunked(BrownianTree::new(y, seed, terms, offset)?, lanes),
+        })
     }
 
     /// `lincomb` on this backend (see [`lincomb`]).
@@ -152,14 +222,15 @@ impl Backend {
         inputs: &[TensorRef<'_>],
         coefs: &LincombCoefs,
         noise: Option<Noise>,
-    ) -> Result<(), Error> {
+    ) -> Result<Written, Error> {
         #[cfg(feature = "cuda")]
         if self == Backend::Cuda {
             return crate::runtime::cuda::staging::host_lincomb(y, y2, inputs, coefs, noise);
         }
         let lanes = CpuLanes::for_backend(self)?;
-        run_chunked(Lincomb::new(y, y2, inputs, coefs, noise)?, lanes);
-        Ok(())
+        Ok(Written {
+            nonfinite: run_chunked(Lincomb::new(y, y2, inputs, coefs, noise)?, lanes),
+        })
     }
 
     /// One `lincomb` per sample of `sample_len` elements (of `y` and of every input), sample b
@@ -178,7 +249,7 @@ impl Backend {
         inputs: &[TensorRef<'_>],
         sample_len: usize,
         per_sample: F,
-    ) -> Result<(), Error>
+    ) -> Result<Written, Error>
     where
         F: Fn(usize) -> (LincombCoefs, Option<Noise>) + Sync,
     {
@@ -208,7 +279,7 @@ impl Backend {
         first: usize,
         sample_len: usize,
         per_sample: &F,
-    ) -> Result<(), Error>
+    ) -> Result<Written, Error>
     where
         F: Fn(usize) -> (LincombCoefs, Option<Noise>) + Sync,
     {
@@ -224,7 +295,8 @@ impl Backend {
             || self.lincomb_samples(y_left, &left, first, sample_len, per_sample),
             || self.lincomb_samples(y_right, &right, first + mid, sample_len, per_sample),
         );
-        a.and(b)
+        // The lowest-index error whatever the split; else both reports.
+        Ok(a?.and(b?))
     }
 
     /// Samples `first …` of [`Backend::lincomb_per_sample`], one call after another.
@@ -235,13 +307,14 @@ impl Backend {
         first: usize,
         sample_len: usize,
         per_sample: &F,
-    ) -> Result<(), Error>
+    ) -> Result<Written, Error>
     where
         F: Fn(usize) -> (LincombCoefs, Option<Noise>),
     {
         let samples = y.len().checked_div(sample_len).unwrap_or(0);
         let (mut y, mut rest) = (y, inputs.to_vec());
         let mut sample_inputs = Vec::with_capacity(rest.len());
+        let mut written = Written::default();
         for b in first..first + samples {
             let (y_sample, y_rest) = y.split_at(sample_len);
             sample_inputs.clear();
@@ -251,10 +324,10 @@ impl Backend {
                 *t = t_rest;
             }
             let (coefs, noise) = per_sample(b);
-            self.lincomb(y_sample, None, &sample_inputs, &coefs, noise)?;
+            written = written.and(self.lincomb(y_sample, None, &sample_inputs, &coefs, noise)?);
             y = y_rest;
         }
-        Ok(())
+        Ok(written)
     }
 
     /// `fill_normal` on this backend (see [`fill_normal`]).
@@ -264,14 +337,15 @@ impl Backend {
         mean: f32,
         std: f32,
         noise: Noise,
-    ) -> Result<(), Error> {
+    ) -> Result<Written, Error> {
         #[cfg(feature = "cuda")]
         if self == Backend::Cuda {
             return crate::runtime::cuda::staging::host_fill_normal(y, mean, std, noise);
         }
         let lanes = CpuLanes::for_backend(self)?;
-        run_chunked(FillNormal::new(y, mean, std, noise)?, lanes);
-        Ok(())
+        Ok(Written {
+            nonfinite: run_chunked(FillNormal::new(y, mean, std, noise)?, lanes),
+        })
     }
 
     /// `reduce` on this backend (see [`reduce`]).
@@ -374,10 +448,11 @@ impl Backend {
     /// means), and pass 2 applies x ← x + ε·score + √(2ε)·z with the same z, regenerated. The
     /// noise of element i is N(key, noise.offset + i). Returns the ε of each sample; a sample
     /// whose ε is not finite (a zero or non-finite score norm) is an error, reported before
-    /// anything is written.
+    /// anything is written; an updated x that is not finite is an [`Error::NonFinite`] after
+    /// the write (from pass 2's own report).
     pub fn langevin_step(
         self,
-        x: TensorMut<'_>,
+        mut x: TensorMut<'_>,
         score: TensorRef<'_>,
         sample_len: usize,
         c: &Corrector,
@@ -418,7 +493,7 @@ impl Backend {
                 format!("sample {b}: ε = {e}"),
             ));
         }
-        self.lincomb_per_sample(x, &[score], sample_len, |b| {
+        let written = self.lincomb_per_sample(x.reborrow(), &[score], sample_len, |b| {
             let e = eps[b];
             let mut coefs = LincombCoefs {
                 y: 1.0,
@@ -432,6 +507,7 @@ impl Backend {
             };
             (coefs, Some(key))
         })?;
+        written.check(None, "x", x.as_ref())?;
         Ok(eps)
     }
 }
@@ -476,19 +552,21 @@ impl LanesFn for Leaves<'_, '_, '_> {
 
 /// The fused linear combination, on the selected backend:
 /// `y ← c_y·y + Σ cⱼ·aⱼ + (c_z + Σ eⱼ·aⱼ)·N` and optionally `y2 ← d_y·y + Σ dⱼ·aⱼ`,
-/// in one pass (exact definition: [`ito_kernels::lincomb`]).
+/// in one pass (exact definition: [`ito_kernels::lincomb`]). The pass reports whether it stored
+/// a value that is not finite ([`Written`]).
 pub fn lincomb(
     y: TensorMut<'_>,
     y2: Option<TensorMut<'_>>,
     inputs: &[TensorRef<'_>],
     coefs: &LincombCoefs,
     noise: Option<Noise>,
-) -> Result<(), Error> {
+) -> Result<Written, Error> {
     backend()?.lincomb(y, y2, inputs, coefs, noise)
 }
 
-/// `y[i] = mean + std·N(key, noise.offset + i)`, on the selected backend.
-pub fn fill_normal(y: TensorMut<'_>, mean: f32, std: f32, noise: Noise) -> Result<(), Error> {
+/// `y[i] = mean + std·N(key, noise.offset + i)`, on the selected backend (with the pass's
+/// non-finite report, [`Written`]).
+pub fn fill_normal(y: TensorMut<'_>, mean: f32, std: f32, noise: Noise) -> Result<Written, Error> {
     backend()?.fill_normal(y, mean, std, noise)
 }
 

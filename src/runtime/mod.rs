@@ -16,6 +16,7 @@ mod kernels;
 pub mod rng;
 
 pub use backend::{available_backends, backend, set_backend, Backend};
-pub use error::{try_collect, try_vec, Error};
+pub use error::{first_nonfinite, try_collect, try_vec, Error, NonFiniteValue};
 pub use exec::CHUNK;
 pub use kernels::{fill_normal, lincomb, reduce};
+pub use kernels::{OnNonFinite, Written};

@@ -280,14 +280,17 @@ impl BrownianTree {
 
     /// y ← Σⱼ cⱼ·Z(nodeⱼ) for `terms` of this tree's queries ([`BrownianTree::terms`],
     /// [`BrownianTree::scaled_terms`]), one pass on `backend`, under the tree's source.
+    /// A combination that is not finite (weights scaled past f32) is [`Error::NonFinite`].
     pub fn combine_on(
         &self,
         backend: Backend,
         terms: &[Term],
-        y: TensorMut<'_>,
+        mut y: TensorMut<'_>,
     ) -> Result<(), Error> {
         let at = self.noise.noise(NoiseUse::Tree, 0, y.len())?;
-        backend.brownian_tree(y, self.noise.seed, terms, at.offset)
+        backend
+            .brownian_tree(y.reborrow(), self.noise.seed, terms, at.offset)?
+            .check(None, "y", y.as_ref())
     }
 }
 
@@ -347,7 +350,7 @@ impl BrownianSweep {
 
     /// Writes the next increment W(t_k, t_{k+1}) into `dw` and moves on; returns false (and
     /// writes nothing) once the grid is exhausted.
-    pub fn next_increment(&mut self, dw: TensorMut<'_>) -> Result<bool, Error> {
+    pub fn next_increment(&mut self, mut dw: TensorMut<'_>) -> Result<bool, Error> {
         if self.k + 1 >= self.times.len() {
             return Ok(false);
         }
@@ -363,7 +366,9 @@ impl BrownianSweep {
         c.inputs[1] = -1.0;
         let inputs: [TensorRef<'_>; 2] =
             [self.w_next.as_slice().into(), self.w_prev.as_slice().into()];
-        self.backend.lincomb(dw, None, &inputs, &c, None)?;
+        self.backend
+            .lincomb(dw.reborrow(), None, &inputs, &c, None)?
+            .check(Some(self.k as u64), "dw", dw.as_ref())?;
         std::mem::swap(&mut self.w_prev, &mut self.w_next);
         self.k += 1;
         Ok(true)

@@ -368,6 +368,20 @@ impl Transition {
         let at = noise
             .with_stream(stream)
             .noise(NoiseUse::OuBank, step, state.len() / k.max(1))?;
-        crate::runtime::backend()?.ou_bank(state, k, out, &self.coefs(), at.key, at.offset)
+        let mut out = out;
+        let mut state = state;
+        let written = crate::runtime::backend()?.ou_bank(
+            state.reborrow(),
+            k,
+            out.as_mut().map(|o| o.reborrow()),
+            &self.coefs(),
+            at.key,
+            at.offset,
+        )?;
+        written.check(Some(step.into()), "state", state.as_ref())?;
+        match out {
+            Some(o) => written.check(Some(step.into()), "out", o.as_ref()),
+            None => Ok(()),
+        }
     }
 }

@@ -32,7 +32,7 @@ fn scalar_lincomb(case: &LincombCase) -> (Buf, Option<Buf>) {
     case.run(|y, y2, inputs, coefs, noise| {
         Backend::Scalar
             .lincomb(y, y2, inputs, coefs, noise)
-            .expect("valid case")
+            .expect("valid case");
     })
 }
 

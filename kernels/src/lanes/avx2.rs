@@ -226,6 +226,20 @@ impl Lanes for Avx2 {
         // SAFETY: token.
         unsafe { _mm256_blendv_ps(if_clear, if_set, _mm256_castsi256_ps(mask)) }
     }
+    #[inline(always)]
+    fn flag_not_below(self, acc: __m256i, a: __m256, limit: __m256) -> __m256i {
+        // SAFETY: token.
+        unsafe {
+            // Not-less-than, unordered: set for |a| ≥ limit and for NaN.
+            let flag = _mm256_cmp_ps::<_CMP_NLT_UQ>(self.abs(a), limit);
+            _mm256_or_si256(acc, _mm256_castps_si256(flag))
+        }
+    }
+    #[inline(always)]
+    fn any_u(self, a: __m256i) -> bool {
+        // SAFETY: token.
+        unsafe { _mm256_testz_si256(a, a) == 0 }
+    }
 
     #[inline(always)]
     fn interleave4(self, z: [__m256; 4]) -> [__m256; 4] {

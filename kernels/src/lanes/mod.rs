@@ -103,6 +103,12 @@ pub trait Lanes: Copy {
     fn bits_to_f32(self, a: Self::U) -> Self::F;
     /// `if_set` where `mask` is all ones, else `if_clear`.
     fn select(self, mask: Self::U, if_set: Self::F, if_clear: Self::F) -> Self::F;
+    /// `acc` with every lane set where `a` is not below `limit` in magnitude: |a| ≥ limit, or
+    /// NaN. With `limit` the storage type's overflow threshold this flags the lanes whose store
+    /// is not finite (the non-finite report every pass keeps).
+    fn flag_not_below(self, acc: Self::U, a: Self::F, limit: Self::F) -> Self::U;
+    /// Whether any lane of `a` is non-zero.
+    fn any_u(self, a: Self::U) -> bool;
 
     /// Transposes four vectors that hold words 0–3 of `WIDTH` consecutive Philox blocks into
     /// element order: output vector v, lane k is input `z[(v·W + k) % 4]` at lane `(v·W + k) / 4`.

@@ -186,6 +186,20 @@ impl Lanes for Neon {
         // SAFETY: NEON baseline.
         unsafe { vbslq_f32(mask, if_set, if_clear) }
     }
+    #[inline(always)]
+    fn flag_not_below(self, acc: uint32x4_t, a: float32x4_t, limit: float32x4_t) -> uint32x4_t {
+        // SAFETY: NEON baseline.
+        unsafe {
+            // |a| < limit is false for NaN: its complement flags NaN and |a| ≥ limit.
+            let below = vcltq_f32(vabsq_f32(a), limit);
+            vorrq_u32(acc, vmvnq_u32(below))
+        }
+    }
+    #[inline(always)]
+    fn any_u(self, a: uint32x4_t) -> bool {
+        // SAFETY: NEON baseline.
+        unsafe { vmaxvq_u32(a) != 0 }
+    }
 
     #[inline(always)]
     fn interleave4(self, z: [float32x4_t; 4]) -> [float32x4_t; 4] {

@@ -162,6 +162,14 @@ impl<L: Lanes> Lanes for Pair<L> {
     fn select(self, mask: Self::U, if_set: Self::F, if_clear: Self::F) -> Self::F {
         both!(self, select, mask, if_set, if_clear)
     }
+    #[inline(always)]
+    fn flag_not_below(self, acc: Self::U, a: Self::F, limit: Self::F) -> Self::U {
+        both!(self, flag_not_below, acc, a, limit)
+    }
+    #[inline(always)]
+    fn any_u(self, a: Self::U) -> bool {
+        self.0.any_u(self.0.or_u(a[0], a[1]))
+    }
 
     #[inline(always)]
     fn interleave4(self, z: [Self::F; 4]) -> [Self::F; 4] {

@@ -128,6 +128,15 @@ impl Lanes for Scalar {
     fn select(self, mask: u32, if_set: f32, if_clear: f32) -> f32 {
         f32::from_bits((mask & if_set.to_bits()) | (!mask & if_clear.to_bits()))
     }
+    #[inline(always)]
+    fn flag_not_below(self, acc: u32, a: f32, limit: f32) -> u32 {
+        // `!(|a| < limit)`: true for NaN as well.
+        acc | if a.abs() < limit { 0 } else { u32::MAX }
+    }
+    #[inline(always)]
+    fn any_u(self, a: u32) -> bool {
+        a != 0
+    }
 
     #[inline(always)]
     fn interleave4(self, z: [f32; 4]) -> [f32; 4] {

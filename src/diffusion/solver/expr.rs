@@ -25,6 +25,17 @@ pub enum Slot {
 }
 
 impl Slot {
+    /// The buffer's name in errors: `x`, `model_out`, `mean`, `stage` or `history`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Slot::State => "x",
+            Slot::Model => "model_out",
+            Slot::Mean => "mean",
+            Slot::Stage => "stage",
+            Slot::History(_) => "history",
+        }
+    }
+
     fn index(self) -> usize {
         match self {
             Slot::State => 0,

@@ -17,7 +17,15 @@ use ito_kernels::reduce::{check_reduce_lengths, SegmentStats};
 use ito_kernels::storage::{TensorMut, TensorRef};
 
 use super::device::{driver, CudaDevice, DeviceRef};
-use crate::runtime::Error;
+use crate::runtime::{first_nonfinite, Error, Written};
+
+/// The non-finite report of staged outputs: a scan of the host copies (the kernels on the
+/// device do not report yet; this path synchronises anyway).
+fn reported(outputs: &[TensorRef<'_>]) -> Written {
+    Written {
+        nonfinite: outputs.iter().any(|t| first_nonfinite(*t).is_some()),
+    }
+}
 
 /// `Backend::Cuda.langevin_norms` on a host tensor (see [`host_lincomb`]).
 pub(crate) fn host_langevin_norms(
@@ -54,33 +62,34 @@ pub(crate) fn host_langevin_norms(
 
 /// `Backend::Cuda.brownian_tree` on a host tensor (see [`host_lincomb`]).
 pub(crate) fn host_brownian_tree(
-    y: TensorMut<'_>,
+    mut y: TensorMut<'_>,
     seed: u64,
     terms: &[Term],
     offset: u64,
-) -> Result<(), Error> {
+) -> Result<Written, Error> {
     check_brownian_tree(y.len(), terms, offset)?;
     if y.is_empty() {
-        return Ok(());
+        return Ok(Written::default());
     }
     let dev = host_device()?;
     let mut d = dev.alloc(y.dtype(), y.len())?;
     dev.brownian_tree(d.as_mut(), seed, terms, offset)?;
-    dev.download(&d, y)
+    dev.download(&d, y.reborrow())?;
+    Ok(reported(&[y.as_ref()]))
 }
 
 /// `Backend::Cuda.milstein` on host tensors (see [`host_lincomb`]).
 pub(crate) fn host_milstein(
-    x: TensorMut<'_>,
+    mut x: TensorMut<'_>,
     f: TensorRef<'_>,
     g: TensorRef<'_>,
     h: TensorRef<'_>,
     dt: f32,
     noise: Noise,
-) -> Result<(), Error> {
+) -> Result<Written, Error> {
     check_milstein(x.len(), f.len(), g.len(), h.len(), dt, noise)?;
     if x.is_empty() {
-        return Ok(());
+        return Ok(Written::default());
     }
     let dev = host_device()?;
     let mut dx = dev.upload(x.as_ref())?;
@@ -93,18 +102,19 @@ pub(crate) fn host_milstein(
         dt,
         noise,
     )?;
-    dev.download(&dx, x)
+    dev.download(&dx, x.reborrow())?;
+    Ok(reported(&[x.as_ref()]))
 }
 
 /// `Backend::Cuda.ou_bank` on host tensors (see [`host_lincomb`]).
 pub(crate) fn host_ou_bank(
-    state: TensorMut<'_>,
+    mut state: TensorMut<'_>,
     k: usize,
     out: Option<TensorMut<'_>>,
     coefs: &OuBankCoefs,
     key: NoiseKey,
     offset: u64,
-) -> Result<(), Error> {
+) -> Result<Written, Error> {
     let len = check_ou_bank(
         state.len(),
         k,
@@ -114,7 +124,7 @@ pub(crate) fn host_ou_bank(
         offset,
     )?;
     if len == 0 {
-        return Ok(());
+        return Ok(Written::default());
     }
     let dev = host_device()?;
     let mut ds = dev.upload(state.as_ref())?;
@@ -130,11 +140,13 @@ pub(crate) fn host_ou_bank(
         key,
         offset,
     )?;
-    dev.download(&ds, state)?;
-    if let (Some(d), Some(o)) = (&dout, out) {
-        dev.download(d, o)?;
+    dev.download(&ds, state.reborrow())?;
+    let mut written = reported(&[state.as_ref()]);
+    if let (Some(d), Some(mut o)) = (&dout, out) {
+        dev.download(d, o.reborrow())?;
+        written = written.and(reported(&[o.as_ref()]));
     }
-    Ok(())
+    Ok(written)
 }
 
 /// The device the host-slice entry points use for `Backend::Cuda`: `ITO_CUDA_DEVICE` (an
@@ -161,16 +173,16 @@ fn host_device() -> Result<&'static CudaDevice, Error> {
 /// tests and one-off calls; an engine keeps its tensors on the device and calls
 /// [`CudaDevice::lincomb`].
 pub(crate) fn host_lincomb(
-    y: TensorMut<'_>,
+    mut y: TensorMut<'_>,
     y2: Option<TensorMut<'_>>,
     inputs: &[TensorRef<'_>],
     coefs: &LincombCoefs,
     noise: Option<Noise>,
-) -> Result<(), Error> {
+) -> Result<Written, Error> {
     let lens: Vec<usize> = inputs.iter().map(|t| t.len()).collect();
     let p = LincombParams::new(y.len(), &lens, y2.as_ref().map(|t| t.len()), coefs, noise)?;
     if y.is_empty() {
-        return Ok(());
+        return Ok(Written::default());
     }
     let dev = host_device()?;
     let mut dy = dev.upload(y.as_ref())?;
@@ -190,28 +202,31 @@ pub(crate) fn host_lincomb(
         coefs,
         noise,
     )?;
-    dev.download(&dy, y)?;
-    if let (Some(d), Some(h)) = (&dy2, y2) {
-        dev.download(d, h)?;
+    dev.download(&dy, y.reborrow())?;
+    let mut written = reported(&[y.as_ref()]);
+    if let (Some(d), Some(mut h)) = (&dy2, y2) {
+        dev.download(d, h.reborrow())?;
+        written = written.and(reported(&[h.as_ref()]));
     }
-    Ok(())
+    Ok(written)
 }
 
 /// `Backend::Cuda.fill_normal` on a host tensor (see [`host_lincomb`]).
 pub(crate) fn host_fill_normal(
-    y: TensorMut<'_>,
+    mut y: TensorMut<'_>,
     mean: f32,
     std: f32,
     noise: Noise,
-) -> Result<(), Error> {
+) -> Result<Written, Error> {
     check_fill_normal(y.len(), mean, std, noise)?;
     if y.is_empty() {
-        return Ok(());
+        return Ok(Written::default());
     }
     let dev = host_device()?;
     let mut d = dev.alloc(y.dtype(), y.len())?;
     dev.fill_normal(d.as_mut(), mean, std, noise)?;
-    dev.download(&d, y)
+    dev.download(&d, y.reborrow())?;
+    Ok(reported(&[y.as_ref()]))
 }
 
 /// `Backend::Cuda.reduce` on host tensors (see [`host_lincomb`]).

@@ -10,7 +10,7 @@ use ito_kernels::lanes::Avx2;
 use ito_kernels::lanes::Neon;
 use ito_kernels::lanes::{Lanes, LanesFn, Scalar};
 
-use crate::runtime::backend::{self, Backend};
+use crate::runtime::backend::Backend;
 use crate::runtime::Error;
 
 /// Elements per CPU work item. Fixed, so the split of work never depends on the thread count
@@ -34,14 +34,12 @@ impl CpuLanes {
         match b {
             Backend::Scalar => Ok(CpuLanes::Scalar),
             #[cfg(target_arch = "x86_64")]
-            Backend::Avx2 => {
-                backend::avx2_token()
-                    .map(CpuLanes::Avx2)
-                    .ok_or(Error::BackendUnavailable {
-                        backend: b,
-                        reason: "this CPU lacks AVX2, FMA or F16C",
-                    })
-            }
+            Backend::Avx2 => crate::runtime::backend::avx2_token()
+                .map(CpuLanes::Avx2)
+                .ok_or(Error::BackendUnavailable {
+                    backend: b,
+                    reason: "this CPU lacks AVX2, FMA or F16C",
+                }),
             #[cfg(target_arch = "aarch64")]
             Backend::Neon => Ok(CpuLanes::Neon(Neon::new())),
             _ => Err(Error::BackendUnavailable {

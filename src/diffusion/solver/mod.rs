@@ -12,8 +12,16 @@
 //! DPM-Solver(++) / SDE-DPM-Solver++ on x̃ with the mean-reverting schedule), and on x
 //! otherwise.
 
+mod ddim;
+mod deis;
+mod dpm_multistep;
+mod dpm_singlestep;
+mod euler;
 mod expr;
+mod interpolant;
 mod names;
+mod unipc;
+mod walk;
 
 pub use expr::{Call, Expr, Slot, ThresholdStep, Update, HISTORY};
 pub use names::SOLVER_NAMES;
@@ -24,6 +32,14 @@ use std::sync::Arc;
 use crate::diffusion::grid::Grid;
 use crate::diffusion::schedule::Node;
 use crate::runtime::Error;
+use ddim::Ddim;
+use deis::Deis;
+use dpm_multistep::{DpmKind, DpmMultistep};
+use dpm_singlestep::DpmSinglestep;
+use euler::{Euler, EulerAncestral, Heun};
+use interpolant::{InterpolantOde, InterpolantSde};
+use unipc::UniPc;
+use walk::Walk;
 
 /// What the model predicts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -360,34 +376,122 @@ pub struct Eval {
     pub stage: usize,
 }
 
-/// An earlier prediction kept in a history buffer.
-#[derive(Clone, Copy, Debug)]
-struct Entry {
-    slot: Slot,
-    node: Node,
+/// A solver family's own state and formulas (one file each); [`Plan`] drives it over the
+/// shared [`Walk`].
+#[derive(Clone, Debug)]
+enum Family {
+    DpmMultistep(DpmMultistep),
+    DpmSinglestep(DpmSinglestep),
+    Deis(Deis),
+    UniPc(UniPc),
+    Ddim(Ddim),
+    Euler(Euler),
+    EulerAncestral(EulerAncestral),
+    Heun(Heun),
+    InterpolantOde(InterpolantOde),
+    InterpolantSde(InterpolantSde),
 }
 
-/// The host side of one sampling run (see the module docs).
+impl Family {
+    /// The family of `solver` over `grid` (its state before the first step).
+    fn of(solver: &Solver, grid: &Grid, opts: &PlanOptions) -> Family {
+        let dpm = |order, solver_type, kind| DpmMultistep {
+            order,
+            solver_type,
+            kind,
+        };
+        let single = |order, solver_type, kind| {
+            DpmSinglestep::new(
+                order,
+                solver_type,
+                kind,
+                grid.steps(),
+                opts.lower_order_final,
+                grid.nodes()[grid.steps()].sigma == 0.0,
+            )
+        };
+        match solver.clone() {
+            Solver::DpmMultistep { order, solver_type } => {
+                Family::DpmMultistep(dpm(order, solver_type, DpmKind::Noise))
+            }
+            Solver::DpmppMultistep { order, solver_type } => {
+                Family::DpmMultistep(dpm(order, solver_type, DpmKind::Data))
+            }
+            Solver::SdeDpmppMultistep { order, solver_type } => {
+                Family::DpmMultistep(dpm(order, solver_type, DpmKind::SdeData))
+            }
+            Solver::DpmSinglestep { order, solver_type } => {
+                Family::DpmSinglestep(single(order, solver_type, DpmKind::Noise))
+            }
+            Solver::DpmppSinglestep { order, solver_type } => {
+                Family::DpmSinglestep(single(order, solver_type, DpmKind::Data))
+            }
+            Solver::Deis { order } => Family::Deis(Deis { order }),
+            Solver::UniPc {
+                order,
+                variant,
+                corrector,
+            } => Family::UniPc(UniPc::new(order, variant, corrector)),
+            Solver::Ddim { eta } => Family::Ddim(Ddim { eta }),
+            Solver::Euler { .. } => Family::Euler(Euler),
+            Solver::EulerAncestral { eta } => Family::EulerAncestral(EulerAncestral { eta }),
+            Solver::Heun { .. } => Family::Heun(Heun),
+            Solver::InterpolantOde => Family::InterpolantOde(InterpolantOde),
+            Solver::InterpolantSde { diffusion } => {
+                Family::InterpolantSde(InterpolantSde { diffusion })
+            }
+        }
+    }
+
+    /// The update for the model output at `ev`.
+    fn call(&mut self, w: &mut Walk, ev: &Eval) -> Result<Call, Error> {
+        match self {
+            Family::DpmMultistep(f) => f.call(w),
+            Family::DpmSinglestep(f) => f.call(w),
+            Family::Deis(f) => f.call(w),
+            Family::UniPc(f) => f.call(w),
+            Family::Ddim(f) => f.call(w),
+            Family::Euler(f) => f.call(w, ev),
+            Family::EulerAncestral(f) => f.call(w),
+            Family::Heun(f) => f.call(w, ev),
+            Family::InterpolantOde(f) => f.call(w, ev),
+            Family::InterpolantSde(f) => f.call(w),
+        }
+    }
+
+    /// Where stage > 0 of the current step evaluates: the next node, or for singlestep
+    /// DPM-Solvers node g + j of the group.
+    fn stage_node(&self, w: &Walk) -> Node {
+        match self {
+            Family::DpmSinglestep(f) => f.stage_node(w),
+            _ => w.node(w.step + 1),
+        }
+    }
+
+    /// A state the family keeps over the buffers between steps (UniPC's corrected state),
+    /// whose buffers must stay untouched.
+    fn live(&self) -> Option<&Expr> {
+        match self {
+            Family::UniPc(f) => f.last_sample.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// Buffer `from` was renamed `to`.
+    fn rename(&mut self, from: Slot, to: Slot) {
+        if let Family::UniPc(f) = self {
+            f.last_sample = f.last_sample.map(|l| l.rename(from, to));
+        }
+    }
+}
+
+/// The host side of one sampling run (see the module docs): the solver's family over the
+/// shared walk along the grid.
 #[derive(Clone, Debug)]
 pub struct Plan {
     solver: Solver,
-    param: Param,
-    grid: Grid,
-    opts: PlanOptions,
-    step: usize,
-    stage: usize,
-    /// Earlier predictions, newest first.
-    hist: Vec<Entry>,
-    /// Steps taken so far (the warm-up of multistep methods).
-    lower_order_nums: usize,
-    /// UniPC: the corrected state of the previous step, over the current buffers.
-    last_sample: Option<Expr>,
-    /// Singlestep: diffusers' order list (runs 1, 2, (3) form the groups).
-    order_list: Vec<usize>,
-    /// UniPC: the order of the previous predictor (the corrector's order).
-    prev_order: usize,
-    /// Where the thresholded data prediction of the current evaluation is, if thresholding.
-    thr_slot: Option<Slot>,
+    family: Family,
+    walk: Walk,
 }
 
 impl Plan {
@@ -472,41 +576,26 @@ impl Plan {
                 }
             }
         }
-        let order_list = match &solver {
-            Solver::DpmSinglestep { order, .. } | Solver::DpmppSinglestep { order, .. } => {
-                singlestep_orders(
-                    *order,
-                    grid.steps(),
-                    opts.lower_order_final,
-                    grid.nodes()[grid.steps()].sigma == 0.0,
-                )
-            }
-            _ => vec![],
+        let churn = match &solver {
+            Solver::Euler { churn } | Solver::Heun { churn } => *churn,
+            _ => Churn::NONE,
         };
+        let family = Family::of(&solver, &grid, &opts);
         Ok(Plan {
             solver,
-            param,
-            grid,
-            opts,
-            step: 0,
-            stage: 0,
-            hist: Vec::with_capacity(HISTORY),
-            lower_order_nums: 0,
-            last_sample: None,
-            order_list,
-            prev_order: 0,
-            thr_slot: None,
+            family,
+            walk: Walk::new(param, grid, opts, churn),
         })
     }
 
     /// The grid.
     pub fn grid(&self) -> &Grid {
-        &self.grid
+        &self.walk.grid
     }
 
     /// The options.
     pub fn options(&self) -> &PlanOptions {
-        &self.opts
+        &self.walk.opts
     }
 
     /// The solver.
@@ -516,23 +605,23 @@ impl Plan {
 
     /// Whether the steps read a mean tensor μ ([`PlanOptions::has_mean`]).
     pub fn has_mean(&self) -> bool {
-        self.opts.has_mean
+        self.walk.opts.has_mean
     }
 
     /// Whether every step has been taken.
     pub fn is_done(&self) -> bool {
-        self.step >= self.grid.steps()
+        self.walk.step >= self.walk.grid.steps()
     }
 
     /// The grid step the next evaluation belongs to.
     pub fn step(&self) -> usize {
-        self.step
+        self.walk.step
     }
 
     /// A call to run on the initial state before the first evaluation (the churn of step 0),
     /// or None.
     pub fn init(&self) -> Option<Call> {
-        let (noise, _) = self.churn_noise(0)?;
+        let (noise, _) = self.walk.churn_noise(0)?;
         Some(Call {
             out: Slot::State,
             value: Expr::of(Slot::State),
@@ -542,157 +631,9 @@ impl Plan {
         })
     }
 
-    fn node(&self, i: usize) -> Node {
-        self.grid.nodes()[i]
-    }
-
-    /// Churn before step `k`: (noise scale on the state, raised noise level σ̂/α), or None.
-    fn churn_noise(&self, k: usize) -> Option<(f64, f64)> {
-        let churn = match &self.solver {
-            Solver::Euler { churn } | Solver::Heun { churn } => churn,
-            _ => return None,
-        };
-        if k >= self.grid.steps() || churn.s_churn == 0.0 {
-            return None;
-        }
-        let n = self.node(k);
-        let s = n.sigma_ve();
-        if !(s >= churn.s_tmin && s <= churn.s_tmax) {
-            return None;
-        }
-        let gamma = (churn.s_churn / self.grid.steps() as f64).min(std::f64::consts::SQRT_2 - 1.0);
-        let s_hat = s * (1.0 + gamma);
-        Some((
-            n.alpha * (s_hat * s_hat - s * s).sqrt() * churn.s_noise,
-            s_hat,
-        ))
-    }
-
-    /// The node of the start of step k as the model sees it (churn raises σ).
-    fn start_node(&self, k: usize) -> Node {
-        let n = self.node(k);
-        match self.churn_noise(k) {
-            Some((_, s_hat)) => Node {
-                sigma: n.alpha * s_hat,
-                ..n
-            },
-            None => n,
-        }
-    }
-
     /// Where the model must be evaluated next (None once done).
     pub fn eval(&self) -> Option<Eval> {
-        if self.is_done() {
-            return None;
-        }
-        let (at, node) = match self.stage {
-            0 => (Slot::State, self.start_node(self.step)),
-            _ => (Slot::Stage, self.stage_node()),
-        };
-        Some(Eval {
-            at,
-            node,
-            step: self.step,
-            stage: self.stage,
-        })
-    }
-
-    fn stage_node(&self) -> Node {
-        match &self.solver {
-            Solver::DpmSinglestep { .. } | Solver::DpmppSinglestep { .. } => {
-                self.node(self.step + self.stage)
-            }
-            _ => self.node(self.step + 1),
-        }
-    }
-
-    /// The model output's data prediction x̃₀ and noise prediction ε̂ at `at` (node `n`), over
-    /// the buffers; x̃ = at − μ.
-    fn predictions(&self, at: Slot, n: &Node) -> (Expr, Expr) {
-        let x = self.shifted(at);
-        if let Some(slot) = self.thr_slot {
-            let x0 = Expr::of(slot);
-            return (x0, (1.0 / n.sigma) * (x - n.alpha * x0));
-        }
-        let m = Expr::of(Slot::Model);
-        let (a, s) = (n.alpha, n.sigma);
-        match self.param {
-            Param::Eps => ((1.0 / a) * (x - s * m), m),
-            Param::Data => {
-                let x0 = self.shifted(Slot::Model);
-                (x0, (1.0 / s) * (x - a * x0))
-            }
-            Param::V => {
-                let k = 1.0 / (a * a + s * s);
-                ((a * k) * x - (s * k) * m, (s * k) * x + (a * k) * m)
-            }
-            Param::Velocity => {
-                let (da, ds) = (n.d_alpha, n.d_sigma);
-                let det = a * ds - s * da;
-                (
-                    (ds / det) * x - (s / det) * m,
-                    (a / det) * m - (da / det) * x,
-                )
-            }
-        }
-    }
-
-    /// `slot − μ` when a mean is given, else `slot`.
-    fn shifted(&self, slot: Slot) -> Expr {
-        if self.opts.has_mean {
-            Expr::of(slot) - Expr::of(Slot::Mean)
-        } else {
-            Expr::of(slot)
-        }
-    }
-
-    /// Back from x̃ to x.
-    fn unshift(&self, e: Expr) -> Expr {
-        if self.opts.has_mean {
-            e + Expr::of(Slot::Mean)
-        } else {
-            e
-        }
-    }
-
-    /// A history buffer that neither the live history nor `value` uses.
-    fn free_slot(&self, value: &Expr, also: Option<&Expr>) -> Result<Slot, Error> {
-        (0..HISTORY)
-            .map(Slot::History)
-            .find(|s| {
-                value.coef(*s) == 0.0
-                    && Some(*s) != self.thr_slot
-                    && also.is_none_or(|e| e.coef(*s) == 0.0)
-                    && !self.hist.iter().any(|e| e.slot == *s)
-            })
-            .ok_or(Error::config(
-                "plan",
-                "a free history buffer (internal limit reached)",
-                HISTORY,
-            ))
-    }
-
-    fn push_history(&mut self, slot: Slot, node: Node, keep: usize) {
-        self.hist.insert(0, Entry { slot, node });
-        self.hist.truncate(keep);
-    }
-
-    /// The order a multistep method uses at step k (diffusers' warm-up and final-step rules;
-    /// a step into a noise-free node is always first order).
-    fn multistep_order(&self, order: usize) -> usize {
-        let k = self.step;
-        let steps = self.grid.steps();
-        let clean_end = self.node(k + 1).sigma == 0.0;
-        let short = self.opts.lower_order_final && steps < 15;
-        let last = k + 1 == steps;
-        if clean_end || (last && (self.opts.euler_at_final || short)) {
-            return 1;
-        }
-        let mut o = order.min(self.lower_order_nums + 1);
-        if k + 2 == steps && short {
-            o = o.min(2);
-        }
-        o
+        self.walk.eval(|w| self.family.stage_node(w))
     }
 
     /// The update for the model output just submitted, and the move to the next evaluation.
@@ -700,13 +641,13 @@ impl Plan {
         let ev = self.eval().ok_or(Error::config(
             "plan",
             "no further model output (all steps taken)",
-            self.step,
+            self.walk.step,
         ))?;
-        let threshold = match self.opts.thresholding {
+        let threshold = match self.walk.opts.thresholding {
             Some(th) => {
-                let (x0, _) = self.predictions(ev.at, &ev.node);
-                let slot = self.free_slot(&x0, self.last_sample.as_ref())?;
-                self.thr_slot = Some(slot);
+                let (x0, _) = self.walk.predictions(ev.at, &ev.node);
+                let slot = self.walk.free_slot(&x0, self.family.live())?;
+                self.walk.thr_slot = Some(slot);
                 Some(ThresholdStep {
                     x0: Call {
                         out: slot,
@@ -723,52 +664,24 @@ impl Plan {
             None => None,
         };
         let result = self.family_call(&ev);
-        self.thr_slot = None;
+        self.walk.thr_slot = None;
         let mut call = result?;
         // A history entry that would copy the thresholded prediction keeps its slot instead.
         if let (Some(t), Some((s, e))) = (&threshold, call.store) {
             if e == Expr::of(t.x0.out) {
                 call.store = None;
-                for h in self.hist.iter_mut().filter(|h| h.slot == s) {
+                for h in self.walk.hist.iter_mut().filter(|h| h.slot == s) {
                     h.slot = t.x0.out;
                 }
-                self.last_sample = self.last_sample.map(|l| l.rename(s, t.x0.out));
+                self.family.rename(s, t.x0.out);
             }
         }
         Ok(Update { threshold, call })
     }
 
+    /// The family's update, refused when the grid gave it coefficients that are not finite.
     fn family_call(&mut self, ev: &Eval) -> Result<Call, Error> {
-        let ev = *ev;
-        let call = match self.solver.clone() {
-            Solver::DpmMultistep { order, solver_type } => {
-                self.dpm_multistep(order, solver_type, Family::Noise)?
-            }
-            Solver::DpmppMultistep { order, solver_type } => {
-                self.dpm_multistep(order, solver_type, Family::Data)?
-            }
-            Solver::SdeDpmppMultistep { order, solver_type } => {
-                self.dpm_multistep(order, solver_type, Family::SdeData)?
-            }
-            Solver::DpmSinglestep { solver_type, .. } => {
-                self.dpm_singlestep(solver_type, Family::Noise)?
-            }
-            Solver::DpmppSinglestep { solver_type, .. } => {
-                self.dpm_singlestep(solver_type, Family::Data)?
-            }
-            Solver::Deis { order } => self.deis(order)?,
-            Solver::UniPc {
-                order,
-                variant,
-                corrector,
-            } => self.unipc(order, variant, corrector)?,
-            Solver::Ddim { eta } => self.ddim(eta)?,
-            Solver::Euler { .. } => self.euler(&ev)?,
-            Solver::EulerAncestral { eta } => self.euler_ancestral(eta)?,
-            Solver::Heun { .. } => self.heun(&ev)?,
-            Solver::InterpolantOde => self.interpolant_ode(&ev)?,
-            Solver::InterpolantSde { diffusion } => self.interpolant_sde(&diffusion)?,
-        };
+        let call = self.family.call(&mut self.walk, ev)?;
         if !(call.value.is_finite()
             && call.noise.is_finite()
             && call.store.is_none_or(|(_, e)| e.is_finite()))
@@ -776,78 +689,9 @@ impl Plan {
             return Err(Error::config(
                 "grid",
                 "nodes that give finite solver coefficients",
-                self.step,
+                self.walk.step,
             ));
         }
         Ok(call)
     }
-
-    /// Ends the current step: next step, stage 0, and the churn of the next step folded into
-    /// `call`'s noise.
-    fn finish_step(&mut self, mut call: Call) -> Call {
-        self.step += 1;
-        self.stage = 0;
-        if let Some((noise, _)) = self.churn_noise(self.step) {
-            debug_assert!(call.noise == 0.0 && call.out == Slot::State);
-            call.noise = noise;
-            call.noise_step = self.step as u32;
-        }
-        call
-    }
-}
-
-/// Which quantity a DPM-Solver works with.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Family {
-    /// ε̂ (DPM-Solver).
-    Noise,
-    /// x̃₀ (DPM-Solver++).
-    Data,
-    /// x̃₀ with the SDE's noise (SDE-DPM-Solver++).
-    SdeData,
-}
-
-mod steps;
-
-/// diffusers' singlestep order list: the order of each grid step's update; a group is a run
-/// 1, 2, (3). With `lower_order_final` (forced by a noise-free end or a step count that is not
-/// a multiple of the order) the last group is shortened; a noise-free end takes order 1.
-fn singlestep_orders(
-    order: usize,
-    steps: usize,
-    lower_order_final: bool,
-    clean_end: bool,
-) -> Vec<usize> {
-    let lower = lower_order_final || clean_end || steps % order != 0;
-    let group: Vec<usize> = (1..=order).collect();
-    let mut v = Vec::with_capacity(steps);
-    if !lower || order == 1 {
-        while v.len() < steps {
-            v.extend_from_slice(&group);
-        }
-        v.truncate(steps);
-    } else {
-        let full = if steps % order == 0 {
-            steps / order - 1
-        } else {
-            steps / order
-        };
-        for _ in 0..full {
-            v.extend_from_slice(&group);
-        }
-        let rest = steps - v.len();
-        if steps % order == 0 {
-            // The last full group becomes 1, 2, …, order−1 followed by a first-order step.
-            v.extend(1..order);
-            v.push(1);
-        } else {
-            v.extend(1..=rest);
-        }
-    }
-    if clean_end {
-        if let Some(last) = v.last_mut() {
-            *last = 1;
-        }
-    }
-    v
 }

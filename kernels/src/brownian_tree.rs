@@ -17,7 +17,7 @@
 use crate::error::{check_finite, ArgError, Problem};
 use crate::lanes::{Lanes, LanesFn, Scalar};
 use crate::noise::NoiseKey;
-use crate::storage::TensorMut;
+use crate::storage::{flagged, TensorMut};
 
 /// The most terms one call takes: two descents of a depth-31 tree (each W(r) needs W(1), one
 /// midpoint per level and its leaf: depth + 2 streams).
@@ -177,7 +177,7 @@ impl LanesFn for Tiles<'_, '_> {
         let w = L::WIDTH;
         let tile = 4 * w as u64;
         let head = ((tile - k.offset % tile) % tile).min(len as u64) as usize;
-        let (mut flags, mut flags1) = (l.splat_u(0), 0u32);
+        let (mut flags, mut flags1) = (l.splat(0.0), 0.0f32);
         let mut i = 0;
         while i < head {
             let v = k.element(i);
@@ -205,6 +205,6 @@ impl LanesFn for Tiles<'_, '_> {
             flags1 = k.y.store_checked(Scalar, i, v, flags1);
             i += 1;
         }
-        l.any_u(flags) || flags1 != 0
+        flagged(l, flags) || flagged(Scalar, flags1)
     }
 }

@@ -103,7 +103,7 @@ impl<'a> FillNormal<'a> {
 
 impl Elementwise for FillNormal<'_> {
     #[inline(always)]
-    fn apply<L: Lanes>(&mut self, l: L, i: usize, z: L::F, flags: L::U) -> L::U {
+    fn apply<L: Lanes>(&mut self, l: L, i: usize, z: L::F, flags: L::F) -> L::F {
         let v = l.fma(l.splat(self.std), z, l.splat(self.mean));
         self.y.store_checked(l, i, v, flags)
     }

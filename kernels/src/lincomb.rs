@@ -25,7 +25,7 @@
 use crate::error::{check_finite, check_len, ArgError, Problem};
 use crate::lanes::{Lanes, LanesFn};
 use crate::noise::{run_elementwise, Elementwise, NoiseKey};
-use crate::storage::{Element, TensorMut, TensorRef};
+use crate::storage::{flag_store, Element, TensorMut, TensorRef};
 use crate::{bf16, f16};
 
 /// The most tensor inputs one call takes (UniPC-3's corrector and next predictor fused).
@@ -356,9 +356,9 @@ trait Operands {
     fn input<L: Lanes>(&self, l: L, j: usize, i: usize) -> L::F;
     fn y<L: Lanes>(&self, l: L, i: usize) -> L::F;
     /// Stores into y; returns `flags` with the lanes set whose stored value is not finite.
-    fn store_y<L: Lanes>(&mut self, l: L, i: usize, v: L::F, flags: L::U) -> L::U;
+    fn store_y<L: Lanes>(&mut self, l: L, i: usize, v: L::F, flags: L::F) -> L::F;
     /// Stores into y2 when there is one (flags as for [`Operands::store_y`]).
-    fn store_y2<L: Lanes>(&mut self, l: L, i: usize, v: L::F, flags: L::U) -> L::U;
+    fn store_y2<L: Lanes>(&mut self, l: L, i: usize, v: L::F, flags: L::F) -> L::F;
     fn has_y2(&self) -> bool;
 }
 
@@ -379,11 +379,11 @@ impl Operands for Mixed<'_> {
         self.y.load(l, i)
     }
     #[inline(always)]
-    fn store_y<L: Lanes>(&mut self, l: L, i: usize, v: L::F, flags: L::U) -> L::U {
+    fn store_y<L: Lanes>(&mut self, l: L, i: usize, v: L::F, flags: L::F) -> L::F {
         self.y.store_checked(l, i, v, flags)
     }
     #[inline(always)]
-    fn store_y2<L: Lanes>(&mut self, l: L, i: usize, v: L::F, flags: L::U) -> L::U {
+    fn store_y2<L: Lanes>(&mut self, l: L, i: usize, v: L::F, flags: L::F) -> L::F {
         match &mut self.y2 {
             Some(t) => t.store_checked(l, i, v, flags),
             None => flags,
@@ -412,16 +412,16 @@ impl<S: Element> Operands for Typed<'_, S> {
         S::load(l, &self.y[i..])
     }
     #[inline(always)]
-    fn store_y<L: Lanes>(&mut self, l: L, i: usize, v: L::F, flags: L::U) -> L::U {
+    fn store_y<L: Lanes>(&mut self, l: L, i: usize, v: L::F, flags: L::F) -> L::F {
         S::store(l, &mut self.y[i..], v);
-        l.flag_not_below(flags, v, l.splat(S::STORE_LIMIT))
+        flag_store(l, flags, v, S::STORE_LIMIT)
     }
     #[inline(always)]
-    fn store_y2<L: Lanes>(&mut self, l: L, i: usize, v: L::F, flags: L::U) -> L::U {
+    fn store_y2<L: Lanes>(&mut self, l: L, i: usize, v: L::F, flags: L::F) -> L::F {
         match &mut self.y2 {
             Some(t) => {
                 S::store(l, &mut t[i..], v);
-                l.flag_not_below(flags, v, l.splat(S::STORE_LIMIT))
+                flag_store(l, flags, v, S::STORE_LIMIT)
             }
             None => flags,
         }
@@ -552,7 +552,7 @@ struct Step<'p, O, const N: usize> {
 
 impl<O: Operands, const N: usize> Elementwise for Step<'_, O, N> {
     #[inline(always)]
-    fn apply<L: Lanes>(&mut self, l: L, i: usize, z: L::F, mut flags: L::U) -> L::U {
+    fn apply<L: Lanes>(&mut self, l: L, i: usize, z: L::F, mut flags: L::F) -> L::F {
         let p = self.p;
         let zero = l.splat(0.0);
         let mut a = [zero; N];

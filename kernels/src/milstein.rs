@@ -147,7 +147,7 @@ impl<'a> Milstein<'a> {
 
 impl Elementwise for Milstein<'_> {
     #[inline(always)]
-    fn apply<L: Lanes>(&mut self, l: L, i: usize, z: L::F, flags: L::U) -> L::U {
+    fn apply<L: Lanes>(&mut self, l: L, i: usize, z: L::F, flags: L::F) -> L::F {
         let x = self.x.load(l, i);
         let (f, g, h) = (self.f.load(l, i), self.g.load(l, i), self.h.load(l, i));
         let s = l.fma(z, z, l.splat(-1.0));

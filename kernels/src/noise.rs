@@ -24,6 +24,7 @@
 use crate::lanes::{Lanes, Scalar};
 use crate::normal::normals_from_block_lanes;
 use crate::philox::philox4x32_lanes;
+use crate::storage::flagged;
 
 /// What a stream of normals is keyed by.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -94,15 +95,16 @@ pub fn tile_normals_inline<L: Lanes>(l: L, key: &NoiseKey, first_block: u64) -> 
 /// A fused elementwise kernel, applied one vector of `L::WIDTH` elements at a time.
 pub trait Elementwise {
     /// Processes elements `i … i + L::WIDTH − 1` (local indices); `z` holds their normals
-    /// (unspecified when the kernel draws no noise). Returns `flags` with the lanes set whose
-    /// stored value is not finite ([`crate::storage::TensorMut::store_checked`]).
-    fn apply<L: Lanes>(&mut self, l: L, i: usize, z: L::F, flags: L::U) -> L::U;
+    /// (unspecified when the kernel draws no noise). Returns `flags` with every stored value
+    /// folded in ([`crate::storage::flag_store`]: NaN in a lane that stored a value that is
+    /// not finite).
+    fn apply<L: Lanes>(&mut self, l: L, i: usize, z: L::F, flags: L::F) -> L::F;
 }
 
 /// Runs `op` over local elements `0 … len − 1`, with the normals of global elements
 /// `offset … offset + len − 1` under `key` when `key` is given. Returns whether any stored
-/// value was not finite — the report folded into the pass (two lane ops per vector), so a
-/// caller never needs a second pass to find out.
+/// value was not finite — the report folded into the pass (one fused multiply-add per stored
+/// vector for f32, a compare and an or for f16/bf16), so a caller never needs a second pass.
 ///
 /// The caller guarantees `offset + len` does not overflow `u64` and that `op` accepts
 /// every index below `len`.
@@ -114,7 +116,7 @@ pub fn run_elementwise<L: Lanes, Op: Elementwise>(
     noise: Option<(NoiseKey, u64)>,
 ) -> bool {
     let w = L::WIDTH;
-    let (mut flags, mut flags1) = (l.splat_u(0), 0u32);
+    let (mut flags, mut flags1) = (l.splat(0.0), 0.0f32);
     let Some((key, offset)) = noise else {
         let mut i = 0;
         while i + w <= len {
@@ -125,7 +127,7 @@ pub fn run_elementwise<L: Lanes, Op: Elementwise>(
             flags1 = op.apply(Scalar, i, 0.0, flags1);
             i += 1;
         }
-        return l.any_u(flags) || flags1 != 0;
+        return flagged(l, flags) || flagged(Scalar, flags1);
     };
     let tile = 4 * w as u64;
     let mut i = 0usize;
@@ -137,8 +139,10 @@ pub fn run_elementwise<L: Lanes, Op: Elementwise>(
     }
     while i + 4 * w <= len {
         let z = key.tile_normals(l, (offset + i as u64) / 4);
-        for (v, zv) in z.into_iter().enumerate() {
-            flags = op.apply(l, i + v * w, zv, flags);
+        // Indexed, not `into_iter`: moving the array into an iterator made LLVM copy it
+        // through memory (memcpy per tile) once the flags joined the loop.
+        for (v, zv) in z.iter().enumerate() {
+            flags = op.apply(l, i + v * w, *zv, flags);
         }
         i += 4 * w;
     }
@@ -146,5 +150,5 @@ pub fn run_elementwise<L: Lanes, Op: Elementwise>(
         flags1 = op.apply(Scalar, i, key.normal(offset + i as u64), flags1);
         i += 1;
     }
-    l.any_u(flags) || flags1 != 0
+    flagged(l, flags) || flagged(Scalar, flags1)
 }

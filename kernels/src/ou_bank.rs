@@ -16,7 +16,7 @@
 use crate::error::{check_finite, check_len, ArgError, Problem};
 use crate::lanes::{Lanes, LanesFn, Scalar};
 use crate::noise::NoiseKey;
-use crate::storage::TensorMut;
+use crate::storage::{flagged, TensorMut};
 
 /// The most OU processes per element.
 pub const MAX_K: usize = 8;
@@ -211,7 +211,7 @@ impl<'a> OuBank<'a> {
     /// One vector of elements at local index `i` on lanes `l`, with their two normals; returns
     /// `flags` with the lanes set where a stored plane or output value is not finite.
     #[inline(always)]
-    fn apply<L: Lanes>(&mut self, l: L, i: usize, z1: L::F, z2: L::F, mut flags: L::U) -> L::U {
+    fn apply<L: Lanes>(&mut self, l: L, i: usize, z1: L::F, z2: L::F, mut flags: L::F) -> L::F {
         let c = &self.c;
         let dw = l.mul(l.splat(c.sqrt_h), z1);
         let mut acc = l.splat(0.0);
@@ -251,9 +251,9 @@ impl LanesFn for Tiles<'_, '_> {
         let w = L::WIDTH;
         let tile = 4 * w as u64;
         let head = ((tile - k.offset % tile) % tile).min(len as u64) as usize;
-        let (mut flags, mut flags1) = (l.splat_u(0), 0u32);
+        let (mut flags, mut flags1) = (l.splat(0.0), 0.0f32);
         let mut i = 0;
-        let one = |k: &mut OuBank<'_>, i: usize, flags1: u32| {
+        let one = |k: &mut OuBank<'_>, i: usize, flags1: f32| {
             let g = k.offset + i as u64;
             let (z1, z2) = (k.key1.normal(g), k.key2.normal(g));
             k.apply(Scalar, i, z1, z2, flags1)
@@ -275,6 +275,6 @@ impl LanesFn for Tiles<'_, '_> {
             flags1 = one(k, i, flags1);
             i += 1;
         }
-        l.any_u(flags) || flags1 != 0
+        flagged(l, flags) || flagged(Scalar, flags1)
     }
 }

@@ -225,14 +225,46 @@ impl<'a> TensorMut<'a> {
             TensorMut::Bf16(s) => l.store_bf16(&mut s[i..], v),
         }
     }
-    /// [`TensorMut::store`], returning `flags` with the lanes set whose stored element is not
-    /// finite (see [`Dtype::store_limit`]): the non-finite report of every pass.
+    /// [`TensorMut::store`], folding "the stored element is not finite" into `flags` (see
+    /// [`flag_store`]): the non-finite report of every pass.
     #[inline(always)]
-    pub fn store_checked<L: Lanes>(&mut self, l: L, i: usize, v: L::F, flags: L::U) -> L::U {
-        let limit = self.dtype().store_limit();
-        self.store(l, i, v);
-        l.flag_not_below(flags, v, l.splat(limit))
+    pub fn store_checked<L: Lanes>(&mut self, l: L, i: usize, v: L::F, flags: L::F) -> L::F {
+        // One dispatch for the store and the check, each arm with its constant threshold.
+        match self {
+            TensorMut::F32(s) => {
+                l.store_f32(&mut s[i..], v);
+                flag_store(l, flags, v, f32::STORE_LIMIT)
+            }
+            TensorMut::F16(s) => {
+                l.store_f16(&mut s[i..], v);
+                flag_store(l, flags, v, f16::STORE_LIMIT)
+            }
+            TensorMut::Bf16(s) => {
+                l.store_bf16(&mut s[i..], v);
+                flag_store(l, flags, v, bf16::STORE_LIMIT)
+            }
+        }
     }
+}
+
+/// The non-finite report's accumulator: `acc` (+0 in every lane at the start) turns NaN, for
+/// good, in the lanes where `v`'s store under threshold `limit` ([`Dtype::store_limit`]) is
+/// not finite. For f32 (`limit` = ∞) one [`Lanes::nan_sticky`]; for f16 and bf16 a compare
+/// against the threshold whose all-ones mask is OR-ed in (all ones is a NaN).
+#[inline(always)]
+pub fn flag_store<L: Lanes>(l: L, acc: L::F, v: L::F, limit: f32) -> L::F {
+    if limit == f32::INFINITY {
+        l.nan_sticky(acc, v)
+    } else {
+        l.bits_to_f32(l.flag_not_below(l.f32_to_bits(acc), v, l.splat(limit)))
+    }
+}
+
+/// Whether a report accumulator ([`flag_store`]) saw a value that is not finite: any lane
+/// that is not +0.
+#[inline(always)]
+pub fn flagged<L: Lanes>(l: L, acc: L::F) -> bool {
+    l.any_u(l.f32_to_bits(acc))
 }
 
 /// A storage element type, for kernels monomorphised on one type (no per-load dispatch).

@@ -240,6 +240,11 @@ impl Lanes for Avx2 {
         // SAFETY: token.
         unsafe { _mm256_testz_si256(a, a) == 0 }
     }
+    #[inline(always)]
+    fn nan_sticky(self, acc: __m256, v: __m256) -> __m256 {
+        // SAFETY: token. v·0 + acc in one rounding: ±0 + acc for finite v, NaN otherwise.
+        unsafe { _mm256_fmadd_ps(v, _mm256_setzero_ps(), acc) }
+    }
 
     #[inline(always)]
     fn interleave4(self, z: [__m256; 4]) -> [__m256; 4] {

@@ -109,6 +109,11 @@ pub trait Lanes: Copy {
     fn flag_not_below(self, acc: Self::U, a: Self::F, limit: Self::F) -> Self::U;
     /// Whether any lane of `a` is non-zero.
     fn any_u(self, a: Self::U) -> bool;
+    /// `acc` made NaN in every lane where `v` is not finite, unchanged elsewhere: with `acc`
+    /// starting at +0 it stays +0 while every `v` is finite (v − v, or v·0, is ±0 there and
+    /// +0 + ±0 = +0) and turns NaN for good at the first ±∞ or NaN. The f32 stores' part of
+    /// the non-finite report: one fused multiply-add per vector on SIMD lanes.
+    fn nan_sticky(self, acc: Self::F, v: Self::F) -> Self::F;
 
     /// Transposes four vectors that hold words 0–3 of `WIDTH` consecutive Philox blocks into
     /// element order: output vector v, lane k is input `z[(v·W + k) % 4]` at lane `(v·W + k) / 4`.

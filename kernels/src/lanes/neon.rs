@@ -200,6 +200,11 @@ impl Lanes for Neon {
         // SAFETY: NEON baseline.
         unsafe { vmaxvq_u32(a) != 0 }
     }
+    #[inline(always)]
+    fn nan_sticky(self, acc: float32x4_t, v: float32x4_t) -> float32x4_t {
+        // SAFETY: NEON baseline. acc + v·0 in one rounding.
+        unsafe { vfmaq_f32(acc, v, vdupq_n_f32(0.0)) }
+    }
 
     #[inline(always)]
     fn interleave4(self, z: [float32x4_t; 4]) -> [float32x4_t; 4] {

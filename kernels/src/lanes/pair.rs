@@ -170,6 +170,10 @@ impl<L: Lanes> Lanes for Pair<L> {
     fn any_u(self, a: Self::U) -> bool {
         self.0.any_u(self.0.or_u(a[0], a[1]))
     }
+    #[inline(always)]
+    fn nan_sticky(self, acc: Self::F, v: Self::F) -> Self::F {
+        both!(self, nan_sticky, acc, v)
+    }
 
     #[inline(always)]
     fn interleave4(self, z: [Self::F; 4]) -> [Self::F; 4] {

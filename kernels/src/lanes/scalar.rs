@@ -137,6 +137,12 @@ impl Lanes for Scalar {
     fn any_u(self, a: u32) -> bool {
         a != 0
     }
+    #[inline(always)]
+    fn nan_sticky(self, acc: f32, v: f32) -> f32 {
+        // Plain ops, not the software fmaf of `fma`: v·0 is ±0 or NaN, exactly, and so is
+        // the sum.
+        acc + v * 0.0
+    }
 
     #[inline(always)]
     fn interleave4(self, z: [f32; 4]) -> [f32; 4] {

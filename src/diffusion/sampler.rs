@@ -435,17 +435,22 @@ impl<S: Storage> Sampler<S> {
             coefs.inputs[slots.len()] = coefs.noise;
             coefs.noise = 0.0;
         }
+        // First-use buffers are allocated before anything is taken out of the sampler, so a
+        // failed allocation leaves every buffer as it was.
+        if self.buffer(call.out).len() != n {
+            *self.buffer(call.out) = try_vec("n", n, S::default())?;
+        }
+        if let Some((Slot::History(j), _)) = call.store {
+            if self.hist[j].len() != n {
+                self.hist[j] = try_vec("n", n, S::default())?;
+            }
+        }
+        let mut store = match call.store {
+            Some((Slot::History(j), _)) => Some(mem::take(&mut self.hist[j])),
+            Some(_) => Some(try_vec("n", n, S::default())?),
+            None => None,
+        };
         let mut out = mem::take(self.buffer(call.out));
-        if out.len() != n {
-            out = try_vec("n", n, S::default())?;
-        }
-        let mut store = call.store.map(|(s, _)| match s {
-            Slot::History(j) => mem::take(&mut self.hist[j]),
-            _ => Vec::new(),
-        });
-        if let Some(v) = store.as_mut().filter(|v| v.len() != n) {
-            *v = try_vec("n", n, S::default())?;
-        }
         let result = (|| {
             let mut inputs: Vec<TensorRef<'_>> = Vec::with_capacity(slots.len());
             for s in &slots {

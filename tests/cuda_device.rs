@@ -53,16 +53,29 @@ fn require_cuda_turns_a_skip_into_a_failure() {
         return;
     }
     let exe = std::env::current_exe().unwrap();
+    // Under cross-testing (CI runs the aarch64 tests in qemu-user) the child starts through
+    // the same runner cargo used.
+    let runner = std::env::var("CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER")
+        .ok()
+        .filter(|_| cfg!(target_arch = "aarch64"));
     let run = |require: &str| {
-        std::process::Command::new(&exe)
-            .args([
-                "--exact",
-                "require_cuda_turns_a_skip_into_a_failure",
-                "--nocapture",
-            ])
-            .env("ITO_TEST_CHILD", "1")
-            .env("ITO_REQUIRE_CUDA", require)
-            .output()
+        let mut cmd = match &runner {
+            Some(r) => {
+                let mut parts = r.split_whitespace();
+                let mut c = std::process::Command::new(parts.next().unwrap_or("qemu-aarch64"));
+                c.args(parts).arg(&exe);
+                c
+            }
+            None => std::process::Command::new(&exe),
+        };
+        cmd.args([
+            "--exact",
+            "require_cuda_turns_a_skip_into_a_failure",
+            "--nocapture",
+        ])
+        .env("ITO_TEST_CHILD", "1")
+        .env("ITO_REQUIRE_CUDA", require)
+        .output()
     };
     let (Ok(required), Ok(optional)) = (run("1"), run("0")) else {
         eprintln!(

@@ -26,6 +26,11 @@ check_strict() {
     fail=1
   fi
 }
+# A layer's mod.rs sits at the crate root's level: `super::` there names the root.
+if grep -nE '\bsuper::' src/runtime/mod.rs src/sde/mod.rs src/diffusion/mod.rs; then
+  echo "layer check: a layer's mod.rs reaches the crate root through super::"
+  fail=1
+fi
 check_strict src/runtime 'runtime'
 check_strict src/sde 'runtime|sde'
 check_strict src/diffusion 'runtime|sde|diffusion'

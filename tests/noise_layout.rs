@@ -52,9 +52,11 @@ fn tags_are_the_documented_ones() {
     assert_eq!(at.offset, (2 << 58) | 8);
 }
 
-/// Every use, from neighbouring streams, steps, seeds and offsets (shards overlapping the
-/// same elements): the same logical draw — (seed, use, stream, step, global element) — always
-/// gives the same normals, and two different logical draws never share a block of four.
+/// The layout itself, at the address level: every use, from neighbouring streams, steps,
+/// seeds and offsets (shards overlapping the same elements) — the same logical draw (seed,
+/// use, stream, step, global element) always gives the same normals, and two different
+/// logical draws never share a block of four. (The tests below check that each driver draws
+/// at its documented address.)
 #[test]
 fn no_two_uses_or_streams_coincide() {
     // A logical draw: (seed, use tag, user stream, word variant, step, global element).
@@ -63,7 +65,7 @@ fn no_two_uses_or_streams_coincide() {
     let mut seen: HashMap<[u32; 4], Logical> = HashMap::new();
     let mut blocks = 0;
     for seed in [0u64, 1] {
-        for use_ in NoiseUse::ALL {
+        for &use_ in NoiseUse::ALL {
             for stream in [0u32, 1, 2, 3, u32::MAX >> 1] {
                 for step in [0u32, 1, 2, 8] {
                     for offset in [0u64, 4, 8, 1 << 20] {

@@ -303,10 +303,12 @@ fn a_nan_drift_is_an_error_from_every_stepper() {
     );
 }
 
-/// Langevin checked only its step size; a NaN score that still gives a finite ε (batch-mean
-/// norms over other samples) now fails on the write, naming the PC sampler's stage.
+/// Langevin checked only its step size. An infinite score now stops the PC sampler at the
+/// predictor that wrote it (point 1's predictor: stage 1·2 + 1; at the corrector the batch
+/// mean makes ε = 0 and the zero term is skipped), and a corrector step whose finite ε
+/// overflows an f16 state is an error after the write.
 #[test]
-fn a_nan_score_stops_the_pc_sampler() {
+fn langevin_results_that_are_not_finite_are_errors() {
     let mut pc = PcSampler::new(PcConfig {
         schedule: Schedule::vp_linear(0.1, 20.0).unwrap(),
         steps: 30,
@@ -342,11 +344,46 @@ fn a_nan_score_stops_the_pc_sampler() {
         matches!(
             err,
             Error::NonFinite {
-                step: Some(_),
+                step: Some(3),
                 buffer: "x",
                 ..
             }
         ),
         "{err:?}"
     );
+    // The stage counts as taken: the next call is point 2's corrector.
+    assert_eq!(pc.next_eval().map(|e| (e.index, e.stage)), Some((2, 0)));
+
+    // The corrector: x = 65000 in f16 and a large signal-to-noise ratio, ε ≈ 2·10⁶.
+    let corrector = Corrector {
+        snr: 1000.0,
+        alpha: 1.0,
+        norms: NormMode::PerSample,
+    };
+    for b in cpu_backends() {
+        let mut x = Buf::filled(Dtype::F16, 32, 65000.0);
+        let s = vec![1.0f32; 32];
+        let at = NoiseSource::new(1).address(ito::NoiseUse::Corrector, 0);
+        let err = ito::diffusion::langevin::langevin_step(
+            b,
+            x.as_mut(),
+            s.as_slice().into(),
+            32,
+            &corrector,
+            at,
+        )
+        .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::NonFinite {
+                    step: None,
+                    buffer: "x",
+                    index: 0,
+                    value: NonFiniteValue::PlusInfinity
+                }
+            ),
+            "{b}: {err:?}"
+        );
+    }
 }

@@ -12,7 +12,7 @@
 //! The sum starts from +0 and takes one fused multiply-add per term, in the order given; the
 //! result rounds once to y's storage type. A term with a zero coefficient is skipped (its
 //! normals are not drawn). Which nodes and weights a query needs, and the node numbering, are
-//! `ito::brownian`'s business; this kernel knows only (stream, step) pairs.
+//! `ito::sde::brownian`'s business; this kernel knows only (stream, step) pairs.
 
 use crate::error::{check_finite, ArgError, Problem};
 use crate::lanes::{Lanes, LanesFn, Scalar};

@@ -76,7 +76,7 @@ fn fold<L: Lanes, const N: usize>(
 }
 
 /// The tensor-free part of a validated call: which terms are present and their coefficients.
-/// Every backend runs from this (the CPU lanes here, the CUDA argument block in `ito::cuda`).
+/// Every backend runs from this (the CPU lanes here, the CUDA argument block in `ito::runtime::cuda`).
 #[derive(Clone, Copy, Debug)]
 #[non_exhaustive]
 pub struct LincombParams {

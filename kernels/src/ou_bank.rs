@@ -1,6 +1,6 @@
 //! `ou_bank`: one exact step of K Ornstein–Uhlenbeck processes per element driven by one
 //! Brownian motion (Markov-approximate fractional Brownian motion; the constants come from
-//! `ito::fbm`). Per element i, with z₁ = N(seed, stream, step, offset + i) and
+//! `ito::sde::fbm`). Per element i, with z₁ = N(seed, stream, step, offset + i) and
 //! z₂ = N(seed, stream + 1, step, offset + i):
 //!
 //! ```text

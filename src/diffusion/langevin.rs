@@ -240,12 +240,14 @@ impl PcSampler {
             ));
         }
         let mut x = try_vec("len", n, 0.0f32)?;
-        backend.fill_normal(
-            x.as_mut_slice().into(),
-            0.0,
-            prior as f32,
-            noise.address(NoiseUse::Initial, 0),
-        )?;
+        backend
+            .fill_normal(
+                x.as_mut_slice().into(),
+                0.0,
+                prior as f32,
+                noise.address(NoiseUse::Initial, 0),
+            )?
+            .check(None, "x", x.as_slice().into())?;
         Ok(PcSampler {
             schedule,
             times,
@@ -337,13 +339,16 @@ impl PcSampler {
                 self.noise.address(NoiseUse::Corrector, step),
             )
             .map(drop);
-            self.on_nonfinite.filter(r, self.stage_number())?;
+            let r = self.on_nonfinite.filter(r, self.stage_number());
+            if r.as_ref().is_err_and(|e| !e.is_nonfinite()) {
+                return r; // nothing was written
+            }
             self.j += 1;
             if self.j == self.corrector_steps && self.predictor == Predictor::None {
                 self.i += 1;
                 self.j = 0;
             }
-            return Ok(());
+            return r;
         }
         let last = self.i + 1 == self.times.len();
         let n = self.times.len() as f64;
@@ -394,7 +399,12 @@ impl PcSampler {
                 .backend
                 .lincomb(self.x.as_mut_slice().into(), None, &[score], &c, noise)?
                 .check(None, "x", self.x.as_slice().into());
-            self.on_nonfinite.filter(r, self.stage_number())?;
+            let r = self.on_nonfinite.filter(r, self.stage_number());
+            if r.is_err() {
+                self.i += 1; // the step was taken: only NonFinite comes after the write
+                self.j = 0;
+                return r;
+            }
         }
         self.i += 1;
         self.j = 0;
@@ -527,12 +537,14 @@ impl AnnealedLangevin {
         }
         noise.check(n)?;
         let mut x = try_vec("len", n, 0.0f32)?;
-        crate::runtime::backend()?.fill_normal(
-            x.as_mut_slice().into(),
-            0.0,
-            sigmas[0] as f32,
-            noise.address(NoiseUse::Initial, 0),
-        )?;
+        crate::runtime::backend()?
+            .fill_normal(
+                x.as_mut_slice().into(),
+                0.0,
+                sigmas[0] as f32,
+                noise.address(NoiseUse::Initial, 0),
+            )?
+            .check(None, "x", x.as_slice().into())?;
         Ok(AnnealedLangevin {
             sigmas,
             steps_per_level,
@@ -610,10 +622,11 @@ impl AnnealedLangevin {
             let r = crate::runtime::backend()?
                 .lincomb(self.x.as_mut_slice().into(), None, &[score], &c, None)?
                 .check(None, "x", self.x.as_slice().into());
-            self.on_nonfinite
-                .filter(r, (levels * self.steps_per_level) as u64)?;
+            // Written either way: the run moves on, then reports.
             self.level += 1;
-            return Ok(());
+            return self
+                .on_nonfinite
+                .filter(r, (levels * self.steps_per_level) as u64);
         }
         // Checked to fit a u32 at construction.
         let step = (at.level * self.steps_per_level + at.step) as u32;
@@ -624,20 +637,23 @@ impl AnnealedLangevin {
             step_size,
             self.noise.address(NoiseUse::Corrector, step),
         );
-        self.on_nonfinite.filter(r, step.into())?;
+        let r = self.on_nonfinite.filter(r, step.into());
+        if r.as_ref().is_err_and(|e| !e.is_nonfinite()) {
+            return r; // nothing was written
+        }
         self.step += 1;
         if self.step == self.steps_per_level {
             self.step = 0;
             self.level += 1;
         }
-        Ok(())
+        r
     }
 }
 
 /// The Langevin–Gibbs sweep of denoising MCMC (Kim & Ye, "Denoising MCMC for accelerating
 /// diffusion-based generative models", 2022): Langevin dynamics in the joint space of data x
 /// and noise level t, alternating a Langevin step in x at each sample's own t,
-/// x ← x + (η_x/2)·∇ₓ log p(x | t) + √η_x·z (one fused pass per sample), with a Langevin step
+/// x ← x + (η_x/2)·∇ₓ log p(x | t) + √η_x·z (one fused pass over the batch), with a Langevin step
 /// in t at the new x, t ← t + (η_t/2)·∂_t log p(x, t) + √η_t·ξ, reflected into [t_min, t_max].
 /// The caller evaluates both scores (∂_t log p per sample from its noise-level model); the
 /// chain's (x, t) then seed a diffusion solver from each sample's t down to 0.

@@ -226,8 +226,9 @@ fn lincomb_coefs(call: &Call) -> Result<(LincombCoefs, Vec<Slot>), Error> {
 impl<S: Storage> Sampler<S> {
     /// A sampler for `n` elements drawing its noise from `noise`: the initial noise under
     /// [`NoiseUse::Initial`], step k's under [`NoiseUse::Step`] at step k (see
-    /// [`crate::runtime::rng`]). Buffers are allocated here (state) or at first use (stage,
-    /// history), fallibly; steps allocate nothing.
+    /// [`crate::runtime::rng`]). Tensor buffers are allocated here (state) or at first use
+    /// (stage, history), fallibly; later steps allocate no tensor (only a few small vectors
+    /// of the step's plan).
     ///
     /// ```
     /// use ito::runtime::rng::NoiseSource;
@@ -260,10 +261,12 @@ impl<S: Storage> Sampler<S> {
     }
 
     /// Draws every step's noise from `tree` (over the grid's time axis, which it must cover)
-    /// instead of the per-step counter: z_k = W(t_{k+1}, t_k)/√(t_k − t_{k+1}), under the
-    /// tree's own noise source (its offset is element 0's). One extra pass per noisy step (the
+    /// instead of the per-step counter: z_k = W(t_{k+1}, t_k)/√(t_k − t_{k+1}), from the
+    /// tree's seed and stream at the sampler's own offset (so shards of a batch that share one
+    /// tree draw their own elements of one Brownian path). One extra pass per noisy step (the
     /// tree's combination), the update reading it as one more input.
     pub fn with_tree_noise(mut self, tree: BrownianTree) -> Result<Self, Error> {
+        let tree = tree.with_offset(self.noise.offset);
         tree.noise().check(self.n)?;
         self.tree = Some(tree);
         Ok(self)
@@ -381,6 +384,12 @@ impl<S: Storage> Sampler<S> {
 
     /// Submits the model output at the point [`Sampler::next_eval`] named and performs the
     /// update: one fused pass.
+    ///
+    /// Errors: a wrong `model_out` length is refused before anything happens. An
+    /// [`Error::NonFinite`] comes after the pass: the step has been taken and written, and the
+    /// run goes on from there if you continue. Any other error (a first-use buffer that cannot
+    /// be allocated, a missing mean, a tree that does not cover the grid) leaves the plan one
+    /// step ahead of the buffers: start a new sampler.
     pub fn advance(&mut self, model_out: TensorRef<'_>) -> Result<(), Error> {
         check_len("model_out", self.n, model_out.len())?;
         self.backend()?;
@@ -447,7 +456,13 @@ impl<S: Storage> Sampler<S> {
         }
         let mut store = match call.store {
             Some((Slot::History(j), _)) => Some(mem::take(&mut self.hist[j])),
-            Some(_) => Some(try_vec("n", n, S::default())?),
+            Some((slot, _)) => {
+                return Err(Error::config(
+                    "plan",
+                    "a second output in a history buffer (internal)",
+                    slot.name(),
+                ))
+            }
             None => None,
         };
         let mut out = mem::take(self.buffer(call.out));
@@ -533,8 +548,9 @@ impl ReferenceSampler {
     }
 
     /// Draws the noise from a Brownian tree, as [`Sampler::with_tree_noise`] does (the same
-    /// f32 normals).
+    /// f32 normals, at this sampler's offset).
     pub fn with_tree_noise(mut self, tree: BrownianTree) -> Result<Self, Error> {
+        let tree = tree.with_offset(self.noise.offset);
         tree.noise().check(self.n)?;
         self.tree = Some(tree);
         Ok(self)

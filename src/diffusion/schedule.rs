@@ -57,21 +57,23 @@ impl DiscreteVp {
             prev = a;
         }
         Ok(DiscreteVp {
-            log_alpha: alphas_cumprod.iter().map(|a| 0.5 * a.ln()).collect(),
+            log_alpha: try_collect("alphas_cumprod", alphas_cumprod.len(), |k| {
+                Ok(0.5 * alphas_cumprod[k].ln())
+            })?,
         })
     }
 
     /// From β₀ … β_{N−1} (each in (0, 1)): ᾱ_k = Π_{j≤k} (1 − β_j).
     pub fn from_betas(betas: &[f64]) -> Result<Self, Error> {
         let mut acc = 1.0;
-        let mut abar = Vec::with_capacity(betas.len());
-        for &b in betas {
+        let abar = try_collect("betas", betas.len(), |k| {
+            let b = betas[k];
             if !(b > 0.0 && b < 1.0) {
                 return Err(Error::config("betas", "values in (0, 1)", b));
             }
             acc *= 1.0 - b;
-            abar.push(acc);
-        }
+            Ok(acc)
+        })?;
         Self::from_alphas_cumprod(&abar)
     }
 
@@ -83,10 +85,10 @@ impl DiscreteVp {
 
     /// √β linear (Stable Diffusion's "scaled_linear").
     pub fn scaled_linear(beta_start: f64, beta_end: f64, n: usize) -> Result<Self, Error> {
-        let b: Vec<f64> = linspace(beta_start.sqrt(), beta_end.sqrt(), n)?
-            .into_iter()
-            .map(|v| v * v)
-            .collect();
+        let mut b = linspace(beta_start.sqrt(), beta_end.sqrt(), n)?;
+        for v in b.iter_mut() {
+            *v *= *v;
+        }
         Self::from_betas(&b)
     }
 

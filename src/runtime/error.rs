@@ -32,7 +32,8 @@ pub enum Error {
         message: String,
     },
     /// A pass stored a value that is not finite — NaN, ±∞, or a value past the storage type's
-    /// range (an f16 above 65504) — reported from the pass itself (no extra pass): typically a
+    /// range (an f16 from 65520 on, which rounds to ∞) — reported from the pass itself (no
+    /// extra pass): typically a
     /// model output that was already NaN, or a coefficient that overflowed. The pass has
     /// written its outputs; drivers that allow IEEE propagation do not return this.
     NonFinite {
@@ -101,6 +102,12 @@ pub fn first_nonfinite(t: TensorRef<'_>) -> Option<(usize, NonFiniteValue)> {
 }
 
 impl Error {
+    /// Whether this is an [`Error::NonFinite`]: the pass has written its outputs (drivers move
+    /// on before they report it), unlike every other error, which comes before any write.
+    pub fn is_nonfinite(&self) -> bool {
+        matches!(self, Error::NonFinite { .. })
+    }
+
     /// The [`Error::NonFinite`] for `buffer` at `step`, when `t` holds a value that is not
     /// finite (the caller's pass reported one; this finds the first, on the error path only).
     pub fn nonfinite_in(step: Option<u64>, buffer: &'static str, t: TensorRef<'_>) -> Option<Self> {
@@ -126,17 +133,7 @@ impl Error {
 /// cannot be had (a user-sized allocation must not abort the process or panic with "capacity
 /// overflow").
 pub fn try_vec<T: Clone>(arg: &'static str, len: usize, value: T) -> Result<Vec<T>, Error> {
-    let mut v = Vec::new();
-    if v.try_reserve_exact(len).is_err() {
-        let bytes = (len as u128) * (core::mem::size_of::<T>() as u128);
-        return Err(Error::config(
-            arg,
-            "a size whose memory can be allocated",
-            format!("{len} elements ({bytes} bytes)"),
-        ));
-    }
-    v.resize(len, value);
-    Ok(v)
+    try_collect(arg, len, |_| Ok(value.clone()))
 }
 
 /// `len` values `f(0) … f(len − 1)` in a vector allocated fallibly (see [`try_vec`]); the first

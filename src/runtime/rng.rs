@@ -103,8 +103,8 @@ pub enum NoiseUse {
 }
 
 impl NoiseUse {
-    /// Every use, in tag order.
-    pub const ALL: [NoiseUse; 9] = [
+    /// Every use, in tag order (a slice: a later use extends it without changing its type).
+    pub const ALL: &'static [NoiseUse] = &[
         NoiseUse::Step,
         NoiseUse::Initial,
         NoiseUse::Corrector,
@@ -140,7 +140,8 @@ impl NoiseUse {
 pub struct NoiseSource {
     /// The seed (Philox's 64-bit key).
     pub seed: u64,
-    /// The user's stream: any u32 (batch index, device, rank, …).
+    /// The user's stream: any u32 (batch index, device, rank, …), except that the OU bank of
+    /// fractional noise, which takes two stream words 2s and 2s + 1, needs s < 2³¹.
     pub stream: u32,
     /// Global index of element 0 (a shard of a batch passes its own); offset + length must stay
     /// within [`MAX_ELEMENTS`].
@@ -190,6 +191,10 @@ impl NoiseSource {
     /// [`NoiseSource::noise`] without the range check, for callers that made it once for the
     /// largest tensor they draw.
     pub fn address(&self, use_: NoiseUse, step: u32) -> Noise {
+        debug_assert!(
+            self.offset < MAX_ELEMENTS,
+            "NoiseSource::address without a range check"
+        );
         Noise {
             key: NoiseKey {
                 seed: self.seed,

@@ -189,9 +189,9 @@ impl BrownianTree {
     /// W(r) − W(0) on the unit interval, as a combination of node normals.
     fn point(&self, r: f64) -> Combination {
         // Bridge nodes and in-leaf normals share the stream word; their ids never meet.
-        let (tag, leaf_tag) = (self.noise.stream, self.noise.stream);
+        let stream = self.noise.stream;
         let mut wa = Combination::default();
-        let mut wb = Combination::single(tag, 0, 1.0);
+        let mut wb = Combination::single(stream, 0, 1.0);
         if r == 0.0 {
             return wa;
         }
@@ -203,7 +203,7 @@ impl BrownianTree {
             let m = 0.5 * (a + b);
             let wm = wa
                 .axpby(0.5, &wb, 0.5)
-                .plus_single(tag, k, 0.5 * (b - a).sqrt());
+                .plus_single(stream, k, 0.5 * (b - a).sqrt());
             if r == m {
                 return wm;
             }
@@ -215,7 +215,7 @@ impl BrownianTree {
         }
         let f = (r - a) / (b - a);
         wa.axpby(1.0 - f, &wb, f)
-            .plus_single(leaf_tag, k, ((r - a) * (b - r) / (b - a)).sqrt())
+            .plus_single(stream, k, ((r - a) * (b - r) / (b - a)).sqrt())
     }
 
     fn unit_time(&self, arg: &'static str, t: f64) -> Result<f64, Error> {

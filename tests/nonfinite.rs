@@ -81,6 +81,47 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+    /// brownian_tree and ou_bank report exactly what they stored, on every backend (weights
+    /// and states that overflow, NaN and ±∞ among the values).
+    #[test]
+    fn brownian_tree_and_ou_bank_report_what_they_stored(
+        n in length(), d in dtype(), nz in noise(), k in 1usize..4,
+        coefs in prop::collection::vec(prop_oneof![Just(1.0f32), Just(3.0e37), Just(2.0e4), -2.0f32..2.0], 3),
+        xs in prop::collection::vec(value(), 4 * 1200),
+    ) {
+        let terms: Vec<ito::sde::brownian::Term> = coefs
+            .iter()
+            .enumerate()
+            .map(|(j, &coef)| ito::sde::brownian::Term { stream: j as u32, step: 7, coef })
+            .collect();
+        let mut c = ito_kernels::ou_bank::OuBankCoefs { sqrt_h: 0.5, ..Default::default() };
+        for j in 0..k {
+            (c.decay[j], c.a[j], c.b[j], c.omega[j]) = (0.9, 1.0, coefs[j % 3], 1.0);
+        }
+        for b in cpu_backends() {
+            let mut y = Buf::filled(d, n, 0.0);
+            // A key the kernel refuses (a stream or offset past its range) reports nothing.
+            let Ok(w) = b.brownian_tree(y.as_mut(), nz.key.seed, &terms, nz.offset) else {
+                continue;
+            };
+            prop_assert_eq!(w.nonfinite, scanned(y.as_ref()), "brownian_tree on {}", b);
+            let mut state = Buf::from_f32s(d, &xs[..k * n]);
+            let mut out = Buf::filled(Dtype::F32, n, 0.0);
+            let Ok(w) = b.ou_bank(state.as_mut(), k, Some(out.as_mut()), &c, nz.key, nz.offset) else {
+                continue;
+            };
+            prop_assert_eq!(
+                w.nonfinite,
+                scanned(state.as_ref()) || scanned(out.as_ref()),
+                "ou_bank on {}", b
+            );
+        }
+    }
+}
+
 /// The f16 boundary: 65504 is the largest finite f16 and 65520 the first value that rounds to
 /// ∞ (a tie, to even); the report follows the stored element, not the f32 value.
 #[test]

@@ -176,15 +176,7 @@ fn check_mean_wanted(plan: &Plan) -> Result<(), Error> {
 
 /// Length check of a tensor against the sampler's element count.
 fn check_len(arg: &'static str, n: usize, found: usize) -> Result<(), Error> {
-    if found == n {
-        Ok(())
-    } else {
-        Err(Error::Argument(ito_kernels::ArgError {
-            arg,
-            index: None,
-            problem: ito_kernels::Problem::Length { expected: n, found },
-        }))
-    }
+    Ok(ito_kernels::check_len(arg, None, n, found)?)
 }
 
 /// The kernel coefficients of `call` with `out` as y, and the input slots in order.

@@ -50,16 +50,7 @@ fn check_step(
     step: u32,
 ) -> Result<Noise, Error> {
     for &(arg, len) in tensors {
-        if len != x_len {
-            return Err(Error::Argument(ito_kernels::ArgError {
-                arg,
-                index: None,
-                problem: ito_kernels::Problem::Length {
-                    expected: x_len,
-                    found: len,
-                },
-            }));
-        }
+        ito_kernels::check_len(arg, None, x_len, len)?;
     }
     noise.noise(NoiseUse::Increment, step, x_len)
 }

@@ -8,6 +8,7 @@
 // The terms are read with a run-time index: __grid_constant__ lets the kernel address its
 // parameter block in place instead of copying it to local memory.
 extern "C" __global__ void __launch_bounds__(1024) ito_brownian_tree(const __grid_constant__ ito_brownian_tree_args p) {
+    unsigned int bad = 0u;
     ito_for_each_philox_block(p.offset, p.len, [&](unsigned long long block, unsigned long long j0) {
         float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
         for (unsigned int j = 0; j < p.n_terms; ++j) {
@@ -23,8 +24,9 @@ extern "C" __global__ void __launch_bounds__(1024) ito_brownian_tree(const __gri
         for (int k = 0; k < 4; ++k) {
             const unsigned long long i = j0 + (unsigned long long)k;
             if (i < p.len) {
-                ito_store(p.y, i, acc[k]);
+                bad |= ito_store(p.y, i, acc[k]);
             }
         }
     });
+    ito_report_nonfinite(p.nonfinite, bad);
 }

@@ -6,6 +6,7 @@
 
 extern "C" __global__ void __launch_bounds__(1024) ito_fill_normal(ito_fill_normal_args p) {
     const bool vector_ok = ito_vector_aligned(p.y, (4ull - (p.offset & 3ull)) & 3ull);
+    unsigned int bad = 0u;
     ito_for_each_philox_block(p.offset, p.len, [&](unsigned long long block, unsigned long long j0) {
         const ito_normals4 z = ito_block_normals(p.key, block);
         float v[4];
@@ -15,15 +16,16 @@ extern "C" __global__ void __launch_bounds__(1024) ito_fill_normal(ito_fill_norm
         }
         const bool whole = p.len >= 4ull && j0 <= p.len - 4ull;
         if (whole && vector_ok) {
-            ito_store4(p.y, j0, v);
+            bad |= ito_store4(p.y, j0, v);
         } else {
 #pragma unroll
             for (int k = 0; k < 4; ++k) {
                 const unsigned long long i = j0 + (unsigned long long)k;
                 if (i < p.len) {
-                    ito_store(p.y, i, v[k]);
+                    bad |= ito_store(p.y, i, v[k]);
                 }
             }
         }
     });
+    ito_report_nonfinite(p.nonfinite, bad);
 }

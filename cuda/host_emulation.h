@@ -1,7 +1,7 @@
 // Stands in for the CUDA built-ins so that cuda/*.cu compile with the host C++ compiler and
 // run on the CPU (tests only; force-included by cuda/emulation/build.rs). It supplies only
 // what the kernels use: thread/block indices, a launch that runs every block and thread,
-// __syncthreads, __shfl_down_sync, the intrinsics, and the vector types. The arithmetic
+// __syncthreads, __shfl_down_sync, atomicOr, the intrinsics, and the vector types. The arithmetic
 // intrinsics map to the IEEE operations the device performs (__fmaf_rn → fmaf, __fdiv_rn →
 // correctly rounded /, __fsqrt_rn → sqrt); the build uses -ffp-contract=off so that the host
 // compiler fuses nothing the device would not. The kernel sources contain no #ifdef for this.
@@ -57,6 +57,11 @@ inline float __uint_as_float(unsigned int u) {
     float f;
     std::memcpy(&f, &u, sizeof f);
     return f;
+}
+
+// The one atomic the kernels use (the non-finite report): threads of a threaded launch run at once.
+inline unsigned int atomicOr(unsigned int* address, unsigned int value) {
+    return __atomic_fetch_or(address, value, __ATOMIC_RELAXED);
 }
 
 // Block-wide barrier (threaded launches only; aborts in a sequential launch).

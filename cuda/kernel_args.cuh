@@ -1,6 +1,8 @@
 // The argument blocks of every CUDA kernel, passed by value (one struct per launch). The Rust
-// side mirrors them as #[repr(C)] structs in src/cuda/abi.rs; a test compares every size and
-// field offset with these (cuda/emulation/tests/abi.rs).
+// side mirrors them as #[repr(C)] structs in src/runtime/cuda/abi.rs; a test compares every size
+// and field offset with these (cuda/emulation/tests/abi.rs). Every kernel that stores tensor
+// elements takes a `nonfinite` report word: it ORs 1 into it when it stored a value that is
+// not finite (cuda/storage.cuh), the same pass, as every CPU backend reports.
 #ifndef ITO_KERNEL_ARGS_CUH
 #define ITO_KERNEL_ARGS_CUH
 
@@ -22,6 +24,7 @@ struct ito_lincomb_args {
     ito_noise_key key;
     unsigned long long offset;  // global index of element 0 (the noise counter's origin)
     unsigned long long len;
+    unsigned int* nonfinite;  // report word (ito_report_nonfinite), or null
     unsigned int n_inputs;
     unsigned int flags;
     unsigned int used;  // bit j: some present term reads input j
@@ -39,6 +42,7 @@ struct ito_fill_normal_args {
     ito_noise_key key;
     unsigned long long offset;
     unsigned long long len;
+    unsigned int* nonfinite;
     float mean;
     float std;
 };
@@ -71,6 +75,7 @@ struct ito_brownian_tree_args {
     unsigned long long seed;
     unsigned long long offset;
     unsigned long long len;
+    unsigned int* nonfinite;
     unsigned int n_terms;
     unsigned int reserved;
     ito_tree_term terms[ITO_BROWNIAN_TREE_MAX_TERMS];
@@ -85,6 +90,7 @@ struct ito_milstein_args {
     ito_noise_key key;
     unsigned long long offset;
     unsigned long long len;
+    unsigned int* nonfinite;
     float dt;
     float sqrt_dt;
     float half_dt;
@@ -100,6 +106,7 @@ struct ito_ou_bank_args {
     ito_noise_key key;
     unsigned long long offset;
     unsigned long long len;
+    unsigned int* nonfinite;  // state and out
     unsigned int k;
     float sqrt_h;
     float decay[ITO_OU_BANK_MAX_K];
@@ -123,6 +130,7 @@ struct ito_langevin_args {
     unsigned long long sample_len;
     unsigned long long samples;
     unsigned long long leaves_per_sample;
+    unsigned int* nonfinite;  // ito_langevin_update's report word, or null
     float* leaf_stats;  // 3 per leaf
     float* norms;       // 3 per sample: (Σscore², Σz², 0)
     double* eps;        // per sample

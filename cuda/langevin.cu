@@ -88,6 +88,7 @@ extern "C" __global__ void __launch_bounds__(256) ito_langevin_step_size(ito_lan
 // (the host API reports it as an error before any update).
 extern "C" __global__ void __launch_bounds__(1024) ito_langevin_update(ito_langevin_args p) {
     const unsigned long long len = p.samples * p.sample_len;
+    unsigned int bad = 0u;
     ito_for_each_philox_block(p.offset, len, [&](unsigned long long block, unsigned long long j0) {
         const ito_normals4 z = ito_block_normals(p.key, block);
 #pragma unroll
@@ -110,7 +111,8 @@ extern "C" __global__ void __launch_bounds__(1024) ito_langevin_update(ito_lange
             if (c_z != 0.0f) {
                 acc = __fmaf_rn(c_z, z.z[k], acc);
             }
-            ito_store(p.x, i, acc);
+            bad |= ito_store(p.x, i, acc);
         }
     });
+    ito_report_nonfinite(p.nonfinite, bad);
 }

@@ -2,7 +2,8 @@
 // the bit-exact definition). One thread handles one Philox block of four consecutive global
 // indices, so each thread's normals come from one Philox call; a grid-stride loop covers the
 // range. Where every tensor allows, the four elements move as one vector access; the first and
-// last quads and unaligned views take the per-element path, with the same arithmetic.
+// last quads and unaligned views take the per-element path, with the same arithmetic. Each
+// thread ORs whether it stored a non-finite value into the report word once, at its end.
 #include "elementwise.cuh"
 #include "kernel_args.cuh"
 #include "normal.cuh"
@@ -63,6 +64,7 @@ __device__ __forceinline__ void ito_lincomb_range(const ito_lincomb_args& p) {
     const bool noise = (p.flags & ITO_LINCOMB_NOISE) != 0u;
     const bool has_y2 = (p.flags & ITO_LINCOMB_Y2) != 0u;
     const bool reads_y = (p.flags & ITO_LINCOMB_READS_Y) != 0u;
+    unsigned int bad = 0u;  // some store of this thread was not finite
     ito_for_each_philox_block(p.offset, p.len, [&](unsigned long long block, unsigned long long j0) {
         ito_normals4 z = {{0.0f, 0.0f, 0.0f, 0.0f}};
         if (noise) {
@@ -97,9 +99,9 @@ __device__ __forceinline__ void ito_lincomb_range(const ito_lincomb_args& p) {
                 ito_lincomb_element<N>(p, ak, y_old[k], z.z[k], &y_new[k], &y2_new[k]);
             }
             if (has_y2) {
-                ito_store4(p.y2, j0, y2_new);
+                bad |= ito_store4(p.y2, j0, y2_new);
             }
-            ito_store4(p.y, j0, y_new);
+            bad |= ito_store4(p.y, j0, y_new);
         } else {
 #pragma unroll
             for (int k = 0; k < 4; ++k) {
@@ -116,12 +118,13 @@ __device__ __forceinline__ void ito_lincomb_range(const ito_lincomb_args& p) {
                 float y_new = 0.0f, y2_new = 0.0f;
                 ito_lincomb_element<N>(p, a, y_old, z.z[k], &y_new, &y2_new);
                 if (has_y2) {
-                    ito_store(p.y2, i, y2_new);
+                    bad |= ito_store(p.y2, i, y2_new);
                 }
-                ito_store(p.y, i, y_new);
+                bad |= ito_store(p.y, i, y_new);
             }
         }
     });
+    ito_report_nonfinite(p.nonfinite, bad);
 }
 
 // Launch bounds of 1024 threads: every block size up to 1024 launches, and ptxas keeps the

@@ -5,6 +5,7 @@
 #include "normal.cuh"
 
 extern "C" __global__ void __launch_bounds__(1024) ito_milstein(ito_milstein_args p) {
+    unsigned int bad = 0u;
     ito_for_each_philox_block(p.offset, p.len, [&](unsigned long long block, unsigned long long j0) {
         const ito_normals4 z = ito_block_normals(p.key, block);
 #pragma unroll
@@ -21,7 +22,8 @@ extern "C" __global__ void __launch_bounds__(1024) ito_milstein(ito_milstein_arg
             float acc = __fmaf_rn(p.dt, f, x);
             acc = __fmaf_rn(p.sqrt_dt * z.z[k], g, acc);
             acc = __fmaf_rn(p.half_dt * s, h, acc);
-            ito_store(p.x, i, acc);
+            bad |= ito_store(p.x, i, acc);
         }
     });
+    ito_report_nonfinite(p.nonfinite, bad);
 }

@@ -21,6 +21,7 @@ template <unsigned int K>
 __device__ __forceinline__ void ito_ou_bank_range(const ito_ou_bank_args& p) {
     const ito_noise_key key2 = {p.key.seed, p.key.stream + 1u, p.key.step};
     const unsigned int size = ito_dtype_size(p.state.dtype);
+    unsigned int bad = 0u;
     ito_for_each_philox_block(p.offset, p.len, [&](unsigned long long block, unsigned long long j0) {
         const ito_normals4 z1 = ito_block_normals(p.key, block);
         const ito_normals4 z2 = ito_block_normals(key2, block);
@@ -39,14 +40,15 @@ __device__ __forceinline__ void ito_ou_bank_range(const ito_ou_bank_args& p) {
                 const float y = ito_load(plane, i);
                 const float injected = __fmaf_rn(p.b[k], z2.z[e], p.a[k] * dw);
                 const float y_new = ito_stored_value(plane.dtype, __fmaf_rn(p.decay[k], y, injected));
-                ito_store(plane, i, y_new);
+                bad |= ito_store(plane, i, y_new);
                 acc = __fmaf_rn(p.omega[k], y_new - y, acc);
             }
             if (p.out.ptr != 0) {
-                ito_store(p.out, i, acc);
+                bad |= ito_store(p.out, i, acc);
             }
         }
     });
+    ito_report_nonfinite(p.nonfinite, bad);
 }
 
 // 512 threads at most: with eight planes unrolled the kernel needs more than the 64 registers

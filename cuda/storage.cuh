@@ -96,15 +96,29 @@ __device__ __forceinline__ float ito_load(ito_tensor t, unsigned long long i) {
     return t.dtype == ITO_DTYPE_F16 ? ito_f16_to_f32(h) : ito_bf16_to_f32(h);
 }
 
-// Stores v into element i, rounded to the storage type.
-__device__ __forceinline__ void ito_store(ito_tensor t, unsigned long long i, float v) {
+// The non-finite report: 1 when the stored bits are ±Inf or a NaN (all exponent bits set),
+// the question kernels/src/storage.rs's `flagged` asks of a stored value. Integer tests on
+// bits already in registers: a store that reports costs no extra memory access.
+__device__ __forceinline__ unsigned int ito_f32_nonfinite(float v) {
+    return (__float_as_uint(v) & 0x7f800000u) == 0x7f800000u ? 1u : 0u;
+}
+__device__ __forceinline__ unsigned int ito_f16_nonfinite(unsigned short h) {
+    return (h & 0x7c00u) == 0x7c00u ? 1u : 0u;
+}
+__device__ __forceinline__ unsigned int ito_bf16_nonfinite(unsigned short h) {
+    return (h & 0x7f80u) == 0x7f80u ? 1u : 0u;
+}
+
+// Stores v into element i, rounded to the storage type; returns 1 when the stored value is
+// not finite (a NaN, an infinity, or a finite f32 that overflowed the storage type).
+__device__ __forceinline__ unsigned int ito_store(ito_tensor t, unsigned long long i, float v) {
     if (t.dtype == ITO_DTYPE_F32) {
         ((float*)t.ptr)[i] = v;
-    } else if (t.dtype == ITO_DTYPE_F16) {
-        ((unsigned short*)t.ptr)[i] = ito_f16_from_f32(v);
-    } else {
-        ((unsigned short*)t.ptr)[i] = ito_bf16_from_f32(v);
+        return ito_f32_nonfinite(v);
     }
+    const unsigned short h = t.dtype == ITO_DTYPE_F16 ? ito_f16_from_f32(v) : ito_bf16_from_f32(v);
+    ((unsigned short*)t.ptr)[i] = h;
+    return t.dtype == ITO_DTYPE_F16 ? ito_f16_nonfinite(h) : ito_bf16_nonfinite(h);
 }
 
 // True when elements i … i + 3 can move as one vector access (16 bytes for f32, 8 for f16
@@ -132,8 +146,10 @@ __device__ __forceinline__ void ito_load4(ito_tensor t, unsigned long long i, fl
     }
 }
 
-// Stores v into elements i … i + 3 (vector-aligned), rounded to the storage type.
-__device__ __forceinline__ void ito_store4(ito_tensor t, unsigned long long i, const float v[4]) {
+// Stores v into elements i … i + 3 (vector-aligned), rounded to the storage type; returns 1
+// when any stored value is not finite (see ito_store).
+__device__ __forceinline__ unsigned int ito_store4(ito_tensor t, unsigned long long i, const float v[4]) {
+    unsigned int bad = 0u;
     if (t.dtype == ITO_DTYPE_F32) {
         float4 q;
         q.x = v[0];
@@ -141,16 +157,31 @@ __device__ __forceinline__ void ito_store4(ito_tensor t, unsigned long long i, c
         q.z = v[2];
         q.w = v[3];
         *(float4*)((float*)t.ptr + i) = q;
-        return;
+        for (int k = 0; k < 4; ++k) {
+            bad |= ito_f32_nonfinite(v[k]);
+        }
+        return bad;
     }
     unsigned int h[4];
     for (int k = 0; k < 4; ++k) {
         h[k] = t.dtype == ITO_DTYPE_F16 ? ito_f16_from_f32(v[k]) : ito_bf16_from_f32(v[k]);
+        bad |= t.dtype == ITO_DTYPE_F16 ? ito_f16_nonfinite((unsigned short)h[k])
+                                        : ito_bf16_nonfinite((unsigned short)h[k]);
     }
     uint2 q;
     q.x = h[0] | (h[1] << 16);
     q.y = h[2] | (h[3] << 16);
     *(uint2*)((unsigned short*)t.ptr + i) = q;
+    return bad;
+}
+
+// Ends a thread's part of a launch: one atomic OR into the launch's report word (a device
+// address; null: the caller asked for no report) when any of the thread's stores was not
+// finite. Threads that stored only finite values touch no memory.
+__device__ __forceinline__ void ito_report_nonfinite(unsigned int* report, unsigned int bad) {
+    if (bad != 0u && report != 0) {
+        atomicOr(report, 1u);
+    }
 }
 
 #endif

@@ -16,6 +16,7 @@ mod common;
 use cases::{dtype, length, lincomb_case, noise, tensor, value, LincombCase};
 use common::{first_difference, same_bits, Buf, DTYPES};
 use ito::runtime::cuda::{device::probe, CudaDevice};
+use ito::runtime::Written;
 use ito::{Backend, Dtype, Error, LincombCoefs, Noise, NoiseKey, SegmentStats};
 use proptest::prelude::*;
 
@@ -156,10 +157,13 @@ fn bad_arguments_are_typed_errors_on_cuda_too() {
     assert!(matches!(err, Error::Argument(_)), "{err}");
 }
 
-fn run(b: Backend, case: &LincombCase) -> (Buf, Option<Buf>) {
-    case.run(|y, y2, inputs, coefs, noise| {
-        b.lincomb(y, y2, inputs, coefs, noise).expect("valid case");
-    })
+/// The outputs and the non-finite report (on CUDA: the kernel's report word).
+fn run(b: Backend, case: &LincombCase) -> (Buf, Option<Buf>, Written) {
+    let mut written = Written::default();
+    let (y, y2) = case.run(|y, y2, inputs, coefs, noise| {
+        written = b.lincomb(y, y2, inputs, coefs, noise).expect("valid case");
+    });
+    (y, y2, written)
 }
 
 /// Property cases for the device tests: `PROPTEST_CASES` or 300 with a device, none without
@@ -179,12 +183,13 @@ proptest! {
 
     #[test]
     fn lincomb_on_the_device_equals_scalar(case in lincomb_case()) {
-        let (y_ref, y2_ref) = run(Backend::Scalar, &case);
-        let (y, y2) = run(Backend::Cuda, &case);
+        let (y_ref, y2_ref, written_ref) = run(Backend::Scalar, &case);
+        let (y, y2, written) = run(Backend::Cuda, &case);
         prop_assert_eq!(first_difference(&y, &y_ref), None, "y");
         if let (Some(a), Some(r)) = (&y2, &y2_ref) {
             prop_assert_eq!(first_difference(a, r), None, "y2");
         }
+        prop_assert_eq!(written, written_ref, "non-finite report");
     }
 
     #[test]
@@ -193,10 +198,11 @@ proptest! {
     ) {
         let n = y.values.len() - y.start;
         let mut reference = y.buf();
-        Backend::Scalar.fill_normal(reference.slice_mut(y.start, n), mean, std, nz).unwrap();
+        let written_ref = Backend::Scalar.fill_normal(reference.slice_mut(y.start, n), mean, std, nz).unwrap();
         let mut out = y.buf();
-        Backend::Cuda.fill_normal(out.slice_mut(y.start, n), mean, std, nz).unwrap();
+        let written = Backend::Cuda.fill_normal(out.slice_mut(y.start, n), mean, std, nz).unwrap();
         prop_assert_eq!(first_difference(&out, &reference), None);
+        prop_assert_eq!(written, written_ref, "non-finite report");
     }
 
     #[test]
@@ -659,4 +665,72 @@ fn langevin_step_on_the_device_equals_scalar() {
             "{norms:?} x"
         );
     }
+}
+
+/// Each storing kernel on device buffers sets the handle's report word in its own pass: a
+/// finite result leaves it clear, an f16 overflow (or a NaN input) sets it, and
+/// `take_nonfinite` reads and clears it.
+#[test]
+fn device_kernels_report_nonfinite_values() {
+    let Some(dev) = device_or_skip("device_kernels_report_nonfinite_values") else {
+        return;
+    };
+    let n = 70_001;
+    let ones: Vec<ito::f16> = vec![ito::f16::ONE; n];
+    let key = NoiseKey {
+        seed: 3,
+        stream: 1,
+        step: 2,
+    };
+    let noise = Noise { key, offset: 5 };
+    let mut y = dev.upload(ones.as_slice().into()).unwrap();
+    let a = dev.upload(ones.as_slice().into()).unwrap();
+    assert!(
+        !dev.take_nonfinite().unwrap(),
+        "a new handle reports nothing"
+    );
+    for (scale, expect) in [(2.0f32, false), (7e4, true)] {
+        let mut c = LincombCoefs::default();
+        c.inputs[0] = scale;
+        dev.lincomb(y.as_mut(), None, &[a.as_ref()], &c, None)
+            .unwrap();
+        assert_eq!(dev.take_nonfinite().unwrap(), expect, "lincomb ×{scale}");
+        dev.fill_normal(y.as_mut(), 0.0, scale, noise).unwrap();
+        // σ = 7e4: some normal beyond 65520/7e4 ≈ 0.94 in 70 001 draws, surely.
+        assert_eq!(
+            dev.take_nonfinite().unwrap(),
+            expect,
+            "fill_normal σ={scale}"
+        );
+        let terms = [ito::sde::brownian::Term {
+            stream: 9,
+            step: 1,
+            coef: scale,
+        }];
+        dev.brownian_tree(y.as_mut(), 11, &terms, 0).unwrap();
+        assert_eq!(
+            dev.take_nonfinite().unwrap(),
+            expect,
+            "brownian_tree ×{scale}"
+        );
+        let mut x = dev.upload(ones.as_slice().into()).unwrap();
+        dev.milstein(x.as_mut(), a.as_ref(), a.as_ref(), a.as_ref(), scale, noise)
+            .unwrap();
+        // Δt = 7e4: x + Δt·f alone overflows f16.
+        assert_eq!(dev.take_nonfinite().unwrap(), expect, "milstein Δt={scale}");
+        let mut coefs = ito::sde::fbm::OuBankCoefs {
+            sqrt_h: 1.0,
+            ..Default::default()
+        };
+        coefs.decay[0] = scale;
+        let mut state = dev.upload(ones.as_slice().into()).unwrap();
+        dev.ou_bank(state.as_mut(), 1, None, &coefs, key, 0)
+            .unwrap();
+        assert_eq!(
+            dev.take_nonfinite().unwrap(),
+            expect,
+            "ou_bank decay={scale}"
+        );
+    }
+    assert!(!dev.take_nonfinite().unwrap(), "taking clears the word");
 }

@@ -200,6 +200,7 @@ extern "C" unsigned long long ito_emulate_abi_layout(unsigned long long* out, un
     ITO_LAYOUT(out, n, offsetof(ito_lincomb_args, key));
     ITO_LAYOUT(out, n, offsetof(ito_lincomb_args, offset));
     ITO_LAYOUT(out, n, offsetof(ito_lincomb_args, len));
+    ITO_LAYOUT(out, n, offsetof(ito_lincomb_args, nonfinite));
     ITO_LAYOUT(out, n, offsetof(ito_lincomb_args, n_inputs));
     ITO_LAYOUT(out, n, offsetof(ito_lincomb_args, flags));
     ITO_LAYOUT(out, n, offsetof(ito_lincomb_args, used));
@@ -213,6 +214,7 @@ extern "C" unsigned long long ito_emulate_abi_layout(unsigned long long* out, un
     ITO_LAYOUT(out, n, offsetof(ito_fill_normal_args, key));
     ITO_LAYOUT(out, n, offsetof(ito_fill_normal_args, offset));
     ITO_LAYOUT(out, n, offsetof(ito_fill_normal_args, len));
+    ITO_LAYOUT(out, n, offsetof(ito_fill_normal_args, nonfinite));
     ITO_LAYOUT(out, n, offsetof(ito_fill_normal_args, mean));
     ITO_LAYOUT(out, n, offsetof(ito_fill_normal_args, std));
     ITO_LAYOUT(out, n, sizeof(ito_reduce_args));
@@ -229,6 +231,7 @@ extern "C" unsigned long long ito_emulate_abi_layout(unsigned long long* out, un
     ITO_LAYOUT(out, n, offsetof(ito_brownian_tree_args, seed));
     ITO_LAYOUT(out, n, offsetof(ito_brownian_tree_args, offset));
     ITO_LAYOUT(out, n, offsetof(ito_brownian_tree_args, len));
+    ITO_LAYOUT(out, n, offsetof(ito_brownian_tree_args, nonfinite));
     ITO_LAYOUT(out, n, offsetof(ito_brownian_tree_args, n_terms));
     ITO_LAYOUT(out, n, offsetof(ito_brownian_tree_args, terms));
     ITO_LAYOUT(out, n, sizeof(ito_milstein_args));
@@ -236,6 +239,7 @@ extern "C" unsigned long long ito_emulate_abi_layout(unsigned long long* out, un
     ITO_LAYOUT(out, n, offsetof(ito_milstein_args, key));
     ITO_LAYOUT(out, n, offsetof(ito_milstein_args, offset));
     ITO_LAYOUT(out, n, offsetof(ito_milstein_args, len));
+    ITO_LAYOUT(out, n, offsetof(ito_milstein_args, nonfinite));
     ITO_LAYOUT(out, n, offsetof(ito_milstein_args, dt));
     ITO_LAYOUT(out, n, offsetof(ito_milstein_args, half_dt));
     ITO_LAYOUT(out, n, sizeof(ito_ou_bank_args));
@@ -243,6 +247,7 @@ extern "C" unsigned long long ito_emulate_abi_layout(unsigned long long* out, un
     ITO_LAYOUT(out, n, offsetof(ito_ou_bank_args, key));
     ITO_LAYOUT(out, n, offsetof(ito_ou_bank_args, offset));
     ITO_LAYOUT(out, n, offsetof(ito_ou_bank_args, len));
+    ITO_LAYOUT(out, n, offsetof(ito_ou_bank_args, nonfinite));
     ITO_LAYOUT(out, n, offsetof(ito_ou_bank_args, k));
     ITO_LAYOUT(out, n, offsetof(ito_ou_bank_args, sqrt_h));
     ITO_LAYOUT(out, n, offsetof(ito_ou_bank_args, decay));
@@ -256,6 +261,7 @@ extern "C" unsigned long long ito_emulate_abi_layout(unsigned long long* out, un
     ITO_LAYOUT(out, n, offsetof(ito_langevin_args, sample_len));
     ITO_LAYOUT(out, n, offsetof(ito_langevin_args, samples));
     ITO_LAYOUT(out, n, offsetof(ito_langevin_args, leaves_per_sample));
+    ITO_LAYOUT(out, n, offsetof(ito_langevin_args, nonfinite));
     ITO_LAYOUT(out, n, offsetof(ito_langevin_args, leaf_stats));
     ITO_LAYOUT(out, n, offsetof(ito_langevin_args, norms));
     ITO_LAYOUT(out, n, offsetof(ito_langevin_args, eps));

@@ -3,7 +3,8 @@
 //! barriers where a kernel synchronises. Tests call these with host slices (a host address
 //! stands in for a device address) and chosen launch shapes, and compare with the scalar
 //! definition. The argument blocks and default shapes are `ito::runtime::cuda`'s, the ones the GPU
-//! runtime passes.
+//! runtime passes. Every storing kernel's non-finite report word is a local here: each entry
+//! point returns the kernel's report ([`Written`]) for comparison with the CPU backends'.
 
 use ito::diffusion::langevin::{Corrector, NormMode};
 use ito::runtime::cuda::abi::{
@@ -11,6 +12,7 @@ use ito::runtime::cuda::abi::{
     ReduceArgs, TensorArg,
 };
 use ito::runtime::cuda::launch::{self, Shape};
+use ito::runtime::Written;
 use ito::{Error, LincombCoefs, Noise, SegmentStats, TensorMut, TensorRef};
 use ito_kernels::brownian_tree::{check_brownian_tree, Term};
 use ito_kernels::check_len;
@@ -76,6 +78,23 @@ fn arg_mut(t: &mut TensorMut<'_>) -> TensorArg {
     TensorArg::new(ptr, dtype)
 }
 
+/// The report word a launch ORs into, as a host address in the argument block.
+struct ReportWord(Box<u32>);
+
+impl ReportWord {
+    fn new() -> Self {
+        ReportWord(Box::new(0))
+    }
+    fn address(&mut self) -> u64 {
+        &mut *self.0 as *mut u32 as u64
+    }
+    fn written(&self) -> Written {
+        Written {
+            nonfinite: *self.0 != 0,
+        }
+    }
+}
+
 fn check_shape(s: Shape) -> Result<(), Error> {
     if s.grid == 0 || s.block == 0 || s.block > 1024 {
         return Err(Error::Config {
@@ -96,23 +115,25 @@ pub fn lincomb(
     coefs: &LincombCoefs,
     noise: Option<Noise>,
     shape: Option<Shape>,
-) -> Result<(), Error> {
+) -> Result<Written, Error> {
     let lens: Vec<usize> = inputs.iter().map(|t| t.len()).collect();
     let p = LincombParams::new(y.len(), &lens, y2.as_ref().map(|t| t.len()), coefs, noise)?;
     if y.is_empty() {
-        return Ok(());
+        return Ok(Written::default());
     }
     let mut tensors = [TensorArg::default(); MAX_INPUTS];
     for (slot, t) in tensors.iter_mut().zip(inputs) {
         *slot = arg_ref(t);
     }
-    let args = LincombArgs::new(
+    let mut report = ReportWord::new();
+    let mut args = LincombArgs::new(
         &p,
         y.len(),
         arg_mut(&mut y),
         y2.as_mut().map(arg_mut),
         &tensors[..inputs.len()],
     );
+    args.nonfinite = report.address();
     let s = shape.unwrap_or_else(|| {
         launch::elementwise(
             args.offset,
@@ -123,9 +144,10 @@ pub fn lincomb(
     check_shape(s)?;
     // SAFETY: every address in `args` points into a live slice of `args.len` elements of the
     // stated type (y and y2 exclusively borrowed, the inputs shared), and the kernel touches
-    // local indices below `args.len` only; the launch returns after every thread finished.
+    // local indices below `args.len` only (and the report word, owned here); the launch
+    // returns after every thread finished.
     unsafe { ffi::ito_emulate_lincomb(&args, s.grid, s.block) };
-    Ok(())
+    Ok(report.written())
 }
 
 /// `fill_normal` through `cuda/fill_normal.cu`.
@@ -135,13 +157,15 @@ pub fn fill_normal(
     std: f32,
     noise: Noise,
     shape: Option<Shape>,
-) -> Result<(), Error> {
+) -> Result<Written, Error> {
     FillNormal::new(y.reborrow(), mean, std, noise)?;
     if y.is_empty() {
-        return Ok(());
+        return Ok(Written::default());
     }
+    let mut report = ReportWord::new();
     let args = FillNormalArgs {
         len: y.len() as u64,
+        nonfinite: report.address(),
         y: arg_mut(&mut y),
         key: noise.key.into(),
         offset: noise.offset,
@@ -159,7 +183,7 @@ pub fn fill_normal(
     // SAFETY: y is exclusively borrowed for `args.len` elements; the kernel writes local
     // indices below that only.
     unsafe { ffi::ito_emulate_fill_normal(&args, s.grid, s.block) };
-    Ok(())
+    Ok(report.written())
 }
 
 /// `reduce` through `cuda/reduce.cu` (both launches). `shapes` overrides the default
@@ -237,18 +261,20 @@ pub fn brownian_tree(
     terms: &[Term],
     offset: u64,
     shape: Option<Shape>,
-) -> Result<(), Error> {
+) -> Result<Written, Error> {
     check_brownian_tree(y.len(), terms, offset)?;
     if y.is_empty() {
-        return Ok(());
+        return Ok(Written::default());
     }
-    let args = BrownianTreeArgs::new(arg_mut(&mut y), y.len(), seed, terms, offset);
+    let mut report = ReportWord::new();
+    let mut args = BrownianTreeArgs::new(arg_mut(&mut y), y.len(), seed, terms, offset);
+    args.nonfinite = report.address();
     let s = shape.unwrap_or_else(|| default_shape(offset, args.len));
     check_shape(s)?;
     // SAFETY: y is exclusively borrowed for `args.len` elements; the kernel writes local
     // indices below that only and reads n_terms ≤ MAX_TERMS terms.
     unsafe { ffi::ito_emulate_brownian_tree(&args, s.grid, s.block) };
-    Ok(())
+    Ok(report.written())
 }
 
 /// `milstein` through `cuda/milstein.cu`, validated as on the CPU.
@@ -260,19 +286,21 @@ pub fn milstein(
     dt: f32,
     noise: Noise,
     shape: Option<Shape>,
-) -> Result<(), Error> {
+) -> Result<Written, Error> {
     let constants = check_milstein(x.len(), f.len(), g.len(), h.len(), dt, noise)?;
     if x.is_empty() {
-        return Ok(());
+        return Ok(Written::default());
     }
+    let mut report = ReportWord::new();
     let tensors = [arg_mut(&mut x), arg_ref(&f), arg_ref(&g), arg_ref(&h)];
-    let args = MilsteinArgs::new(tensors, x.len(), constants, noise);
+    let mut args = MilsteinArgs::new(tensors, x.len(), constants, noise);
+    args.nonfinite = report.address();
     let s = shape.unwrap_or_else(|| default_shape(noise.offset, args.len));
     check_shape(s)?;
     // SAFETY: x is exclusively borrowed and f, g, h shared, each of `args.len` elements (checked
     // by the validation); the kernel touches local indices below that only.
     unsafe { ffi::ito_emulate_milstein(&args, s.grid, s.block) };
-    Ok(())
+    Ok(report.written())
 }
 
 /// `ou_bank` through `cuda/ou_bank.cu`, validated as on the CPU (`state` holds the K planes one
@@ -285,7 +313,7 @@ pub fn ou_bank(
     key: NoiseKey,
     offset: u64,
     shape: Option<Shape>,
-) -> Result<(), Error> {
+) -> Result<Written, Error> {
     let len = check_ou_bank(
         state.len(),
         k,
@@ -295,10 +323,12 @@ pub fn ou_bank(
         offset,
     )?;
     if len == 0 {
-        return Ok(());
+        return Ok(Written::default());
     }
+    let mut report = ReportWord::new();
     let out_arg = out.as_mut().map(arg_mut);
-    let args = OuBankArgs::new(arg_mut(&mut state), out_arg, len, k, coefs, key, offset);
+    let mut args = OuBankArgs::new(arg_mut(&mut state), out_arg, len, k, coefs, key, offset);
+    args.nonfinite = report.address();
     let s = shape.unwrap_or_else(|| default_shape(offset, args.len));
     check_shape(s)?;
     if s.block > launch::OU_BANK_MAX_BLOCK {
@@ -311,7 +341,7 @@ pub fn ou_bank(
     // SAFETY: state holds k·len elements and out (if any) len, exclusively borrowed; the
     // kernel touches local indices below len of each plane only.
     unsafe { ffi::ito_emulate_ou_bank(&args, s.grid, s.block) };
-    Ok(())
+    Ok(report.written())
 }
 
 /// Host buffers standing in for the device scratch of the Langevin launches.
@@ -402,14 +432,14 @@ pub fn langevin_norms(
 
 /// One Langevin corrector step through `cuda/langevin.cu`: the four launches (norms, combine,
 /// step size on the device, update), validated as `ito::diffusion::langevin::langevin_step`; returns ε
-/// per sample as the device computed it.
+/// per sample as the device computed it and the update's non-finite report.
 pub fn langevin_step(
     mut x: TensorMut<'_>,
     score: TensorRef<'_>,
     sample_len: usize,
     c: &Corrector,
     noise: Noise,
-) -> Result<Vec<f64>, Error> {
+) -> Result<(Vec<f64>, Written), Error> {
     c.check()?;
     if x.len() != score.len() {
         return Err(Error::Config {
@@ -420,10 +450,12 @@ pub fn langevin_step(
     }
     let samples = LangevinNorms::new(score, sample_len, noise)?.samples();
     if samples == 0 {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), Written::default()));
     }
+    let mut report = ReportWord::new();
     let mut args = langevin_args(&score, sample_len, samples, noise);
     args.x = arg_mut(&mut x);
+    args.nonfinite = report.address();
     args.snr = c.snr;
     args.alpha = c.alpha;
     args.batch_mean = u32::from(c.norms == NormMode::BatchMean);
@@ -446,7 +478,7 @@ pub fn langevin_step(
         ffi::ito_emulate_langevin_step_size(&args, step_shape.grid, step_shape.block);
         ffi::ito_emulate_langevin_update(&args, update_shape.grid, update_shape.block);
     }
-    Ok(scratch.eps)
+    Ok((scratch.eps, report.written()))
 }
 
 /// The raw Philox words of `block` under (seed, stream, step), from `cuda/philox.cuh`.

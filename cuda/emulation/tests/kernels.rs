@@ -2,7 +2,8 @@
 //! bit for bit over the cross-backend property-test inputs (random lengths, unaligned starts,
 //! NaN/Inf/subnormal values, every storage type, noise keys and offsets), for launch shapes
 //! from one 32-thread block to grids larger than the data with 1024-thread blocks, and for a
-//! batch split into shards with their global offsets (as two devices would run it).
+//! batch split into shards with their global offsets (as two devices would run it). Each
+//! storing kernel's non-finite report equals the CPU backend's.
 
 #[path = "../../../tests/common/cases.rs"]
 mod cases;
@@ -12,6 +13,7 @@ mod common;
 use cases::{dtype, length, lincomb_case, noise, tensor, value, LincombCase};
 use common::{first_difference, same_bits, Buf};
 use ito::runtime::cuda::launch::Shape;
+use ito::runtime::Written;
 use ito::{Backend, LincombCoefs, Noise, NoiseKey, SegmentStats};
 use ito_cuda_emulation as emu;
 use proptest::prelude::*;
@@ -28,18 +30,25 @@ fn shape() -> impl Strategy<Value = Option<Shape>> {
     ]
 }
 
-fn scalar_lincomb(case: &LincombCase) -> (Buf, Option<Buf>) {
-    case.run(|y, y2, inputs, coefs, noise| {
-        Backend::Scalar
+/// The outputs and the non-finite report.
+type Outcome = (Buf, Option<Buf>, Written);
+
+fn scalar_lincomb(case: &LincombCase) -> Outcome {
+    let mut written = Written::default();
+    let (y, y2) = case.run(|y, y2, inputs, coefs, noise| {
+        written = Backend::Scalar
             .lincomb(y, y2, inputs, coefs, noise)
             .expect("valid case");
-    })
+    });
+    (y, y2, written)
 }
 
-fn emulated_lincomb(case: &LincombCase, s: Option<Shape>) -> (Buf, Option<Buf>) {
-    case.run(|y, y2, inputs, coefs, noise| {
-        emu::lincomb(y, y2, inputs, coefs, noise, s).expect("valid case")
-    })
+fn emulated_lincomb(case: &LincombCase, s: Option<Shape>) -> Outcome {
+    let mut written = Written::default();
+    let (y, y2) = case.run(|y, y2, inputs, coefs, noise| {
+        written = emu::lincomb(y, y2, inputs, coefs, noise, s).expect("valid case");
+    });
+    (y, y2, written)
 }
 
 proptest! {
@@ -47,12 +56,13 @@ proptest! {
 
     #[test]
     fn lincomb_equals_scalar(case in lincomb_case(), s in shape()) {
-        let (y_ref, y2_ref) = scalar_lincomb(&case);
-        let (y, y2) = emulated_lincomb(&case, s);
+        let (y_ref, y2_ref, written_ref) = scalar_lincomb(&case);
+        let (y, y2, written) = emulated_lincomb(&case, s);
         prop_assert_eq!(first_difference(&y, &y_ref), None, "y, shape {:?}", s);
         if let (Some(a), Some(r)) = (&y2, &y2_ref) {
             prop_assert_eq!(first_difference(a, r), None, "y2, shape {:?}", s);
         }
+        prop_assert_eq!(written, written_ref, "non-finite report, shape {:?}", s);
     }
 
     #[test]
@@ -62,10 +72,11 @@ proptest! {
     ) {
         let n = y.values.len() - y.start;
         let mut reference = y.buf();
-        Backend::Scalar.fill_normal(reference.slice_mut(y.start, n), mean, std, nz).unwrap();
+        let written_ref = Backend::Scalar.fill_normal(reference.slice_mut(y.start, n), mean, std, nz).unwrap();
         let mut out = y.buf();
-        emu::fill_normal(out.slice_mut(y.start, n), mean, std, nz, s).unwrap();
+        let written = emu::fill_normal(out.slice_mut(y.start, n), mean, std, nz, s).unwrap();
         prop_assert_eq!(first_difference(&out, &reference), None, "shape {:?}", s);
+        prop_assert_eq!(written, written_ref, "non-finite report, shape {:?}", s);
     }
 }
 

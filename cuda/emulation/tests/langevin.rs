@@ -48,7 +48,7 @@ proptest! {
         let mut x_ref = x0.clone();
         let cpu = langevin_step(Backend::Scalar, x_ref.as_mut(), score.as_ref(), sample_len.max(1), &c, nz);
         let mut x = x0.clone();
-        let eps = emu::langevin_step(x.as_mut(), score.as_ref(), sample_len.max(1), &c, nz).unwrap();
+        let (eps, written) = emu::langevin_step(x.as_mut(), score.as_ref(), sample_len.max(1), &c, nz).unwrap();
         // The host API refuses a non-finite ε (a zero or non-finite score norm) as an error
         // before writing; only finite steps are compared. A step whose result is not finite (an
         // f16 state past 65504) is written and then reported: its bits are compared too.
@@ -59,8 +59,12 @@ proptest! {
                     prop_assert!(e.to_bits() == r.to_bits(), "ε {} vs {}", e, r);
                 }
                 prop_assert_eq!(first_difference(&x, &x_ref), None);
+                prop_assert!(!written.nonfinite, "the CPU step was finite, the kernel reported otherwise");
             }
-            Err(ito::Error::NonFinite { .. }) => prop_assert_eq!(first_difference(&x, &x_ref), None),
+            Err(ito::Error::NonFinite { .. }) => {
+                prop_assert_eq!(first_difference(&x, &x_ref), None);
+                prop_assert!(written.nonfinite, "the CPU step reported a non-finite x, the kernel did not");
+            }
             Err(_) => prop_assert!(eps.iter().any(|e| !e.is_finite() || !(*e as f32).is_finite()), "{:?}", eps),
         }
     }

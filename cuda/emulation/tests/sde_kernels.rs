@@ -1,7 +1,7 @@
 //! The CUDA twins of issue 5's kernels — `brownian_tree`, `milstein`, `ou_bank` — run on the
 //! CPU through the host emulation, equal the scalar definition bit for bit over random
 //! lengths, unaligned starts, special values, every storage type, noise keys, offsets and
-//! launch shapes.
+//! launch shapes; their non-finite reports equal the CPU backend's.
 
 #[path = "../../../tests/common/cases.rs"]
 mod cases;
@@ -110,10 +110,11 @@ proptest! {
     ) {
         let n = y.values.len() - y.start;
         let mut reference = y.buf();
-        Backend::Scalar.brownian_tree(reference.slice_mut(y.start, n), seed, &terms, nz.offset).unwrap();
+        let written_ref = Backend::Scalar.brownian_tree(reference.slice_mut(y.start, n), seed, &terms, nz.offset).unwrap();
         let mut out = y.buf();
-        emu::brownian_tree(out.slice_mut(y.start, n), seed, &terms, nz.offset, s).unwrap();
+        let written = emu::brownian_tree(out.slice_mut(y.start, n), seed, &terms, nz.offset, s).unwrap();
         prop_assert_eq!(first_difference(&out, &reference), None, "shape {:?}", s);
+        prop_assert_eq!(written, written_ref, "non-finite report, shape {:?}", s);
     }
 
     #[test]
@@ -127,10 +128,11 @@ proptest! {
         let (fb, gb, hb) = (f.buf(), g.buf(), h.buf());
         let (fs, gs, hs) = (fb.slice(f.start, n), gb.slice(g.start, n), hb.slice(h.start, n));
         let mut reference = x.buf();
-        Backend::Scalar.milstein(reference.slice_mut(x.start, n), fs, gs, hs, dt, nz).unwrap();
+        let written_ref = Backend::Scalar.milstein(reference.slice_mut(x.start, n), fs, gs, hs, dt, nz).unwrap();
         let mut out = x.buf();
-        emu::milstein(out.slice_mut(x.start, n), fs, gs, hs, dt, nz, s).unwrap();
+        let written = emu::milstein(out.slice_mut(x.start, n), fs, gs, hs, dt, nz, s).unwrap();
         prop_assert_eq!(first_difference(&out, &reference), None, "shape {:?}", s);
+        prop_assert_eq!(written, written_ref, "non-finite report, shape {:?}", s);
     }
 
     #[test]
@@ -149,15 +151,16 @@ proptest! {
             let mut st = state.clone();
             let mut out = out_dtype.map(|d| Buf::filled(d, n, 0.0));
             let o = out.as_mut().map(|b| b.as_mut());
-            if emulated {
-                emu::ou_bank(st.as_mut(), k, o, &coefs, nz.key, nz.offset, s).unwrap();
+            let written = if emulated {
+                emu::ou_bank(st.as_mut(), k, o, &coefs, nz.key, nz.offset, s).unwrap()
             } else {
-                Backend::Scalar.ou_bank(st.as_mut(), k, o, &coefs, nz.key, nz.offset).unwrap();
-            }
-            (st, out)
+                Backend::Scalar.ou_bank(st.as_mut(), k, o, &coefs, nz.key, nz.offset).unwrap()
+            };
+            (st, out, written)
         };
-        let (st_ref, out_ref) = run(false);
-        let (st, out) = run(true);
+        let (st_ref, out_ref, written_ref) = run(false);
+        let (st, out, written) = run(true);
+        prop_assert_eq!(written, written_ref, "non-finite report, shape {:?}", s);
         prop_assert_eq!(first_difference(&st, &st_ref), None, "state, shape {:?}", s);
         if let (Some(a), Some(r)) = (&out, &out_ref) {
             prop_assert_eq!(first_difference(a, r), None, "out, shape {:?}", s);

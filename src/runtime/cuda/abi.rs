@@ -85,6 +85,9 @@ pub struct LincombArgs {
     pub offset: u64,
     /// Number of elements.
     pub len: u64,
+    /// Device address of the non-finite report word (0: no report): the kernel ORs 1 into it
+    /// when it stored a value that is not finite.
+    pub nonfinite: u64,
     /// Number of inputs.
     pub n_inputs: u32,
     /// `LINCOMB_*` bits.
@@ -163,6 +166,9 @@ pub struct FillNormalArgs {
     pub offset: u64,
     /// Number of elements.
     pub len: u64,
+    /// Device address of the non-finite report word (0: no report): the kernel ORs 1 into it
+    /// when it stored a value that is not finite.
+    pub nonfinite: u64,
     /// μ.
     pub mean: f32,
     /// σ.
@@ -215,6 +221,9 @@ pub struct BrownianTreeArgs {
     pub offset: u64,
     /// Number of elements.
     pub len: u64,
+    /// Device address of the non-finite report word (0: no report): the kernel ORs 1 into it
+    /// when it stored a value that is not finite.
+    pub nonfinite: u64,
     /// Number of terms (non-zero coefficients only).
     pub n_terms: u32,
     /// Zero.
@@ -241,6 +250,9 @@ pub struct MilsteinArgs {
     pub offset: u64,
     /// Number of elements.
     pub len: u64,
+    /// Device address of the non-finite report word (0: no report): the kernel ORs 1 into it
+    /// when it stored a value that is not finite.
+    pub nonfinite: u64,
     /// Δt.
     pub dt: f32,
     /// √Δt.
@@ -265,6 +277,9 @@ pub struct OuBankArgs {
     pub offset: u64,
     /// Elements per plane.
     pub len: u64,
+    /// Device address of the non-finite report word (0: no report): the kernel ORs 1 into it
+    /// when it stored a value that is not finite.
+    pub nonfinite: u64,
     /// K.
     pub k: u32,
     /// √h.
@@ -287,6 +302,7 @@ impl BrownianTreeArgs {
             seed,
             offset,
             len: len as u64,
+            nonfinite: 0,
             n_terms: 0,
             reserved: 0,
             terms: [TreeTermArg::default(); MAX_TERMS],
@@ -321,6 +337,7 @@ impl MilsteinArgs {
             key: noise.key.into(),
             offset: noise.offset,
             len: len as u64,
+            nonfinite: 0,
             dt,
             sqrt_dt,
             half_dt,
@@ -346,6 +363,7 @@ impl OuBankArgs {
             key: key.into(),
             offset,
             len: len as u64,
+            nonfinite: 0,
             k: k as u32,
             sqrt_h: c.sqrt_h,
             decay: c.decay,
@@ -374,6 +392,9 @@ pub struct LangevinArgs {
     pub samples: u64,
     /// Leaves (256 elements) per sample.
     pub leaves_per_sample: u64,
+    /// Device address of the non-finite report word (0: no report): the kernel ORs 1 into it
+    /// when `ito_langevin_update` stored a value that is not finite.
+    pub nonfinite: u64,
     /// 3 f32 per leaf.
     pub leaf_stats: u64,
     /// 3 f32 per sample: (Σscore², Σz², 0).

@@ -10,7 +10,8 @@
 //! no host synchronisation and no device allocation (`reduce` reuses a scratch buffer that
 //! grows when a larger call needs it; [`CudaDevice::reserve_reduce_scratch`] sizes it ahead,
 //! e.g. before capturing a CUDA graph). cudarc's event tracking orders frees after the
-//! launches that use a buffer.
+//! launches that use a buffer. Every kernel that stores tensor elements also reports, in the
+//! same pass, whether it stored a value that is not finite: [`CudaDevice::take_nonfinite`].
 
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -392,6 +393,33 @@ pub struct CudaDevice {
     stream: Arc<CudaStream>,
     /// `reduce`'s leaf sums and their ping-pong copy (grow-only).
     scratch: Mutex<Option<CudaSlice<f32>>>,
+    report: Report,
+}
+
+/// The non-finite report word of one device handle: every storing kernel launched through the
+/// handle ORs 1 into it when it stored a value that is not finite (`cuda/storage.cuh`), in the
+/// same pass. [`CudaDevice::take_nonfinite`] reads and clears it.
+#[derive(Debug)]
+struct Report {
+    word: Mutex<CudaSlice<u32>>,
+    /// The word's device address, taken once: every launch passes it by value, with no event
+    /// recorded per launch. Sound because the word lives as long as the handle and every
+    /// kernel that writes it runs on the stream it was allocated on, which also orders its free.
+    address: u64,
+}
+
+impl Report {
+    fn new(stream: &Arc<CudaStream>) -> Result<Self, Error> {
+        let word = stream
+            .alloc_zeros::<u32>(1)
+            .map_err(driver("allocating the non-finite report word"))?;
+        let (address, guard) = word.device_ptr(stream);
+        drop(guard);
+        Ok(Report {
+            word: Mutex::new(word),
+            address,
+        })
+    }
 }
 
 impl std::fmt::Debug for Loaded {
@@ -414,6 +442,7 @@ impl CudaDevice {
         let loaded = load(ordinal)?;
         let stream = loaded.ctx.default_stream();
         Ok(CudaDevice {
+            report: Report::new(&stream)?,
             loaded,
             stream,
             scratch: Mutex::new(None),
@@ -431,6 +460,7 @@ impl CudaDevice {
             });
         }
         Ok(CudaDevice {
+            report: Report::new(&stream)?,
             loaded: self.loaded.clone(),
             stream,
             scratch: Mutex::new(None),
@@ -455,6 +485,34 @@ impl CudaDevice {
     /// Waits for everything queued on the stream.
     pub fn synchronize(&self) -> Result<(), Error> {
         self.stream.synchronize().map_err(driver("synchronising"))
+    }
+
+    /// Whether any kernel launched through this handle since the last call stored a value that
+    /// is not finite (a NaN, an infinity, or an overflow of an f16/bf16 tensor), and clears the
+    /// report. The kernels set it in the pass that stores (an integer test per store, one atomic
+    /// per thread that saw one); reading it waits for the stream, so call it where a
+    /// synchronisation is due anyway, e.g. once per sampling loop or per step.
+    ///
+    /// ```no_run
+    /// use ito::runtime::cuda::CudaDevice;
+    /// use ito::{Dtype, LincombCoefs};
+    /// let dev = CudaDevice::new(0)?;
+    /// let mut x = dev.alloc(Dtype::F16, 1024)?;
+    /// let c = LincombCoefs { y: 1e30, ..Default::default() };
+    /// dev.lincomb(x.as_mut(), None, &[], &c, None)?; // 0·1e30: finite
+    /// assert!(!dev.take_nonfinite()?);
+    /// # Ok::<(), ito::Error>(())
+    /// ```
+    pub fn take_nonfinite(&self) -> Result<bool, Error> {
+        let mut word = self.report.word.lock().unwrap_or_else(|p| p.into_inner());
+        let mut host = [0u32; 1];
+        let e = driver("reading the non-finite report");
+        self.stream.memcpy_dtoh(&*word, &mut host[..]).map_err(e)?;
+        self.stream
+            .memset_zeros(&mut *word)
+            .map_err(driver("clearing the non-finite report"))?;
+        self.synchronize()?;
+        Ok(host[0] != 0)
     }
 
     /// A zeroed device buffer of `len` elements of `dtype` (some drivers refuse `len` = 0).
@@ -590,7 +648,8 @@ impl CudaDevice {
             *slot = a;
             *guard = Some(g);
         }
-        let args = LincombArgs::new(&p, len, y_arg, y2_arg, &tensors[..inputs.len()]);
+        let mut args = LincombArgs::new(&p, len, y_arg, y2_arg, &tensors[..inputs.len()]);
+        args.nonfinite = self.report.address;
         let shape = launch::elementwise(args.offset, args.len, self.loaded.max_grid);
         self.launch(&self.loaded.lincomb, shape, &args, "launching ito_lincomb")
     }
@@ -615,6 +674,7 @@ impl CudaDevice {
             key: noise.key.into(),
             offset: noise.offset,
             len: len as u64,
+            nonfinite: self.report.address,
             mean,
             std,
         };
@@ -737,7 +797,8 @@ impl CudaDevice {
             return Ok(());
         }
         let (y_arg, _guard) = y.address(&self.stream);
-        let args = BrownianTreeArgs::new(y_arg, len, seed, terms, offset);
+        let mut args = BrownianTreeArgs::new(y_arg, len, seed, terms, offset);
+        args.nonfinite = self.report.address;
         let shape = launch::elementwise(offset, args.len, self.loaded.max_grid);
         self.launch(
             &self.loaded.brownian_tree,
@@ -771,7 +832,8 @@ impl CudaDevice {
         let (f_arg, _gf) = f.address(stream);
         let (g_arg, _gg) = g.address(stream);
         let (h_arg, _gh) = h.address(stream);
-        let args = MilsteinArgs::new([x_arg, f_arg, g_arg, h_arg], len, constants, noise);
+        let mut args = MilsteinArgs::new([x_arg, f_arg, g_arg, h_arg], len, constants, noise);
+        args.nonfinite = self.report.address;
         let shape = launch::elementwise(noise.offset, args.len, self.loaded.max_grid);
         self.launch(
             &self.loaded.milstein,
@@ -816,7 +878,8 @@ impl CudaDevice {
             }
             None => (None, None),
         };
-        let args = OuBankArgs::new(state_arg, out_arg, len, k, coefs, key, offset);
+        let mut args = OuBankArgs::new(state_arg, out_arg, len, k, coefs, key, offset);
+        args.nonfinite = self.report.address;
         let mut shape = launch::elementwise(offset, args.len, self.loaded.max_grid);
         shape.block = shape.block.min(launch::OU_BANK_MAX_BLOCK);
         self.launch(&self.loaded.ou_bank, shape, &args, "launching ito_ou_bank")
@@ -911,6 +974,7 @@ impl CudaDevice {
             sample_len: sample_len as u64,
             samples: samples as u64,
             leaves_per_sample: per_sample as u64,
+            nonfinite: self.report.address,
             eps: eps_ptr,
             snr: c.snr,
             alpha: c.alpha,

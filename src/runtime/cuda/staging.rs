@@ -3,7 +3,7 @@
 //! 0), runs the kernel on that device's stream and copies the outputs back. For tests and
 //! one-off calls; an engine keeps its tensors on the device and calls [`CudaDevice`] directly.
 
-use std::sync::OnceLock;
+use std::sync::{Mutex, MutexGuard, OnceLock};
 
 use ito_kernels::brownian_tree::{check_brownian_tree, Term};
 use ito_kernels::check_len;
@@ -17,14 +17,15 @@ use ito_kernels::reduce::{check_reduce_lengths, SegmentStats};
 use ito_kernels::storage::{TensorMut, TensorRef};
 
 use super::device::{driver, CudaDevice, DeviceRef};
-use crate::runtime::{first_nonfinite, Error, Written};
+use crate::runtime::{Error, Written};
 
-/// The non-finite report of staged outputs: a scan of the host copies (the kernels on the
-/// device do not report yet; this path synchronises anyway).
-fn reported(outputs: &[TensorRef<'_>]) -> Written {
-    Written {
-        nonfinite: outputs.iter().any(|t| first_nonfinite(*t).is_some()),
-    }
+/// The non-finite report of the kernel this call launched: the device's report word, read
+/// after the outputs came back (the host device is locked for the whole call, so no other
+/// call's launch is in it).
+fn reported(dev: &CudaDevice) -> Result<Written, Error> {
+    Ok(Written {
+        nonfinite: dev.take_nonfinite()?,
+    })
 }
 
 /// `Backend::Cuda.langevin_norms` on a host tensor (see [`host_lincomb`]).
@@ -75,7 +76,7 @@ pub(crate) fn host_brownian_tree(
     let mut d = dev.alloc(y.dtype(), y.len())?;
     dev.brownian_tree(d.as_mut(), seed, terms, offset)?;
     dev.download(&d, y.reborrow())?;
-    Ok(reported(&[y.as_ref()]))
+    reported(&dev)
 }
 
 /// `Backend::Cuda.milstein` on host tensors (see [`host_lincomb`]).
@@ -103,7 +104,7 @@ pub(crate) fn host_milstein(
         noise,
     )?;
     dev.download(&dx, x.reborrow())?;
-    Ok(reported(&[x.as_ref()]))
+    reported(&dev)
 }
 
 /// `Backend::Cuda.ou_bank` on host tensors (see [`host_lincomb`]).
@@ -141,19 +142,17 @@ pub(crate) fn host_ou_bank(
         offset,
     )?;
     dev.download(&ds, state.reborrow())?;
-    let mut written = reported(&[state.as_ref()]);
     if let (Some(d), Some(mut o)) = (&dout, out) {
         dev.download(d, o.reborrow())?;
-        written = written.and(reported(&[o.as_ref()]));
     }
-    Ok(written)
+    reported(&dev)
 }
 
 /// The device the host-slice entry points use for `Backend::Cuda`: `ITO_CUDA_DEVICE` (an
-/// index) or 0.
-fn host_device() -> Result<&'static CudaDevice, Error> {
-    static DEVICE: OnceLock<Result<CudaDevice, Error>> = OnceLock::new();
-    DEVICE
+/// index) or 0, locked for one call so that its non-finite report is that call's alone.
+fn host_device() -> Result<MutexGuard<'static, CudaDevice>, Error> {
+    static DEVICE: OnceLock<Result<Mutex<CudaDevice>, Error>> = OnceLock::new();
+    let device = DEVICE
         .get_or_init(|| {
             let ordinal = match std::env::var("ITO_CUDA_DEVICE") {
                 Ok(v) => v.trim().parse::<usize>().map_err(|_| Error::Config {
@@ -163,10 +162,11 @@ fn host_device() -> Result<&'static CudaDevice, Error> {
                 })?,
                 Err(_) => 0,
             };
-            CudaDevice::new(ordinal)
+            CudaDevice::new(ordinal).map(Mutex::new)
         })
         .as_ref()
-        .map_err(Clone::clone)
+        .map_err(Clone::clone)?;
+    Ok(device.lock().unwrap_or_else(|p| p.into_inner()))
 }
 
 /// `Backend::Cuda.lincomb` on host tensors: copies in, runs, copies y (and y2) back. For
@@ -203,12 +203,10 @@ pub(crate) fn host_lincomb(
         noise,
     )?;
     dev.download(&dy, y.reborrow())?;
-    let mut written = reported(&[y.as_ref()]);
     if let (Some(d), Some(mut h)) = (&dy2, y2) {
         dev.download(d, h.reborrow())?;
-        written = written.and(reported(&[h.as_ref()]));
     }
-    Ok(written)
+    reported(&dev)
 }
 
 /// `Backend::Cuda.fill_normal` on a host tensor (see [`host_lincomb`]).
@@ -226,7 +224,7 @@ pub(crate) fn host_fill_normal(
     let mut d = dev.alloc(y.dtype(), y.len())?;
     dev.fill_normal(d.as_mut(), mean, std, noise)?;
     dev.download(&d, y.reborrow())?;
-    Ok(reported(&[y.as_ref()]))
+    reported(&dev)
 }
 
 /// `Backend::Cuda.reduce` on host tensors (see [`host_lincomb`]).

@@ -64,7 +64,7 @@ pub mod runtime;
 pub mod sde;
 
 pub use diffusion::grid::{FinalNode, Grid, Spacing};
-pub use diffusion::sampler::{ReferenceSampler, Sampler, Storage};
+pub use diffusion::sampler::{PlanRunner, ReferenceSampler, Sampler, Storage};
 pub use diffusion::schedule::{Coeffs, DiscreteVp, Node, Schedule};
 pub use diffusion::solver::{
     Churn, Param, Plan, PlanOptions, Solver, SolverType, Thresholding, UniPcVariant,

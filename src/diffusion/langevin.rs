@@ -327,7 +327,7 @@ impl PcSampler {
         if self.j < self.corrector_steps {
             let mut c = self
                 .corrector
-                .ok_or(Error::config("corrector", "a corrector", "none"))?;
+                .ok_or_else(|| Error::config("corrector", "a corrector", "none"))?;
             c.alpha = if vp { 1.0 - beta } else { 1.0 };
             let step = (self.i * self.corrector_steps + self.j) as u32;
             let r = langevin_step(

@@ -1,9 +1,11 @@
-//! Running a [`Plan`]: [`Sampler`] owns the state, stage and history buffers (f32, f16 or
-//! bf16) and performs every [`Call`] as one fused `lincomb` pass on the chosen backend;
-//! [`ReferenceSampler`] performs the same calls in f64 on the host (tests, convergence
-//! studies, checking the kernels).
+//! Running a [`Plan`]. [`PlanRunner`] walks a plan over any [`Memory`] — host slices the caller
+//! lends, CUDA device memory (ito's or a foreign framework's) — performing every [`Call`] as
+//! one fused `lincomb` pass, with the state passed to each call so that it stays the caller's;
+//! it owns only the scratch a solver needs (stage and history buffers). [`Sampler`] is the
+//! convenience that owns its host state too; [`ReferenceSampler`] performs the same calls in
+//! f64 on the host (tests, convergence studies, checking the kernels).
 //!
-//! The loop is the same for both:
+//! The loop is the same for all:
 //!
 //! ```
 //! use ito::{Grid, NoiseSource, Param, Plan, PlanOptions, Sampler, Schedule, Solver};
@@ -26,69 +28,57 @@
 //! # assert!(x.iter().all(|v| v.is_finite()));
 //! # Ok::<(), ito::Error>(())
 //! ```
+//!
+//! On memory the caller owns (here a host slice, borrowed with no copy; a CUDA device view
+//! works the same way with a [`CudaDevice`](crate::runtime::cuda::CudaDevice) as the memory):
+//!
+//! ```
+//! use ito::runtime::memory::Host;
+//! use ito::{Grid, NoiseSource, Param, Plan, PlanOptions, PlanRunner, Schedule, Storage};
+//!
+//! let schedule = Schedule::vp_linear(0.1, 20.0)?;
+//! let grid = Grid::uniform_lambda(&schedule, 1.0, 1e-3, 10)?;
+//! let plan = Plan::new("dpmpp-2m".parse()?, grid, Param::Eps, PlanOptions::default())?;
+//! let mut x = vec![0.0f32; 1000]; // the engine's tensor (f32, f16 or bf16)
+//! let mut runner = PlanRunner::new(plan, x.len(), NoiseSource::new(7), Host::<f32>::new())?;
+//! runner.reserve(x.as_slice().into())?; // every scratch buffer now: no allocation in a step
+//! runner.init_noise(x.as_mut_slice().into())?;
+//! let mut eps = vec![0.0f32; 1000];
+//! while let Some(ev) = runner.next_eval(x.as_mut_slice().into())? {
+//!     // The state, or a stage buffer (singlestep solvers), as the storage type it has.
+//!     let input = f32::slice(runner.eval_input(x.as_slice().into())).expect("f32 tensors");
+//!     for (e, &v) in eps.iter_mut().zip(input) {
+//!         *e = ev.node.sigma as f32 * v;
+//!     }
+//!     runner.advance(x.as_mut_slice().into(), eps.as_slice().into())?;
+//! }
+//! # assert!(x.iter().all(|v| v.is_finite()));
+//! # Ok::<(), ito::Error>(())
+//! ```
 
-use std::mem;
+use std::fmt;
 
-use ito_kernels::lincomb::{LincombCoefs, MAX_INPUTS};
-use ito_kernels::storage::{bf16_from_f32, f16_from_f32, Element, TensorMut, TensorRef};
-use ito_kernels::{bf16, f16};
-use rayon::prelude::*;
+use ito_kernels::lincomb::MAX_INPUTS;
+use ito_kernels::storage::TensorRef;
 
 use crate::diffusion::solver::{Call, Eval, Expr, Plan, Slot, HISTORY};
+pub use crate::runtime::memory::Storage;
+use crate::runtime::memory::{Host, Memory};
 use crate::runtime::rng::{NoiseSource, NoiseUse};
-use crate::runtime::{backend, fill_normal, try_vec, Backend, Error, OnNonFinite};
+use crate::runtime::{backend, fill_normal, Backend, Error, OnNonFinite};
 use crate::sde::brownian::{BrownianTree, Term};
-
-/// A storage type for sampler buffers: `f32`, `f16` or `bf16`.
-pub trait Storage: Element + Default {
-    /// The slice as a kernel input.
-    fn tensor(s: &[Self]) -> TensorRef<'_>;
-    /// The slice as a kernel output.
-    fn tensor_mut(s: &mut [Self]) -> TensorMut<'_>;
-    /// Widened to f64 (exact).
-    fn to_f64(self) -> f64;
-    /// Rounded from f64 to f32, then to this type, to nearest even (as the kernels store).
-    fn from_f64(v: f64) -> Self;
-}
-
-macro_rules! storage {
-    ($t:ty, $to:expr, $from:expr) => {
-        impl Storage for $t {
-            fn tensor(s: &[Self]) -> TensorRef<'_> {
-                s.into()
-            }
-            fn tensor_mut(s: &mut [Self]) -> TensorMut<'_> {
-                s.into()
-            }
-            fn to_f64(self) -> f64 {
-                $to(self)
-            }
-            fn from_f64(v: f64) -> Self {
-                $from(v as f32)
-            }
-        }
-    };
-}
-storage!(f32, f64::from, |v: f32| v);
-storage!(f16, f16::to_f64, f16_from_f32);
-storage!(bf16, bf16::to_f64, bf16_from_f32);
 
 /// `torch.quantile`'s linear interpolation between sorted values (and its `lerp`).
 fn quantile_sorted(v: &[f64], q: f64) -> f64 {
     let rank = q * (v.len() - 1) as f64;
     let (lo, hi) = (rank.floor() as usize, rank.ceil() as usize);
-    let w = rank - lo as f64;
-    let (a, b) = (v[lo], v[hi]);
-    if w < 0.5 {
-        a + w * (b - a)
-    } else {
-        b - (b - a) * (1.0 - w)
-    }
+    crate::runtime::threshold::lerp(v[lo], v[hi], rank - lo as f64)
 }
 
-/// Dynamic thresholding of one sample in place (see [`ThresholdStep`](crate::diffusion::solver::ThresholdStep)); a NaN in the sample
-/// makes the whole sample NaN, as in torch, and so does a NaN quantile (interpolating between
-/// two infinities gives ∞ + w·(∞ − ∞); torch then divides the sample by that NaN).
+/// Dynamic thresholding of one f64 sample in place, by sorting (the reference sampler's
+/// definition; the kernels' is [`crate::runtime::threshold`], which selects without sorting
+/// and gives the same thresholds). A NaN in the sample makes the whole sample NaN, as in
+/// torch, and so does a NaN quantile.
 fn threshold_sample(seg: &mut [f64], ratio: f64, max_value: f64) {
     let mut a: Vec<f64> = seg.iter().map(|x| x.abs()).collect();
     if a.iter().any(|v| v.is_nan()) {
@@ -120,25 +110,6 @@ fn check_setup(plan: &Plan, n: usize, noise: &NoiseSource) -> Result<(), Error> 
         }
     }
     noise.check(n)
-}
-
-/// Runs a plan with the fused kernels (see the module docs).
-#[derive(Debug)]
-pub struct Sampler<S: Storage> {
-    plan: Plan,
-    n: usize,
-    x: Vec<S>,
-    stage: Vec<S>,
-    hist: Vec<Vec<S>>,
-    mean: Option<Vec<S>>,
-    noise: NoiseSource,
-    /// Brownian-tree noise instead of the per-step counter noise (the tree's own source), and
-    /// its scratch tensor.
-    tree: Option<BrownianTree>,
-    tree_noise: Vec<S>,
-    backend: Option<Backend>,
-    started: bool,
-    on_nonfinite: OnNonFinite,
 }
 
 /// The standard normal of step `step` taken from a Brownian tree over the grid's time axis:
@@ -179,48 +150,461 @@ fn check_len(arg: &'static str, n: usize, found: usize) -> Result<(), Error> {
     Ok(ito_kernels::check_len(arg, None, n, found)?)
 }
 
-/// The kernel coefficients of `call` with `out` as y, and the input slots in order.
-fn lincomb_coefs(call: &Call) -> Result<(LincombCoefs, Vec<Slot>), Error> {
-    let mut slots: Vec<Slot> = Vec::with_capacity(6);
-    let mut add = |s: Slot| {
-        if s != call.out && !slots.contains(&s) {
-            slots.push(s);
+fn no_mean() -> Error {
+    Error::config(
+        "mean",
+        "a mean tensor (the plan was built with has_mean): call with_mean first",
+        "none",
+    )
+}
+
+/// Walks a [`Plan`] over memory `M` (see the module docs): the state is the caller's, passed
+/// to each call; the runner owns the noise identity, the Brownian tree if any, the mean and the
+/// scratch buffers (stage, history, tree noise), allocated like the state at first use or all
+/// at once by [`PlanRunner::reserve`]. Every update is one fused pass (plus one for tree noise
+/// and one per thresholded step); on device memory none waits for the device.
+pub struct PlanRunner<M: Memory> {
+    plan: Plan,
+    n: usize,
+    mem: M,
+    stage: Option<M::Buffer>,
+    hist: [Option<M::Buffer>; HISTORY],
+    mean: Option<M::Buffer>,
+    noise: NoiseSource,
+    /// Brownian-tree noise instead of the per-step counter noise (the tree's own source), and
+    /// its scratch tensor.
+    tree: Option<BrownianTree>,
+    tree_noise: Option<M::Buffer>,
+    started: bool,
+    on_nonfinite: OnNonFinite,
+}
+
+impl<M: Memory> fmt::Debug for PlanRunner<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PlanRunner")
+            .field("plan", &self.plan)
+            .field("n", &self.n)
+            .field("noise", &self.noise)
+            .field("tree", &self.tree)
+            .field("started", &self.started)
+            .field("on_nonfinite", &self.on_nonfinite)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<M: Memory> PlanRunner<M> {
+    /// A runner for states of `n` elements on memory `mem`, drawing its noise from `noise`: the
+    /// initial noise under [`NoiseUse::Initial`], step k's under [`NoiseUse::Step`] at step k
+    /// (see [`crate::runtime::rng`]). Allocates nothing.
+    pub fn new(plan: Plan, n: usize, noise: NoiseSource, mem: M) -> Result<Self, Error> {
+        check_setup(&plan, n, &noise)?;
+        Ok(PlanRunner {
+            plan,
+            n,
+            mem,
+            stage: None,
+            hist: Default::default(),
+            mean: None,
+            noise,
+            tree: None,
+            tree_noise: None,
+            started: false,
+            on_nonfinite: OnNonFinite::Error,
+        })
+    }
+
+    /// Draws every step's noise from `tree` (over the grid's time axis, which it must cover)
+    /// instead of the per-step counter: z_k = W(t_{k+1}, t_k)/√(t_k − t_{k+1}), from the
+    /// tree's seed and stream at the runner's own offset (so shards of a batch that share one
+    /// tree draw their own elements of one Brownian path). One extra pass per noisy step (the
+    /// tree's combination), the update reading it as one more input.
+    pub fn with_tree_noise(mut self, tree: BrownianTree) -> Result<Self, Error> {
+        let tree = tree.with_offset(self.noise.offset);
+        tree.noise().check(self.n)?;
+        self.tree = Some(tree);
+        Ok(self)
+    }
+
+    /// What a pass that stores a value that is not finite does: by default the step returns
+    /// [`Error::NonFinite`] naming the grid step, the buffer and the first bad element (found
+    /// from the pass's own report, at no extra pass); [`OnNonFinite::Propagate`] keeps going
+    /// with IEEE propagation. On memory whose reports accumulate (a device), no step waits for
+    /// them: read them with [`PlanRunner::take_nonfinite`].
+    pub fn with_nonfinite(mut self, policy: OnNonFinite) -> Self {
+        self.on_nonfinite = policy;
+        self
+    }
+
+    /// The mean μ of a mean-reverting process, a buffer of this memory: required when the plan
+    /// was built with [`PlanOptions::has_mean`](crate::diffusion::solver::PlanOptions::has_mean),
+    /// an error otherwise (the steps of such a plan would ignore it).
+    pub fn with_mean(mut self, mean: M::Buffer) -> Result<Self, Error> {
+        check_mean_wanted(&self.plan)?;
+        check_len("mean", self.n, M::len(M::view(&mean)))?;
+        self.mean = Some(mean);
+        Ok(self)
+    }
+
+    /// The plan.
+    pub fn plan(&self) -> &Plan {
+        &self.plan
+    }
+
+    /// The memory the passes run on.
+    pub fn memory(&self) -> &M {
+        &self.mem
+    }
+
+    /// Number of elements of the state.
+    pub fn len(&self) -> usize {
+        self.n
+    }
+
+    /// Whether the state has no elements.
+    pub fn is_empty(&self) -> bool {
+        self.n == 0
+    }
+
+    /// Allocates, stored like `like` (e.g. the state), every scratch buffer the rest of the
+    /// plan will use, so that no later call allocates (e.g. before capturing a CUDA graph, or
+    /// under a counting allocator). Walks a copy of the plan to find them.
+    pub fn reserve(&mut self, like: M::Ref<'_>) -> Result<(), Error> {
+        check_len("like", self.n, M::len(like))?;
+        let mut plan = self.plan.clone();
+        let mut calls: Vec<Call> = Vec::new();
+        if !self.started {
+            calls.extend(plan.init());
         }
-    };
-    call.value.terms().for_each(|(s, _)| add(s));
-    if let Some((_, e)) = &call.store {
-        e.terms().for_each(|(s, _)| add(s));
+        while plan.eval().is_some() {
+            let up = plan.advance()?;
+            calls.extend(up.threshold.map(|t| t.x0));
+            calls.push(up.call);
+        }
+        for call in &calls {
+            self.ensure(call.out, like)?;
+            if let Some((slot, _)) = call.store {
+                self.ensure(slot, like)?;
+            }
+            if call.noise != 0.0 && self.tree.is_some() && self.tree_noise.is_none() {
+                self.tree_noise = Some(self.mem.alloc_like(like, self.n)?);
+            }
+        }
+        Ok(())
     }
-    if slots.len() > MAX_INPUTS {
-        return Err(Error::config(
-            "plan",
-            "at most MAX_INPUTS buffers per call (internal)",
-            slots.len(),
-        ));
+
+    /// Allocates a scratch slot's buffer at first use.
+    fn ensure(&mut self, slot: Slot, like: M::Ref<'_>) -> Result<(), Error> {
+        let buf = match slot {
+            Slot::Stage => &mut self.stage,
+            Slot::History(j) if j < HISTORY => &mut self.hist[j],
+            _ => return Ok(()),
+        };
+        if buf.is_none() {
+            *buf = Some(self.mem.alloc_like(like, self.n)?);
+        }
+        Ok(())
     }
-    let mut c = LincombCoefs {
-        y: call.value.coef(call.out) as f32,
-        noise: call.noise as f32,
-        ..Default::default()
-    };
-    for (j, s) in slots.iter().enumerate() {
-        c.inputs[j] = call.value.coef(*s) as f32;
-        if let Some((_, e)) = &call.store {
-            c.y2_inputs[j] = e.coef(*s) as f32;
+
+    /// Sets the state to the first node's marginal for a zero-mean start:
+    /// x = α₀·μ + σ₀·z (μ = 0 without a mean), one fused pass. Only before the first step:
+    /// re-noising a run that has started is an error.
+    pub fn init_noise(&mut self, mut x: M::Mut<'_>) -> Result<(), Error> {
+        check_len("x", self.n, M::len(M::as_ref(&x)))?;
+        if self.started {
+            return Err(Error::config(
+                "init_noise",
+                "a call before the first step (the run has started)",
+                format!("step {}", self.plan.step()),
+            ));
+        }
+        let n0 = self.plan.grid().nodes()[0];
+        let mut c = ito_kernels::lincomb::LincombCoefs {
+            noise: n0.sigma as f32,
+            ..Default::default()
+        };
+        let key = self.noise.address(NoiseUse::Initial, 0);
+        let written = match &self.mean {
+            None if self.plan.has_mean() => Err(no_mean()),
+            Some(m) => {
+                c.inputs[0] = n0.alpha as f32;
+                self.mem
+                    .lincomb(M::reborrow(&mut x), None, &[M::view(m)], &c, Some(key))
+            }
+            None => self
+                .mem
+                .lincomb(M::reborrow(&mut x), None, &[], &c, Some(key)),
+        }?;
+        self.check_written(written.nonfinite, None, "x", M::as_ref(&x))
+    }
+
+    /// `Error::NonFinite` for `t` when the report says so and the policy wants errors.
+    fn check_written(
+        &self,
+        nonfinite: bool,
+        step: Option<u64>,
+        buffer: &'static str,
+        t: M::Ref<'_>,
+    ) -> Result<(), Error> {
+        if nonfinite && self.on_nonfinite == OnNonFinite::Error {
+            if let Some(e) = self.mem.nonfinite_error(t, step, buffer) {
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    /// Where the model must be evaluated next, or None when sampling is done. The first call
+    /// applies the plan's initial churn to `x`, if any.
+    pub fn next_eval(&mut self, x: M::Mut<'_>) -> Result<Option<Eval>, Error> {
+        check_len("x", self.n, M::len(M::as_ref(&x)))?;
+        if !self.started {
+            self.started = true;
+            if let Some(call) = self.plan.init() {
+                self.run(&call, x, None, 0)?;
+            }
+        }
+        Ok(self.plan.eval())
+    }
+
+    /// The tensor the model must be evaluated on: the state `x`, or the stage buffer.
+    pub fn eval_input<'a>(&'a self, x: M::Ref<'a>) -> M::Ref<'a> {
+        match (self.plan.eval().map(|e| e.at), &self.stage) {
+            (Some(Slot::Stage), Some(stage)) => M::view(stage),
+            _ => x,
         }
     }
-    if let Some((_, e)) = &call.store {
-        c.y2_y = e.coef(call.out) as f32;
+
+    /// Submits the model output at the point [`PlanRunner::next_eval`] named and performs the
+    /// update on `x`: one fused pass (after the thresholding pass, when the plan thresholds).
+    ///
+    /// Errors: a wrong length of `x` or `model_out` is refused before anything happens. An
+    /// [`Error::NonFinite`] comes after the pass: the step has been taken and written, and the
+    /// run goes on from there if you continue. Any other error (a first-use buffer that cannot
+    /// be allocated, a missing mean, a tree that does not cover the grid) leaves the plan one
+    /// step ahead of the buffers: start a new runner.
+    pub fn advance(&mut self, mut x: M::Mut<'_>, model_out: M::Ref<'_>) -> Result<(), Error> {
+        check_len("x", self.n, M::len(M::as_ref(&x)))?;
+        check_len("model_out", self.n, M::len(model_out))?;
+        self.mem.check_available()?;
+        if !self.started {
+            self.next_eval(M::reborrow(&mut x))?;
+        }
+        let step = self.plan.step();
+        let up = self.plan.advance()?;
+        if let Some(t) = &up.threshold {
+            self.run(&t.x0, M::reborrow(&mut x), Some(model_out), step)?;
+            let out = match t.x0.out {
+                Slot::Stage => self.stage.as_mut().map(M::view_mut),
+                Slot::History(j) => self
+                    .hist
+                    .get_mut(j)
+                    .and_then(|b| b.as_mut().map(M::view_mut)),
+                _ => Some(M::reborrow(&mut x)),
+            };
+            let out = out.ok_or_else(|| {
+                Error::config(
+                    "plan",
+                    "a thresholded buffer that exists (internal)",
+                    "none",
+                )
+            })?;
+            self.mem
+                .threshold(out, t.sample_len, t.ratio, t.max_value)?;
+        }
+        self.run(&up.call, x, Some(model_out), step)
     }
-    Ok((c, slots))
+
+    /// The reports that accumulate on device memory instead of returning with each pass:
+    /// whether any pass since the last call stored a value that is not finite (and clears
+    /// them; a synchronisation on a device). On host memory each pass reports itself and
+    /// this returns false.
+    pub fn take_nonfinite(&self) -> Result<bool, Error> {
+        self.mem.take_nonfinite()
+    }
+
+    /// One fused pass for `call` of grid step `step`; a value that is not finite in what it
+    /// wrote is an error unless the policy propagates.
+    fn run(
+        &mut self,
+        call: &Call,
+        mut x: M::Mut<'_>,
+        model: Option<M::Ref<'_>>,
+        step: usize,
+    ) -> Result<(), Error> {
+        let lowered = call.lower()?;
+        let mut coefs = lowered.coefs;
+        let slots = lowered.inputs();
+        let n = self.n;
+        let use_tree = call.noise != 0.0 && self.tree.is_some();
+        if let (true, Some(tree)) = (use_tree, &self.tree) {
+            if slots.len() >= MAX_INPUTS {
+                return Err(Error::config(
+                    "tree",
+                    "a call with a free input for the tree's noise",
+                    slots.len(),
+                ));
+            }
+            let terms = tree_terms(tree, &self.plan, call.noise_step)?;
+            let at = tree.noise().noise(NoiseUse::Tree, 0, n)?;
+            if self.tree_noise.is_none() {
+                self.tree_noise = Some(self.mem.alloc_like(M::as_ref(&x), n)?);
+            }
+            if let Some(buf) = self.tree_noise.as_mut() {
+                let written = self.mem.brownian_tree(
+                    M::view_mut(buf),
+                    tree.noise().seed,
+                    &terms,
+                    at.offset,
+                )?;
+                if written.nonfinite {
+                    if let Some(e) = self.mem.nonfinite_error(M::view(buf), None, "tree noise") {
+                        return Err(e);
+                    }
+                }
+            }
+            coefs.inputs[slots.len()] = coefs.noise;
+            coefs.noise = 0.0;
+        }
+        // First-use buffers are allocated before anything is taken out of the runner, so a
+        // failed allocation leaves every buffer as it was.
+        self.ensure(call.out, M::as_ref(&x))?;
+        if let Some((slot, _)) = call.store {
+            if !matches!(slot, Slot::History(_)) {
+                return Err(Error::config(
+                    "plan",
+                    "a second output in a history buffer (internal)",
+                    slot.name(),
+                ));
+            }
+            self.ensure(slot, M::as_ref(&x))?;
+        }
+        let mut out_buf = self.take(call.out);
+        let mut store_buf = call.store.and_then(|(slot, _)| self.take(slot));
+        let noise = match use_tree {
+            true => None,
+            false => lowered.noise(&self.noise, n)?,
+        };
+        let result = {
+            let model = model.map(M::shorten);
+            let (y, x_ref) = match &mut out_buf {
+                Some(b) => (M::view_mut(b), Some(M::as_ref(&x))),
+                None => (M::reborrow(&mut x), None),
+            };
+            let resolve = |s: Slot| -> Result<M::Ref<'_>, Error> {
+                let found = match s {
+                    Slot::State => x_ref,
+                    Slot::Stage => self.stage.as_ref().map(M::view),
+                    Slot::History(j) => self.hist.get(j).and_then(|b| b.as_ref().map(M::view)),
+                    Slot::Mean => return self.mean.as_ref().map(M::view).ok_or_else(no_mean),
+                    Slot::Model => {
+                        return model.ok_or_else(|| {
+                            Error::config("model_out", "a model output for this call", "none")
+                        })
+                    }
+                };
+                found.ok_or_else(|| {
+                    Error::config(
+                        "plan",
+                        "an input buffer written before it is read (internal)",
+                        s.name(),
+                    )
+                })
+            };
+            let tree_ref = self.tree_noise.as_ref().filter(|_| use_tree).map(M::view);
+            let first = match (slots.first(), tree_ref) {
+                (Some(&s), _) => Some(resolve(s)),
+                (None, Some(t)) => Some(Ok(t)),
+                (None, None) => None,
+            };
+            match first {
+                None => {
+                    self.mem
+                        .lincomb(y, store_buf.as_mut().map(M::view_mut), &[], &coefs, noise)
+                }
+                Some(first) => (|| {
+                    let mut inputs = [first?; MAX_INPUTS + 1];
+                    for (v, &s) in inputs.iter_mut().zip(slots).skip(1) {
+                        *v = resolve(s)?;
+                    }
+                    let mut k = slots.len();
+                    if let Some(t) = tree_ref {
+                        inputs[k] = t;
+                        k += 1;
+                    }
+                    self.mem.lincomb(
+                        y,
+                        store_buf.as_mut().map(M::view_mut),
+                        &inputs[..k],
+                        &coefs,
+                        noise,
+                    )
+                })(),
+            }
+        };
+        self.put(call.out, out_buf);
+        if let Some((slot, _)) = call.store {
+            self.put(slot, store_buf);
+        }
+        let written = result?;
+        if written.nonfinite && self.on_nonfinite == OnNonFinite::Error {
+            let step = Some(step as u64);
+            let out_ref = match call.out {
+                Slot::State => Some(M::as_ref(&x)),
+                slot => self.buffer(slot),
+            };
+            if let Some(t) = out_ref {
+                self.check_written(true, step, call.out.name(), t)?;
+            }
+            if let Some((slot, _)) = call.store {
+                if let Some(t) = self.buffer(slot) {
+                    self.check_written(true, step, slot.name(), t)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A scratch slot's buffer as a view (None for the state and for unallocated slots).
+    fn buffer(&self, slot: Slot) -> Option<M::Ref<'_>> {
+        match slot {
+            Slot::Stage => self.stage.as_ref().map(M::view),
+            Slot::History(j) => self.hist.get(j).and_then(|b| b.as_ref().map(M::view)),
+            _ => None,
+        }
+    }
+
+    /// Takes a scratch slot's buffer out for a pass that writes it (None for the state).
+    fn take(&mut self, slot: Slot) -> Option<M::Buffer> {
+        match slot {
+            Slot::Stage => self.stage.take(),
+            Slot::History(j) => self.hist.get_mut(j).and_then(Option::take),
+            _ => None,
+        }
+    }
+
+    /// Puts a buffer taken by [`Self::take`] back.
+    fn put(&mut self, slot: Slot, buf: Option<M::Buffer>) {
+        match slot {
+            Slot::Stage => self.stage = buf,
+            Slot::History(j) if j < HISTORY => self.hist[j] = buf,
+            _ => {}
+        }
+    }
+}
+
+/// Runs a plan with the fused kernels on host memory it owns (see the module docs): a
+/// [`PlanRunner`] on [`Host`] memory plus the state.
+#[derive(Debug)]
+pub struct Sampler<S: Storage> {
+    runner: PlanRunner<Host<S>>,
+    x: Vec<S>,
 }
 
 impl<S: Storage> Sampler<S> {
     /// A sampler for `n` elements drawing its noise from `noise`: the initial noise under
     /// [`NoiseUse::Initial`], step k's under [`NoiseUse::Step`] at step k (see
-    /// [`crate::runtime::rng`]). Tensor buffers are allocated here (state) or at first use
-    /// (stage, history), fallibly; later steps allocate no tensor (only a few small vectors
-    /// of the step's plan).
+    /// [`crate::runtime::rng`]). The state is allocated here, fallibly; the stage and history
+    /// buffers at first use (or all at once: [`Sampler::reserve`]).
     ///
     /// ```
     /// use ito::runtime::rng::NoiseSource;
@@ -235,64 +619,40 @@ impl<S: Storage> Sampler<S> {
     /// # Ok::<(), ito::Error>(())
     /// ```
     pub fn new(plan: Plan, n: usize, noise: NoiseSource) -> Result<Self, Error> {
-        check_setup(&plan, n, &noise)?;
+        let runner = PlanRunner::new(plan, n, noise, Host::new())?;
         Ok(Sampler {
-            x: try_vec("n", n, S::default())?,
-            plan,
-            n,
-            stage: Vec::new(),
-            hist: (0..HISTORY).map(|_| Vec::new()).collect(),
-            mean: None,
-            noise,
-            tree: None,
-            tree_noise: Vec::new(),
-            backend: None,
-            started: false,
-            on_nonfinite: OnNonFinite::Error,
+            x: crate::runtime::try_vec("n", n, S::default())?,
+            runner,
         })
     }
 
-    /// Draws every step's noise from `tree` (over the grid's time axis, which it must cover)
-    /// instead of the per-step counter: z_k = W(t_{k+1}, t_k)/√(t_k − t_{k+1}), from the
-    /// tree's seed and stream at the sampler's own offset (so shards of a batch that share one
-    /// tree draw their own elements of one Brownian path). One extra pass per noisy step (the
-    /// tree's combination), the update reading it as one more input.
+    /// See [`PlanRunner::with_tree_noise`].
     pub fn with_tree_noise(mut self, tree: BrownianTree) -> Result<Self, Error> {
-        let tree = tree.with_offset(self.noise.offset);
-        tree.noise().check(self.n)?;
-        self.tree = Some(tree);
+        self.runner = self.runner.with_tree_noise(tree)?;
         Ok(self)
     }
 
-    /// What a pass that stores a value that is not finite does: by default the step returns
-    /// [`Error::NonFinite`] naming the grid step, the buffer and the first bad element (found
-    /// from the pass's own report, at no extra pass); [`OnNonFinite::Propagate`] keeps going
-    /// with IEEE propagation.
+    /// See [`PlanRunner::with_nonfinite`].
     pub fn with_nonfinite(mut self, policy: OnNonFinite) -> Self {
-        self.on_nonfinite = policy;
+        self.runner = self.runner.with_nonfinite(policy);
         self
     }
 
     /// Runs on `backend` instead of the process-wide selection.
     pub fn with_backend(mut self, backend: Backend) -> Result<Self, Error> {
-        backend.check_available()?;
-        self.backend = Some(backend);
+        self.runner.mem = Host::with_backend(backend)?;
         Ok(self)
     }
 
-    /// The mean μ of a mean-reverting process: required when the plan was built with
-    /// [`PlanOptions::has_mean`](crate::diffusion::solver::PlanOptions::has_mean), an error
-    /// otherwise (the steps of such a plan would ignore it).
+    /// The mean μ of a mean-reverting process (see [`PlanRunner::with_mean`]).
     pub fn with_mean(mut self, mean: Vec<S>) -> Result<Self, Error> {
-        check_mean_wanted(&self.plan)?;
-        check_len("mean", self.n, mean.len())?;
-        self.mean = Some(mean);
+        self.runner = self.runner.with_mean(mean)?;
         Ok(self)
     }
 
     /// The plan.
     pub fn plan(&self) -> &Plan {
-        &self.plan
+        self.runner.plan()
     }
 
     /// The state x.
@@ -305,204 +665,32 @@ impl<S: Storage> Sampler<S> {
         &mut self.x
     }
 
-    /// Sets the state to the first node's marginal for a zero-mean start:
-    /// x = α₀·μ + σ₀·z (μ = 0 without a mean), one fused pass. Only before the first step:
-    /// re-noising a run that has started is an error.
-    pub fn init_noise(&mut self) -> Result<(), Error> {
-        if self.started {
-            return Err(Error::config(
-                "init_noise",
-                "a call before the first step (the run has started)",
-                format!("step {}", self.plan.step()),
-            ));
-        }
-        let n0 = self.plan.grid().nodes()[0];
-        let mut c = LincombCoefs {
-            noise: n0.sigma as f32,
-            ..Default::default()
-        };
-        let key = self.noise.address(NoiseUse::Initial, 0);
-        let backend = self.backend()?;
-        let written = match &self.mean {
-            None if self.plan.has_mean() => Err(Error::config(
-                "mean",
-                "a mean tensor (the plan was built with has_mean): call with_mean first",
-                "none",
-            )),
-            Some(m) => {
-                c.inputs[0] = n0.alpha as f32;
-                backend.lincomb(
-                    S::tensor_mut(&mut self.x),
-                    None,
-                    &[S::tensor(m)],
-                    &c,
-                    Some(key),
-                )
-            }
-            None => backend.lincomb(S::tensor_mut(&mut self.x), None, &[], &c, Some(key)),
-        }?;
-        if self.on_nonfinite == OnNonFinite::Error {
-            written.check(None, "x", S::tensor(&self.x))?;
-        }
-        Ok(())
+    /// Allocates every scratch buffer the rest of the plan uses (see [`PlanRunner::reserve`]).
+    pub fn reserve(&mut self) -> Result<(), Error> {
+        self.runner.reserve(S::tensor(&self.x))
     }
 
-    fn backend(&self) -> Result<Backend, Error> {
-        match self.backend {
-            Some(b) => Ok(b),
-            None => backend(),
-        }
+    /// See [`PlanRunner::init_noise`].
+    pub fn init_noise(&mut self) -> Result<(), Error> {
+        self.runner.init_noise(S::tensor_mut(&mut self.x))
     }
 
     /// Where the model must be evaluated next, or None when sampling is done. The first call
     /// applies the plan's initial churn, if any.
     pub fn next_eval(&mut self) -> Result<Option<Eval>, Error> {
-        if !self.started {
-            self.started = true;
-            if let Some(call) = self.plan.init() {
-                self.run(&call, None, 0)?;
-            }
-        }
-        Ok(self.plan.eval())
+        self.runner.next_eval(S::tensor_mut(&mut self.x))
     }
 
     /// The tensor the model must be evaluated on (the state, or the stage buffer).
     pub fn eval_input(&self) -> &[S] {
-        match self.plan.eval().map(|e| e.at) {
-            Some(Slot::Stage) => &self.stage,
-            _ => &self.x,
-        }
+        // Both candidates are stored as S: the state, or a scratch buffer of this memory.
+        S::slice(self.runner.eval_input(S::tensor(&self.x))).unwrap_or(&self.x)
     }
 
-    /// Submits the model output at the point [`Sampler::next_eval`] named and performs the
-    /// update: one fused pass.
-    ///
-    /// Errors: a wrong `model_out` length is refused before anything happens. An
-    /// [`Error::NonFinite`] comes after the pass: the step has been taken and written, and the
-    /// run goes on from there if you continue. Any other error (a first-use buffer that cannot
-    /// be allocated, a missing mean, a tree that does not cover the grid) leaves the plan one
-    /// step ahead of the buffers: start a new sampler.
+    /// Submits the model output (any storage type) and performs the update (see
+    /// [`PlanRunner::advance`]).
     pub fn advance(&mut self, model_out: TensorRef<'_>) -> Result<(), Error> {
-        check_len("model_out", self.n, model_out.len())?;
-        self.backend()?;
-        if !self.started {
-            self.next_eval()?;
-        }
-        let step = self.plan.step();
-        let up = self.plan.advance()?;
-        if let Some(t) = &up.threshold {
-            self.run(&t.x0, Some(model_out), step)?;
-            self.buffer(t.x0.out)
-                .par_chunks_mut(t.sample_len)
-                .for_each(|seg| {
-                    let mut v: Vec<f64> = seg.iter().map(|x| x.to_f64()).collect();
-                    threshold_sample(&mut v, t.ratio, t.max_value);
-                    for (d, x) in seg.iter_mut().zip(v) {
-                        *d = S::from_f64(x);
-                    }
-                });
-        }
-        self.run(&up.call, Some(model_out), step)
-    }
-
-    fn buffer(&mut self, slot: Slot) -> &mut Vec<S> {
-        match slot {
-            Slot::Stage => &mut self.stage,
-            Slot::History(j) => &mut self.hist[j],
-            _ => &mut self.x,
-        }
-    }
-
-    /// One fused pass for `call` of grid step `step`; a value that is not finite in what it
-    /// wrote is an error unless the policy propagates.
-    fn run(&mut self, call: &Call, model: Option<TensorRef<'_>>, step: usize) -> Result<(), Error> {
-        let (mut coefs, slots) = lincomb_coefs(call)?;
-        let backend = self.backend()?;
-        let n = self.n;
-        let use_tree = call.noise != 0.0 && self.tree.is_some();
-        if let (true, Some(tree)) = (use_tree, &self.tree) {
-            if slots.len() >= MAX_INPUTS {
-                return Err(Error::config(
-                    "tree",
-                    "a call with a free input for the tree's noise",
-                    slots.len(),
-                ));
-            }
-            let terms = tree_terms(tree, &self.plan, call.noise_step)?;
-            if self.tree_noise.len() != n {
-                self.tree_noise = try_vec("n", n, S::default())?;
-            }
-            tree.combine_on(backend, &terms, S::tensor_mut(&mut self.tree_noise))?;
-            coefs.inputs[slots.len()] = coefs.noise;
-            coefs.noise = 0.0;
-        }
-        // First-use buffers are allocated before anything is taken out of the sampler, so a
-        // failed allocation leaves every buffer as it was.
-        if self.buffer(call.out).len() != n {
-            *self.buffer(call.out) = try_vec("n", n, S::default())?;
-        }
-        if let Some((Slot::History(j), _)) = call.store {
-            if self.hist[j].len() != n {
-                self.hist[j] = try_vec("n", n, S::default())?;
-            }
-        }
-        let mut store = match call.store {
-            Some((Slot::History(j), _)) => Some(mem::take(&mut self.hist[j])),
-            Some((slot, _)) => {
-                return Err(Error::config(
-                    "plan",
-                    "a second output in a history buffer (internal)",
-                    slot.name(),
-                ))
-            }
-            None => None,
-        };
-        let mut out = mem::take(self.buffer(call.out));
-        let result = (|| {
-            let mut inputs: Vec<TensorRef<'_>> = Vec::with_capacity(slots.len());
-            for s in &slots {
-                inputs.push(match s {
-                    Slot::State => S::tensor(&self.x),
-                    Slot::Stage => S::tensor(&self.stage),
-                    Slot::History(j) => S::tensor(&self.hist[*j]),
-                    Slot::Mean => S::tensor(self.mean.as_deref().ok_or(Error::config(
-                        "mean",
-                        "a mean tensor (the plan was built with has_mean)",
-                        "none",
-                    ))?),
-                    Slot::Model => model.ok_or(Error::config(
-                        "model_out",
-                        "a model output for this call",
-                        "none",
-                    ))?,
-                });
-            }
-            if use_tree {
-                inputs.push(S::tensor(&self.tree_noise));
-            }
-            let noise = (call.noise != 0.0 && !use_tree)
-                .then(|| self.noise.address(NoiseUse::Step, call.noise_step));
-            backend.lincomb(
-                S::tensor_mut(&mut out),
-                store.as_deref_mut().map(S::tensor_mut),
-                &inputs,
-                &coefs,
-                noise,
-            )
-        })();
-        *self.buffer(call.out) = out;
-        if let (Some((Slot::History(j), _)), Some(v)) = (call.store, store) {
-            self.hist[j] = v;
-        }
-        let written = result?;
-        if written.nonfinite && self.on_nonfinite == OnNonFinite::Error {
-            let step = Some(step as u64);
-            written.check(step, call.out.name(), S::tensor(self.buffer(call.out)))?;
-            if let Some((slot, _)) = call.store {
-                written.check(step, slot.name(), S::tensor(self.buffer(slot)))?;
-            }
-        }
-        Ok(())
+        self.runner.advance(S::tensor_mut(&mut self.x), model_out)
     }
 }
 

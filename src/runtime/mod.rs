@@ -13,10 +13,13 @@ pub mod cuda;
 mod error;
 mod exec;
 mod kernels;
+pub mod memory;
 pub mod rng;
+pub mod threshold;
 
 pub use backend::{available_backends, backend, set_backend, Backend};
 pub use error::{first_nonfinite, try_collect, try_vec, Error, NonFiniteValue};
 pub use exec::CHUNK;
 pub use kernels::{fill_normal, lincomb, reduce};
 pub use kernels::{OnNonFinite, Written};
+pub use memory::{Host, Memory, Storage};

@@ -211,11 +211,13 @@ impl MarkovFbm {
                 k,
             ));
         }
-        let omega = cholesky_solve(&a, &b).ok_or(Error::config(
+        let omega = cholesky_solve(&a, &b).ok_or_else(|| {
+            Error::config(
             "k",
             "a Gram matrix well conditioned in f64 (fewer processes, a smaller γ_max, or a ridge)",
             k,
-        ))?;
+        )
+        })?;
         // A solution that does not reproduce b to 1e-6 is noise: refuse it.
         let resid = (0..k)
             .map(|i| ((0..k).map(|j| a[i][j] * omega[j]).sum::<f64>() - b[i]).abs())

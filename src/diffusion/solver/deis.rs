@@ -1,9 +1,8 @@
 //! DEIS (Zhang & Chen 2023), the tAB variant: x_t = α_t·(x̃_s/α_s + Σⱼ cⱼ·ε̂ⱼ), the cⱼ the exact
 //! integrals over ρ = σ/α of the Lagrange basis in ln ρ through the last `order` nodes.
 
-use super::walk::Walk;
+use super::walk::{Points, Walk};
 use super::{Call, Expr, Slot};
-use crate::diffusion::schedule::Node;
 use crate::runtime::Error;
 
 /// DEIS of order 1–3 (multistep: the earlier ε̂ come from the history).
@@ -20,23 +19,26 @@ impl Deis {
         let (s, t) = (w.node(k), w.node(k + 1));
         let (_, eps) = w.predictions(Slot::State, &s);
         let order = w.multistep_order(self.order);
-        let mut pts: Vec<(Expr, Node)> = vec![(eps, s)];
-        pts.extend(
-            w.hist
-                .iter()
-                .take(order - 1)
-                .map(|e| (Expr::of(e.slot), e.node)),
-        );
+        let mut pts = Points::new(s);
+        pts.push(eps, s);
+        for e in w.hist.iter().take(order - 1) {
+            pts.push(Expr::of(e.slot), e.node);
+        }
+        let pts = pts.as_slice();
         let x = w.shifted(Slot::State);
         let mut value = (t.alpha / s.alpha) * x;
         if order == 1 {
             // ∫ dρ of a constant: ρ_t − ρ_s.
             value = value + (t.alpha * (t.sigma_ve() - s.sigma_ve())) * eps;
         } else {
-            let rho: Vec<f64> = pts.iter().map(|(_, n)| n.sigma_ve()).collect();
+            let mut rho = [0.0f64; 3];
+            for (r, (_, n)) in rho.iter_mut().zip(pts) {
+                *r = n.sigma_ve();
+            }
+            let rho = &rho[..pts.len()];
             let (rs, rt) = (rho[0], t.sigma_ve());
             for (j, (e, _)) in pts.iter().enumerate() {
-                let c = deis_integral(&rho, j, rt) - deis_integral(&rho, j, rs);
+                let c = deis_integral(rho, j, rt) - deis_integral(rho, j, rs);
                 value = value + (t.alpha * c) * *e;
             }
         }
@@ -57,7 +59,11 @@ impl Deis {
 /// ∫^r ℓⱼ(ln ρ) dρ at ρ = r (an antiderivative), ℓⱼ the Lagrange basis polynomial through
 /// the points ln ρᵢ. Written out for 2 and 3 points (DEIS orders 2 and 3).
 fn deis_integral(rho: &[f64], j: usize, r: f64) -> f64 {
-    let u: Vec<f64> = rho.iter().map(|v| v.ln()).collect();
+    let mut u = [0.0f64; 3];
+    for (a, v) in u.iter_mut().zip(rho) {
+        *a = v.ln();
+    }
+    let u = &u[..rho.len().min(3)];
     let l = r.ln();
     // Antiderivatives in ρ of 1, ln ρ and ln² ρ.
     let i0 = r;

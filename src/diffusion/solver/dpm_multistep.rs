@@ -4,7 +4,7 @@
 //! earlier predictions, and diffusers' weights for them (see [`SolverType`]). One call per
 //! model evaluation updates the state and stores this step's D₀ (ε̂ or x̃₀) for the next.
 
-use super::walk::{e_minus_h, Walk};
+use super::walk::{e_minus_h, Points, Walk};
 use super::{Call, Expr, Slot, SolverType};
 use crate::diffusion::schedule::Node;
 use crate::runtime::Error;
@@ -40,16 +40,24 @@ impl DpmMultistep {
         let (x0, eps) = w.predictions(Slot::State, &s);
         let d0 = if self.kind == DpmKind::Noise { eps } else { x0 };
         let order = w.multistep_order(self.order);
-        let prev: Vec<(Expr, Node)> = w
-            .hist
-            .iter()
-            .take(order - 1)
-            .map(|e| (Expr::of(e.slot), e.node))
-            .collect();
+        let mut prev = Points::new(s);
+        for e in w.hist.iter().take(order - 1) {
+            prev.push(Expr::of(e.slot), e.node);
+        }
         let x = w.shifted(Slot::State);
         let em = e_minus_h(&s, &t);
         let h = t.lambda() - s.lambda();
-        let (value, noise) = dpm_update(self.kind, self.solver_type, x, &s, &t, d0, &prev, em, h);
+        let (value, noise) = dpm_update(
+            self.kind,
+            self.solver_type,
+            x,
+            &s,
+            &t,
+            d0,
+            prev.as_slice(),
+            em,
+            h,
+        );
         let value = w.unshift(value);
         let slot = w.free_slot(&value, None)?;
         w.push_history(slot, s, 3);

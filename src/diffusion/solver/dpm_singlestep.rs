@@ -4,7 +4,7 @@
 //! into the stage buffer; the last stage writes the state.
 
 use super::dpm_multistep::DpmKind;
-use super::walk::{e_minus_h, Walk};
+use super::walk::{e_minus_h, Points, Walk};
 use super::{Call, Expr, Slot, SolverType};
 use crate::diffusion::schedule::Node;
 use crate::runtime::Error;
@@ -62,14 +62,11 @@ impl DpmSinglestep {
         let (x0, eps) = w.predictions(at, &node_j);
         let dj = if self.kind == DpmKind::Noise { eps } else { x0 };
         // Model outputs of this group so far, oldest first (the group start's is first).
-        let mut ds: Vec<(Expr, Node)> = w
-            .hist
-            .iter()
-            .take(j)
-            .rev()
-            .map(|e| (Expr::of(e.slot), e.node))
-            .collect();
-        ds.push((dj, node_j));
+        let mut ds = Points::new(node_j);
+        for e in w.hist.iter().take(j).rev() {
+            ds.push(Expr::of(e.slot), e.node);
+        }
+        ds.push(dj, node_j);
         let s = w.node(g);
         let t = w.node(g + j + 1);
         let x = w.shifted(Slot::State);
@@ -81,7 +78,7 @@ impl DpmSinglestep {
             x,
             &s,
             &t,
-            &ds,
+            ds.as_slice(),
             em,
             h,
         ));

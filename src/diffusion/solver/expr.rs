@@ -4,6 +4,10 @@
 
 use std::ops::{Add, Mul, Neg, Sub};
 
+use crate::runtime::rng::{NoiseSource, NoiseUse};
+use crate::runtime::Error;
+use ito_kernels::lincomb::{LincombCoefs, Noise, MAX_INPUTS};
+
 /// Number of history buffers a plan may use (UniPC-3 with its corrector needs the most).
 pub const HISTORY: usize = 5;
 const SLOTS: usize = 4 + HISTORY;
@@ -185,4 +189,105 @@ pub struct Call {
     pub noise: f64,
     /// The step number of the noise key.
     pub noise_step: u32,
+}
+
+/// A [`Call`] lowered to one `lincomb` pass (the lowering every ito sampler performs, public
+/// so that an engine can drive a [`Plan`](super::Plan) on its own memory): y is the call's
+/// `out` buffer, read in place through `coefs.y`; y2 is the `store` buffer, if any; input j
+/// is the buffer `inputs()[j]` ([`Slot::Model`]: the model output just submitted); the noise
+/// term, when `coefs.noise ≠ 0`, draws from [`Lowered::noise`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Lowered {
+    /// The kernel coefficients.
+    pub coefs: LincombCoefs,
+    slots: [Slot; MAX_INPUTS],
+    n_inputs: usize,
+    noise_step: u32,
+}
+
+impl Lowered {
+    /// The input buffers, in the order of `coefs.inputs` (never the `out` buffer, never the
+    /// `store` buffer).
+    pub fn inputs(&self) -> &[Slot] {
+        &self.slots[..self.n_inputs]
+    }
+
+    /// The counter address of the call's standard normals for elements
+    /// `source.offset … source.offset + n − 1`, or None for a call without noise.
+    pub fn noise(&self, source: &NoiseSource, n: usize) -> Result<Option<Noise>, Error> {
+        if self.coefs.noise == 0.0 {
+            return Ok(None);
+        }
+        source.check(n)?;
+        Ok(Some(source.address(NoiseUse::Step, self.noise_step)))
+    }
+}
+
+impl Call {
+    /// This call as one `lincomb` pass (see [`Lowered`]). Coefficients are rounded to f32 as
+    /// the kernels take them.
+    ///
+    /// ```
+    /// use ito::diffusion::solver::Slot;
+    /// use ito::{Grid, Param, Plan, PlanOptions, Schedule};
+    /// let schedule = Schedule::vp_linear(0.1, 20.0)?;
+    /// let grid = Grid::uniform_lambda(&schedule, 1.0, 1e-3, 10)?;
+    /// let mut plan = Plan::new("dpmpp-2m".parse()?, grid, Param::Eps, PlanOptions::default())?;
+    /// let update = plan.advance()?; // the first step, after its model evaluation
+    /// let pass = update.call.lower()?;
+    /// assert_eq!(update.call.out, Slot::State);      // y: the state, updated in place
+    /// assert!(pass.inputs().contains(&Slot::Model)); // reads the model output
+    /// assert!(pass.coefs.y != 0.0);
+    /// # Ok::<(), ito::Error>(())
+    /// ```
+    pub fn lower(&self) -> Result<Lowered, Error> {
+        let mut slots = [Slot::State; MAX_INPUTS];
+        let mut n_inputs = 0usize;
+        let store = self.store.as_ref();
+        let reads = self
+            .value
+            .terms()
+            .chain(store.into_iter().flat_map(|(_, e)| e.terms()));
+        for (s, _) in reads {
+            if s == self.out || slots[..n_inputs].contains(&s) {
+                continue;
+            }
+            if store.is_some_and(|(t, _)| *t == s) {
+                return Err(Error::config(
+                    "plan",
+                    "a store buffer that no term of the call reads (internal)",
+                    s.name(),
+                ));
+            }
+            if n_inputs == MAX_INPUTS {
+                return Err(Error::config(
+                    "plan",
+                    "at most MAX_INPUTS buffers per call (internal)",
+                    n_inputs + 1,
+                ));
+            }
+            slots[n_inputs] = s;
+            n_inputs += 1;
+        }
+        let mut coefs = LincombCoefs {
+            y: self.value.coef(self.out) as f32,
+            noise: self.noise as f32,
+            ..Default::default()
+        };
+        for (j, s) in slots[..n_inputs].iter().enumerate() {
+            coefs.inputs[j] = self.value.coef(*s) as f32;
+            if let Some((_, e)) = store {
+                coefs.y2_inputs[j] = e.coef(*s) as f32;
+            }
+        }
+        if let Some((_, e)) = store {
+            coefs.y2_y = e.coef(self.out) as f32;
+        }
+        Ok(Lowered {
+            coefs,
+            slots,
+            n_inputs,
+            noise_step: self.noise_step,
+        })
+    }
 }

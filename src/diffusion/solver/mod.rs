@@ -23,7 +23,7 @@ mod names;
 mod unipc;
 mod walk;
 
-pub use expr::{Call, Expr, Slot, ThresholdStep, Update, HISTORY};
+pub use expr::{Call, Expr, Lowered, Slot, ThresholdStep, Update, HISTORY};
 pub use names::SOLVER_NAMES;
 
 use std::fmt;
@@ -638,11 +638,13 @@ impl Plan {
 
     /// The update for the model output just submitted, and the move to the next evaluation.
     pub fn advance(&mut self) -> Result<Update, Error> {
-        let ev = self.eval().ok_or(Error::config(
-            "plan",
-            "no further model output (all steps taken)",
-            self.walk.step,
-        ))?;
+        let ev = self.eval().ok_or_else(|| {
+            Error::config(
+                "plan",
+                "no further model output (all steps taken)",
+                self.walk.step,
+            )
+        })?;
         let threshold = match self.walk.opts.thresholding {
             Some(th) => {
                 let (x0, _) = self.walk.predictions(ev.at, &ev.node);

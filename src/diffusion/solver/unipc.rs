@@ -73,11 +73,9 @@ impl UniPc {
                 2 => 0.5 * d1s[0],
                 _ => {
                     let b = unipc_b(hh, b_h, p);
-                    let rho = unipc_solve(&rks[..p - 1], &b[..p - 1]).ok_or(Error::config(
-                        "grid",
-                        "distinct nodes (UniPC's system is singular)",
-                        s0.t,
-                    ))?;
+                    let rho = unipc_solve(&rks[..p - 1], &b[..p - 1]).ok_or_else(|| {
+                        Error::config("grid", "distinct nodes (UniPC's system is singular)", s0.t)
+                    })?;
                     d1s.iter()
                         .zip(rho)
                         .fold(Expr::ZERO, |acc, (d, r)| acc + r * *d)
@@ -89,11 +87,9 @@ impl UniPc {
                     0.5 * d1_t
                 } else {
                     let b = unipc_b(hh, b_h, p);
-                    let rho = unipc_solve(rks, &b[..p]).ok_or(Error::config(
-                        "grid",
-                        "distinct nodes (UniPC's system is singular)",
-                        s0.t,
-                    ))?;
+                    let rho = unipc_solve(rks, &b[..p]).ok_or_else(|| {
+                        Error::config("grid", "distinct nodes (UniPC's system is singular)", s0.t)
+                    })?;
                     d1s.iter()
                         .zip(rho)
                         .fold(Expr::ZERO, |acc, (d, r)| acc + r * *d)

@@ -20,6 +20,38 @@ pub(super) fn e_minus_h(s: &Node, t: &Node) -> f64 {
     (t.sigma * s.alpha) / (t.alpha * s.sigma)
 }
 
+/// Up to three (prediction, node) points of a multistep or singlestep formula (orders ≤ 3),
+/// on the stack: planning a step allocates nothing.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Points {
+    items: [(Expr, Node); 3],
+    len: usize,
+}
+
+impl Points {
+    /// No points yet; `filler` only fills the unused places.
+    pub(super) fn new(filler: Node) -> Self {
+        Points {
+            items: [(Expr::ZERO, filler); 3],
+            len: 0,
+        }
+    }
+
+    /// Appends a point (orders never exceed three: a fourth is dropped, as no formula reads it).
+    pub(super) fn push(&mut self, e: Expr, n: Node) {
+        debug_assert!(self.len < self.items.len(), "a fourth point");
+        if let Some(slot) = self.items.get_mut(self.len) {
+            *slot = (e, n);
+            self.len += 1;
+        }
+    }
+
+    /// The points so far, in the order pushed.
+    pub(super) fn as_slice(&self) -> &[(Expr, Node)] {
+        &self.items[..self.len]
+    }
+}
+
 /// The shared state of a run (see the module docs).
 #[derive(Clone, Debug)]
 pub(super) struct Walk {
@@ -147,11 +179,13 @@ impl Walk {
                     && also.is_none_or(|e| e.coef(*s) == 0.0)
                     && !self.hist.iter().any(|e| e.slot == *s)
             })
-            .ok_or(Error::config(
-                "plan",
-                "a free history buffer (internal limit reached)",
-                HISTORY,
-            ))
+            .ok_or_else(|| {
+                Error::config(
+                    "plan",
+                    "a free history buffer (internal limit reached)",
+                    HISTORY,
+                )
+            })
     }
 
     pub fn push_history(&mut self, slot: Slot, node: Node, keep: usize) {

@@ -1,0 +1,251 @@
+//! The memory a sampler runs on. [`Memory`] names the tensor views of one kind of memory and
+//! the fused passes a sampler makes over them; the samplers above this layer are written once
+//! against it, so the same plan walk runs on
+//!
+//! - host slices, owned or borrowed from the caller with no copy ([`Host`], on a CPU backend or
+//!   `Backend::Cuda`'s staging), and
+//! - CUDA device memory, ito's or a foreign framework's, on the caller's stream
+//!   ([`CudaDevice`](crate::runtime::cuda::CudaDevice), cargo feature `cuda`), where every pass
+//!   is one launch with no host synchronisation.
+//!
+//! The non-finite report differs by memory: a host pass returns it ([`Written`]); a device
+//! pass ORs it into the device's report word, read once at a point the caller chooses
+//! ([`Memory::take_nonfinite`]), so that a step never waits for the device.
+
+use std::marker::PhantomData;
+
+use ito_kernels::brownian_tree::Term;
+use ito_kernels::lincomb::{LincombCoefs, Noise};
+use ito_kernels::storage::{bf16_from_f32, f16_from_f32, Element, TensorMut, TensorRef};
+use ito_kernels::{bf16, f16};
+
+use super::threshold::threshold;
+use super::{backend, try_vec, Backend, Error, Written};
+
+/// A storage type for host buffers: `f32`, `f16` or `bf16`.
+pub trait Storage: Element + Default + Send + Sync + 'static {
+    /// The slice as a kernel input.
+    fn tensor(s: &[Self]) -> TensorRef<'_>;
+    /// The slice as a kernel output.
+    fn tensor_mut(s: &mut [Self]) -> TensorMut<'_>;
+    /// The tensor as a slice of this type, when it is stored as this type.
+    fn slice(t: TensorRef<'_>) -> Option<&[Self]>;
+    /// Widened to f64 (exact).
+    fn to_f64(self) -> f64;
+    /// Rounded from f64 to f32, then to this type, to nearest even (as the kernels store).
+    fn from_f64(v: f64) -> Self;
+}
+
+macro_rules! storage {
+    ($t:ty, $variant:ident, $to:expr, $from:expr) => {
+        impl Storage for $t {
+            fn tensor(s: &[Self]) -> TensorRef<'_> {
+                s.into()
+            }
+            fn tensor_mut(s: &mut [Self]) -> TensorMut<'_> {
+                s.into()
+            }
+            fn slice(t: TensorRef<'_>) -> Option<&[Self]> {
+                match t {
+                    TensorRef::$variant(s) => Some(s),
+                    _ => None,
+                }
+            }
+            fn to_f64(self) -> f64 {
+                $to(self)
+            }
+            fn from_f64(v: f64) -> Self {
+                $from(v as f32)
+            }
+        }
+    };
+}
+storage!(f32, F32, f64::from, |v: f32| v);
+storage!(f16, F16, f16::to_f64, f16_from_f32);
+storage!(bf16, Bf16, bf16::to_f64, bf16_from_f32);
+
+/// One kind of memory: its views, its scratch buffers and the fused passes over them.
+///
+/// Every pass validates its arguments as the CPU entry points do (lengths, coefficients,
+/// noise ranges) and returns a typed error before touching memory.
+pub trait Memory {
+    /// A read-only tensor view.
+    type Ref<'a>: Copy;
+    /// A writable tensor view.
+    type Mut<'a>;
+    /// A scratch buffer owned by the sampler (stage, history, tree noise).
+    type Buffer;
+
+    /// Number of elements of a view.
+    fn len(t: Self::Ref<'_>) -> usize;
+    /// A buffer as a read-only view.
+    fn view(b: &Self::Buffer) -> Self::Ref<'_>;
+    /// A buffer as a writable view.
+    fn view_mut(b: &mut Self::Buffer) -> Self::Mut<'_>;
+    /// A shorter-lived writable view of the same memory.
+    fn reborrow<'a>(t: &'a mut Self::Mut<'_>) -> Self::Mut<'a>;
+    /// A writable view read-only.
+    fn as_ref<'a>(t: &'a Self::Mut<'_>) -> Self::Ref<'a>;
+    /// A view used for a shorter time (views are covariant; generic code needs it said).
+    fn shorten<'a, 'b: 'a>(t: Self::Ref<'b>) -> Self::Ref<'a>;
+
+    /// Whether this memory can run passes now (e.g. a forced backend is present).
+    fn check_available(&self) -> Result<(), Error>;
+    /// A zeroed buffer of `n` elements stored like `like` (its storage type and device).
+    fn alloc_like(&self, like: Self::Ref<'_>, n: usize) -> Result<Self::Buffer, Error>;
+    /// `lincomb` (definition: [`crate::runtime::lincomb`]).
+    fn lincomb(
+        &self,
+        y: Self::Mut<'_>,
+        y2: Option<Self::Mut<'_>>,
+        inputs: &[Self::Ref<'_>],
+        coefs: &LincombCoefs,
+        noise: Option<Noise>,
+    ) -> Result<Written, Error>;
+    /// `brownian_tree`: y = Σⱼ cⱼ·N(seed, streamⱼ, stepⱼ, offset + i).
+    fn brownian_tree(
+        &self,
+        y: Self::Mut<'_>,
+        seed: u64,
+        terms: &[Term],
+        offset: u64,
+    ) -> Result<Written, Error>;
+    /// Dynamic thresholding of every sample of `sample_len` elements in place (definition:
+    /// [`crate::runtime::threshold`]).
+    fn threshold(
+        &self,
+        x: Self::Mut<'_>,
+        sample_len: usize,
+        ratio: f64,
+        max_value: f64,
+    ) -> Result<(), Error>;
+    /// The [`Error::NonFinite`] for a buffer whose pass reported a value that is not finite,
+    /// naming its first bad element where the memory can find it; None when every element is
+    /// finite after all.
+    fn nonfinite_error(
+        &self,
+        t: Self::Ref<'_>,
+        step: Option<u64>,
+        buffer: &'static str,
+    ) -> Option<Error>;
+    /// The reports that accumulate instead of returning with each pass (device memory):
+    /// whether any pass since the last call stored a value that is not finite, and clears
+    /// them. Host memory reports each pass itself and returns false here.
+    fn take_nonfinite(&self) -> Result<bool, Error>;
+}
+
+/// Host memory: tensors of any storage type (slices the caller owns or lends, with no copy),
+/// scratch buffers of type `S`, passes on the process-wide backend or a chosen one.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Host<S> {
+    backend: Option<Backend>,
+    _storage: PhantomData<S>,
+}
+
+impl<S: Storage> Host<S> {
+    /// Host memory on the process-wide backend ([`crate::runtime::backend()`], read at each pass).
+    pub fn new() -> Self {
+        Host {
+            backend: None,
+            _storage: PhantomData,
+        }
+    }
+
+    /// Host memory on `backend` (an error when it is not available here).
+    pub fn with_backend(backend: Backend) -> Result<Self, Error> {
+        backend.check_available()?;
+        Ok(Host {
+            backend: Some(backend),
+            _storage: PhantomData,
+        })
+    }
+
+    /// The backend the next pass runs on.
+    pub fn backend(&self) -> Result<Backend, Error> {
+        match self.backend {
+            Some(b) => Ok(b),
+            None => backend(),
+        }
+    }
+}
+
+impl<S: Storage> Memory for Host<S> {
+    type Ref<'a> = TensorRef<'a>;
+    type Mut<'a> = TensorMut<'a>;
+    type Buffer = Vec<S>;
+
+    fn len(t: TensorRef<'_>) -> usize {
+        t.len()
+    }
+    fn view(b: &Vec<S>) -> TensorRef<'_> {
+        S::tensor(b)
+    }
+    fn view_mut(b: &mut Vec<S>) -> TensorMut<'_> {
+        S::tensor_mut(b)
+    }
+    fn reborrow<'a>(t: &'a mut TensorMut<'_>) -> TensorMut<'a> {
+        t.reborrow()
+    }
+    fn as_ref<'a>(t: &'a TensorMut<'_>) -> TensorRef<'a> {
+        t.as_ref()
+    }
+    fn shorten<'a, 'b: 'a>(t: TensorRef<'b>) -> TensorRef<'a> {
+        t
+    }
+
+    fn check_available(&self) -> Result<(), Error> {
+        self.backend().map(drop)
+    }
+
+    fn alloc_like(&self, _like: TensorRef<'_>, n: usize) -> Result<Vec<S>, Error> {
+        try_vec("n", n, S::default())
+    }
+
+    fn lincomb(
+        &self,
+        y: TensorMut<'_>,
+        y2: Option<TensorMut<'_>>,
+        inputs: &[TensorRef<'_>],
+        coefs: &LincombCoefs,
+        noise: Option<Noise>,
+    ) -> Result<Written, Error> {
+        self.backend()?.lincomb(y, y2, inputs, coefs, noise)
+    }
+
+    fn brownian_tree(
+        &self,
+        y: TensorMut<'_>,
+        seed: u64,
+        terms: &[Term],
+        offset: u64,
+    ) -> Result<Written, Error> {
+        self.backend()?.brownian_tree(y, seed, terms, offset)
+    }
+
+    fn threshold(
+        &self,
+        x: TensorMut<'_>,
+        sample_len: usize,
+        ratio: f64,
+        max_value: f64,
+    ) -> Result<(), Error> {
+        match x {
+            TensorMut::F32(s) => threshold(s, sample_len, ratio, max_value),
+            TensorMut::F16(s) => threshold(s, sample_len, ratio, max_value),
+            TensorMut::Bf16(s) => threshold(s, sample_len, ratio, max_value),
+        }
+    }
+
+    fn nonfinite_error(
+        &self,
+        t: TensorRef<'_>,
+        step: Option<u64>,
+        buffer: &'static str,
+    ) -> Option<Error> {
+        Error::nonfinite_in(step, buffer, t)
+    }
+
+    fn take_nonfinite(&self) -> Result<bool, Error> {
+        Ok(false)
+    }
+}

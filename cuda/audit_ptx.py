@@ -4,8 +4,8 @@ identity with the scalar definition.
 Every floating-point add, sub, mul, fma, div, sqrt and rcp must carry .rn (so ptxas can
 neither fuse nor approximate it); nothing may be .approx or .ftz; no mad on floats; none of
 the approximate-only instructions (ex2, lg2, sin, cos, rsqrt, tanh); no f64 arithmetic
-outside the Langevin step size (which computes ε in f64 with the host's operations, all
-correctly rounded).
+outside the Langevin step size and thresholding (which compute in f64 with the host's
+operations, all correctly rounded).
 
 usage: audit_ptx.py FILE.ptx ...   (exit 1 with the offending lines on failure)
 """
@@ -16,6 +16,9 @@ import sys
 FLOAT_TYPES = {"f32", "f64", "f16", "f16x2", "bf16", "bf16x2"}
 NEEDS_RN = {"add", "sub", "mul", "fma", "div", "sqrt", "rcp"}
 APPROX_ONLY = {"ex2", "lg2", "sin", "cos", "rsqrt", "tanh"}
+# The kernels that compute in f64 exactly as the host does: the Langevin step size, and
+# thresholding's quantile, clamp and division.
+F64_ALLOWED = ("langevin.ptx", "threshold.ptx")
 
 
 def audit(path: str) -> tuple[list[str], collections.Counter]:
@@ -42,7 +45,7 @@ def audit(path: str) -> tuple[list[str], collections.Counter]:
             problems.append(f"{where}  (mad on floats: use fma.rn)")
         elif opcode in NEEDS_RN and "rn" not in modifiers:
             problems.append(f"{where}  (needs .rn)")
-        if "f64" in modifiers and opcode in NEEDS_RN and not path.endswith("langevin.ptx"):
+        if "f64" in modifiers and opcode in NEEDS_RN and not path.endswith(F64_ALLOWED):
             problems.append(f"{where}  (f64 arithmetic)")
     return problems, counts
 

@@ -59,9 +59,26 @@ inline float __uint_as_float(unsigned int u) {
     return f;
 }
 
-// The one atomic the kernels use (the non-finite report): threads of a threaded launch run at once.
+// The atomics the kernels use (the non-finite report, threshold's histogram): threads of a
+// threaded launch run at once.
 inline unsigned int atomicOr(unsigned int* address, unsigned int value) {
     return __atomic_fetch_or(address, value, __ATOMIC_RELAXED);
+}
+inline unsigned int atomicAdd(unsigned int* address, unsigned int value) {
+    return __atomic_fetch_add(address, value, __ATOMIC_RELAXED);
+}
+inline unsigned int atomicMin(unsigned int* address, unsigned int value) {
+    unsigned int old = __atomic_load_n(address, __ATOMIC_RELAXED);
+    while (value < old && !__atomic_compare_exchange_n(address, &old, value, true, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+    }
+    return old;
+}
+inline double __ddiv_rn(double a, double b) { return a / b; }
+inline float __double2float_rn(double a) { return (float)a; }
+inline double __longlong_as_double(long long v) {
+    double d;
+    std::memcpy(&d, &v, sizeof d);
+    return d;
 }
 
 // Block-wide barrier (threaded launches only; aborts in a sequential launch).

@@ -141,4 +141,17 @@ struct ito_langevin_args {
     unsigned int reserved;
 };
 
+// threshold (src/runtime/threshold.rs): dynamic thresholding of `samples` samples of
+// sample_len elements in place. The host computes the ranks of the quantile: the order
+// statistics lo and hi (= lo or lo + 1) and the weight w = rank − lo.
+struct ito_threshold_args {
+    ito_tensor x;
+    unsigned long long sample_len;  // < 2^32
+    unsigned long long samples;
+    unsigned long long lo;
+    unsigned long long hi;
+    double w;
+    double max_value;
+};
+
 #endif

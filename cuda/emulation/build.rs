@@ -11,6 +11,7 @@ fn main() {
         "milstein.cu",
         "ou_bank.cu",
         "langevin.cu",
+        "threshold.cu",
     ];
     let mut build = cc::Build::new();
     build

@@ -122,6 +122,11 @@ extern "C" void ito_lincomb(ito_lincomb_args p);
 extern "C" void ito_fill_normal(ito_fill_normal_args p);
 extern "C" void ito_reduce_leaves(ito_reduce_args p);
 extern "C" void ito_reduce_combine(ito_reduce_args p);
+extern "C" void ito_threshold(ito_threshold_args p);
+
+extern "C" void ito_emulate_threshold(const ito_threshold_args* p, unsigned int grid, unsigned int block) {
+    launch(grid, block, true, [p] { ito_threshold(*p); });
+}
 
 extern "C" void ito_emulate_lincomb(const ito_lincomb_args* p, unsigned int grid, unsigned int block) {
     launch(grid, block, false, [p] { ito_lincomb(*p); });
@@ -269,5 +274,12 @@ extern "C" unsigned long long ito_emulate_abi_layout(unsigned long long* out, un
     ITO_LAYOUT(out, n, offsetof(ito_langevin_args, snr));
     ITO_LAYOUT(out, n, offsetof(ito_langevin_args, alpha));
     ITO_LAYOUT(out, n, offsetof(ito_langevin_args, batch_mean));
+    ITO_LAYOUT(out, n, sizeof(ito_threshold_args));
+    ITO_LAYOUT(out, n, offsetof(ito_threshold_args, sample_len));
+    ITO_LAYOUT(out, n, offsetof(ito_threshold_args, samples));
+    ITO_LAYOUT(out, n, offsetof(ito_threshold_args, lo));
+    ITO_LAYOUT(out, n, offsetof(ito_threshold_args, hi));
+    ITO_LAYOUT(out, n, offsetof(ito_threshold_args, w));
+    ITO_LAYOUT(out, n, offsetof(ito_threshold_args, max_value));
     return n;
 }

@@ -56,13 +56,21 @@ pub fn lerp(a: f64, b: f64, w: f64) -> f64 {
     }
 }
 
+/// The quantile's place in a sample of `sample_len` ≥ 1 elements: the order statistics lo
+/// and hi (hi = lo, or lo + 1) and the weight rank − lo, rank = ratio·(sample_len − 1)
+/// (computed once per call, on the host, for every backend).
+pub fn ranks(sample_len: usize, ratio: f64) -> (usize, usize, f64) {
+    let rank = ratio * (sample_len.max(1) - 1) as f64;
+    let (lo, hi) = (rank.floor() as usize, rank.ceil() as usize);
+    (lo, hi, rank - lo as f64)
+}
+
 /// The threshold s of one sample (before the clamp to [1, max_value]), or NaN.
 fn sample_quantile<S: Storage>(seg: &[S], ratio: f64) -> f64 {
     if seg.iter().any(|v| v.to_f64().is_nan()) {
         return f64::NAN;
     }
-    let rank = ratio * (seg.len() - 1) as f64;
-    let (lo, hi) = (rank.floor() as usize, rank.ceil() as usize);
+    let (lo, hi, w) = ranks(seg.len(), ratio);
     let lo_bits = select_bits(seg, lo);
     let hi_bits = if hi == lo {
         lo_bits
@@ -85,7 +93,7 @@ fn sample_quantile<S: Storage>(seg: &[S], ratio: f64) -> f64 {
         }
     };
     let value = |bits: u32| f64::from(f32::from_bits(bits));
-    lerp(value(lo_bits), value(hi_bits), rank - lo as f64)
+    lerp(value(lo_bits), value(hi_bits), w)
 }
 
 /// Thresholds one sample in place.
@@ -101,7 +109,8 @@ fn threshold_sample<S: Storage>(seg: &mut [S], ratio: f64, max_value: f64) {
     }
 }
 
-/// The arguments every backend checks: whole samples, a ratio in [0, 1], max_value ≥ 1.
+/// The arguments every backend checks: whole samples of fewer than 2³² elements (the device
+/// counts in 32 bits), a ratio in [0, 1], a finite max_value ≥ 1. Returns the sample count.
 pub fn check_threshold(
     len: usize,
     sample_len: usize,
@@ -112,6 +121,13 @@ pub fn check_threshold(
         return Err(Error::config(
             "sample_len",
             "a positive divisor of the number of elements",
+            sample_len,
+        ));
+    }
+    if u32::try_from(sample_len).is_err() {
+        return Err(Error::config(
+            "sample_len",
+            "fewer than 2^32 elements per sample",
             sample_len,
         ));
     }

@@ -9,9 +9,10 @@
 use ito::diffusion::langevin::{Corrector, NormMode};
 use ito::runtime::cuda::abi::{
     BrownianTreeArgs, FillNormalArgs, LangevinArgs, LincombArgs, MilsteinArgs, OuBankArgs,
-    ReduceArgs, TensorArg,
+    ReduceArgs, TensorArg, ThresholdArgs,
 };
 use ito::runtime::cuda::launch::{self, Shape};
+use ito::runtime::threshold::check_threshold;
 use ito::runtime::Written;
 use ito::{Error, LincombCoefs, Noise, SegmentStats, TensorMut, TensorRef};
 use ito_kernels::brownian_tree::{check_brownian_tree, Term};
@@ -27,7 +28,7 @@ use ito_kernels::reduce::Reduce;
 mod ffi {
     use ito::runtime::cuda::abi::{
         BrownianTreeArgs, FillNormalArgs, LangevinArgs, LincombArgs, MilsteinArgs, OuBankArgs,
-        ReduceArgs,
+        ReduceArgs, ThresholdArgs,
     };
     extern "C" {
         pub fn ito_emulate_lincomb(p: *const LincombArgs, grid: u32, block: u32);
@@ -40,6 +41,7 @@ mod ffi {
         pub fn ito_emulate_brownian_tree(p: *const BrownianTreeArgs, grid: u32, block: u32);
         pub fn ito_emulate_milstein(p: *const MilsteinArgs, grid: u32, block: u32);
         pub fn ito_emulate_ou_bank(p: *const OuBankArgs, grid: u32, block: u32);
+        pub fn ito_emulate_threshold(p: *const ThresholdArgs, grid: u32, block: u32);
         pub fn ito_emulate_block_words(
             seed: u64,
             stream: u32,
@@ -342,6 +344,34 @@ pub fn ou_bank(
     // kernel touches local indices below len of each plane only.
     unsafe { ffi::ito_emulate_ou_bank(&args, s.grid, s.block) };
     Ok(report.written())
+}
+
+/// Dynamic thresholding through `cuda/threshold.cu`, validated as on the CPU. `shape`
+/// overrides the default (one 256-thread block per sample, up to the emulated device's
+/// resident blocks); any block size from 1 to 1024 works.
+pub fn threshold(
+    mut x: TensorMut<'_>,
+    sample_len: usize,
+    ratio: f64,
+    max_value: f64,
+    shape: Option<Shape>,
+) -> Result<(), Error> {
+    let samples = check_threshold(x.len(), sample_len, ratio, max_value)?;
+    if samples == 0 {
+        return Ok(());
+    }
+    let args = ThresholdArgs::new(arg_mut(&mut x), sample_len, samples, ratio, max_value);
+    let s = shape.unwrap_or_else(|| {
+        launch::threshold(
+            args.samples,
+            launch::resident_blocks(EMULATED_MULTIPROCESSORS),
+        )
+    });
+    check_shape(s)?;
+    // SAFETY: x is exclusively borrowed for samples·sample_len elements; each block touches
+    // its samples' elements only; the launch returns after every thread finished.
+    unsafe { ffi::ito_emulate_threshold(&args, s.grid, s.block) };
+    Ok(())
 }
 
 /// Host buffers standing in for the device scratch of the Langevin launches.

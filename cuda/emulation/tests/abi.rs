@@ -5,7 +5,7 @@
 use core::mem::{offset_of, size_of};
 use ito::runtime::cuda::abi::{
     BrownianTreeArgs, FillNormalArgs, LangevinArgs, LincombArgs, MilsteinArgs, NoiseKeyArg,
-    OuBankArgs, ReduceArgs, TensorArg, TreeTermArg,
+    OuBankArgs, ReduceArgs, TensorArg, ThresholdArgs, TreeTermArg,
 };
 
 #[test]
@@ -91,6 +91,13 @@ fn argument_blocks_match_the_c_layout() {
         offset_of!(LangevinArgs, snr),
         offset_of!(LangevinArgs, alpha),
         offset_of!(LangevinArgs, batch_mean),
+        size_of::<ThresholdArgs>(),
+        offset_of!(ThresholdArgs, sample_len),
+        offset_of!(ThresholdArgs, samples),
+        offset_of!(ThresholdArgs, lo),
+        offset_of!(ThresholdArgs, hi),
+        offset_of!(ThresholdArgs, w),
+        offset_of!(ThresholdArgs, max_value),
     ]
     .iter()
     .map(|&v| v as u64)

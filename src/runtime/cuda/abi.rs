@@ -374,6 +374,48 @@ impl OuBankArgs {
     }
 }
 
+/// `ito_threshold_args`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct ThresholdArgs {
+    /// x (read and written in place).
+    pub x: TensorArg,
+    /// Elements per sample (< 2³²).
+    pub sample_len: u64,
+    /// Number of samples.
+    pub samples: u64,
+    /// The lower order statistic of the quantile.
+    pub lo: u64,
+    /// The upper one (lo or lo + 1).
+    pub hi: u64,
+    /// The interpolation weight rank − lo.
+    pub w: f64,
+    /// The largest threshold.
+    pub max_value: f64,
+}
+
+impl ThresholdArgs {
+    /// The block for a validated call (`check_threshold`).
+    pub fn new(
+        x: TensorArg,
+        sample_len: usize,
+        samples: usize,
+        ratio: f64,
+        max_value: f64,
+    ) -> Self {
+        let (lo, hi, w) = crate::runtime::threshold::ranks(sample_len, ratio);
+        ThresholdArgs {
+            x,
+            sample_len: sample_len as u64,
+            samples: samples as u64,
+            lo: lo as u64,
+            hi: hi as u64,
+            w,
+            max_value,
+        }
+    }
+}
+
 /// `ito_langevin_args` (all four Langevin launches take the same block).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -435,3 +477,6 @@ unsafe impl cudarc::driver::DeviceRepr for OuBankArgs {}
 // SAFETY: as above.
 #[cfg(feature = "cuda")]
 unsafe impl cudarc::driver::DeviceRepr for LangevinArgs {}
+// SAFETY: as above: #[repr(C)], plain integers, floats and one address.
+#[cfg(feature = "cuda")]
+unsafe impl cudarc::driver::DeviceRepr for ThresholdArgs {}

@@ -33,9 +33,10 @@ use ito_kernels::{bf16, check_len, f16, ArgError, Problem};
 
 use super::abi::{
     BrownianTreeArgs, FillNormalArgs, LangevinArgs, LincombArgs, MilsteinArgs, OuBankArgs,
-    ReduceArgs, TensorArg,
+    ReduceArgs, TensorArg, ThresholdArgs,
 };
 use super::launch::{self, Shape};
+use crate::runtime::threshold::check_threshold;
 use crate::runtime::Error;
 use ito_kernels::langevin::{check_langevin, Corrector, NormMode};
 
@@ -46,6 +47,7 @@ const BROWNIAN_TREE_PTX: &str = include_str!("../../../cuda/brownian_tree.ptx");
 const MILSTEIN_PTX: &str = include_str!("../../../cuda/milstein.ptx");
 const OU_BANK_PTX: &str = include_str!("../../../cuda/ou_bank.ptx");
 const LANGEVIN_PTX: &str = include_str!("../../../cuda/langevin.ptx");
+const THRESHOLD_PTX: &str = include_str!("../../../cuda/threshold.ptx");
 
 /// The oldest driver that loads PTX ISA 8.0 (CUDA 12.0).
 const MIN_DRIVER_VERSION: i32 = 12_000;
@@ -108,6 +110,7 @@ struct Loaded {
     langevin_norms_leaves: CudaFunction,
     langevin_step_size: CudaFunction,
     langevin_update: CudaFunction,
+    threshold: CudaFunction,
     max_grid: u32,
 }
 
@@ -137,6 +140,7 @@ fn load(ordinal: usize) -> Result<Arc<Loaded>, Error> {
     let milstein = module(MILSTEIN_PTX, "loading cuda/milstein.ptx")?;
     let ou_bank = module(OU_BANK_PTX, "loading cuda/ou_bank.ptx")?;
     let langevin = module(LANGEVIN_PTX, "loading cuda/langevin.ptx")?;
+    let threshold = module(THRESHOLD_PTX, "loading cuda/threshold.ptx")?;
     let multiprocessors = ctx
         .attribute(sys::CUdevice_attribute::CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT)
         .map_err(driver("reading the multiprocessor count"))?;
@@ -158,6 +162,7 @@ fn load(ordinal: usize) -> Result<Arc<Loaded>, Error> {
         langevin_norms_leaves: function(&langevin, "ito_langevin_norms_leaves")?,
         langevin_step_size: function(&langevin, "ito_langevin_step_size")?,
         langevin_update: function(&langevin, "ito_langevin_update")?,
+        threshold: function(&threshold, "ito_threshold")?,
         max_grid: launch::resident_blocks(multiprocessors.max(1) as u32),
         ctx,
     });
@@ -883,6 +888,34 @@ impl CudaDevice {
         let mut shape = launch::elementwise(offset, args.len, self.loaded.max_grid);
         shape.block = shape.block.min(launch::OU_BANK_MAX_BLOCK);
         self.launch(&self.loaded.ou_bank, shape, &args, "launching ito_ou_bank")
+    }
+}
+
+impl CudaDevice {
+    /// Dynamic thresholding of every sample of `sample_len` elements of `x` in place, on the
+    /// device (definition and validation: [`crate::runtime::threshold`]): one launch, one block
+    /// per sample, no host round trip.
+    pub fn threshold(
+        &self,
+        mut x: DeviceMut<'_>,
+        sample_len: usize,
+        ratio: f64,
+        max_value: f64,
+    ) -> Result<(), Error> {
+        let samples = check_threshold(x.len(), sample_len, ratio, max_value)?;
+        self.check_device("x", x.context())?;
+        if samples == 0 {
+            return Ok(());
+        }
+        let (x_arg, _guard) = x.address(&self.stream);
+        let args = ThresholdArgs::new(x_arg, sample_len, samples, ratio, max_value);
+        let shape = launch::threshold(args.samples, self.loaded.max_grid);
+        self.launch(
+            &self.loaded.threshold,
+            shape,
+            &args,
+            "launching ito_threshold",
+        )
     }
 }
 

@@ -74,3 +74,12 @@ pub fn langevin_step_size(samples: u64, batch_mean: bool) -> Shape {
         block: BLOCK,
     }
 }
+
+/// `ito_threshold` over `samples` samples: one block of [`BLOCK`] threads per sample, the grid
+/// capped at what the device keeps resident (blocks loop over the rest).
+pub fn threshold(samples: u64, max_grid: u32) -> Shape {
+    Shape {
+        grid: samples.clamp(1, u64::from(max_grid.max(1))) as u32,
+        block: BLOCK,
+    }
+}

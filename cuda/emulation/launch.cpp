@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -53,6 +54,14 @@ template <class Kernel>
 void launch(unsigned int grid, unsigned int block, bool threaded, Kernel kernel) {
     if (grid == 0u || block == 0u || block > 1024u) {
         fail("launch shape out of range (grid ≥ 1, 1 ≤ block ≤ 1024)");
+    }
+    // `__shared__` is a static here (host_emulation.h): one threaded launch at a time in the
+    // process, or two launches from different host threads (tests run in parallel) would
+    // share a block's shared memory.
+    static std::mutex shared_memory;
+    std::unique_lock<std::mutex> hold(shared_memory, std::defer_lock);
+    if (threaded) {
+        hold.lock();
     }
     for (unsigned int b = 0; b < grid; ++b) {
         if (!threaded) {

@@ -25,6 +25,9 @@ use ito_kernels::noise::NoiseKey;
 use ito_kernels::ou_bank::{check_ou_bank, OuBankCoefs};
 use ito_kernels::reduce::Reduce;
 
+mod device;
+pub use device::{EmulatedBuffer, EmulatedDevice};
+
 mod ffi {
     use ito::runtime::cuda::abi::{
         BrownianTreeArgs, FillNormalArgs, LangevinArgs, LincombArgs, MilsteinArgs, OuBankArgs,

@@ -1,0 +1,200 @@
+//! The device-resident sampler, run on the CPU: a `PlanRunner` on the emulated CUDA device
+//! (every pass launched through the host emulation of `cuda/*.cu`, thresholding included)
+//! equals the same runner on host memory bit for bit — every solver of the 35, with and without
+//! dynamic thresholding, f32/f16/bf16 states, Brownian-tree noise, and a batch sharded over two
+//! emulated devices with global offsets.
+
+#[path = "../../../tests/common/plans.rs"]
+mod plans;
+
+use ito::diffusion::solver::SOLVER_NAMES;
+use ito::runtime::memory::Host;
+use ito::runtime::{Memory, OnNonFinite};
+use ito::sde::brownian::BrownianTree;
+use ito::{bf16, f16, Dtype, NoiseSource, PlanRunner, TensorMut, TensorRef};
+use ito_cuda_emulation::{EmulatedBuffer, EmulatedDevice};
+
+/// The values of a tensor, widened to f32.
+fn values(t: TensorRef<'_>) -> Vec<f32> {
+    match t {
+        TensorRef::F32(s) => s.to_vec(),
+        TensorRef::F16(s) => s.iter().map(|v| v.to_f32()).collect(),
+        TensorRef::Bf16(s) => s.iter().map(|v| v.to_f32()).collect(),
+    }
+}
+
+/// The bits of a tensor's elements (NaN payloads aside: every NaN reads the same).
+fn bits(t: TensorRef<'_>) -> Vec<u32> {
+    values(t)
+        .iter()
+        .map(|v| if v.is_nan() { u32::MAX } else { v.to_bits() })
+        .collect()
+}
+
+fn state(dtype: Dtype, n: usize) -> EmulatedBuffer {
+    EmulatedBuffer::zeros(dtype, n)
+}
+
+fn view(b: &EmulatedBuffer) -> TensorRef<'_> {
+    EmulatedDevice::view(b)
+}
+
+fn view_mut(b: &mut EmulatedBuffer) -> TensorMut<'_> {
+    EmulatedDevice::view_mut(b)
+}
+
+/// Runs a whole sampling loop: initial noise, then the toy model at every evaluation point.
+/// A macro, since the runner's views differ in type by memory (both are kernel tensors here).
+macro_rules! sample {
+    ($runner:expr, $x:expr) => {{
+        let runner = &mut $runner;
+        let x = &mut $x;
+        runner.init_noise(view_mut(x)).unwrap();
+        let n = runner.len();
+        let mut out = vec![0.0f32; n];
+        while let Some(ev) = runner.next_eval(view_mut(x)).unwrap() {
+            let input = values(runner.eval_input(view(x)));
+            plans::toy_model(&input, ev.node.sigma, &mut out);
+            runner.advance(view_mut(x), out.as_slice().into()).unwrap();
+        }
+    }};
+}
+
+/// Host and emulated-device runs of `name` over `n` elements of `dtype`; the final states' bits.
+fn both(
+    name: &str,
+    dtype: Dtype,
+    n: usize,
+    threshold: Option<usize>,
+    tree: bool,
+) -> (Vec<u32>, Vec<u32>) {
+    let plan = plans::plan_for(name, 6, threshold);
+    let noise = NoiseSource::new(11).with_stream(3);
+    let tree_for = || BrownianTree::new(NoiseSource::new(5).with_stream(2), 0.0, 1.0).unwrap();
+    let mut host = PlanRunner::new(plan.clone(), n, noise, Host::<f32>::new())
+        .unwrap()
+        .with_nonfinite(OnNonFinite::Propagate);
+    let mut device = PlanRunner::new(plan, n, noise, EmulatedDevice::new())
+        .unwrap()
+        .with_nonfinite(OnNonFinite::Propagate);
+    if tree {
+        host = host.with_tree_noise(tree_for()).unwrap();
+        device = device.with_tree_noise(tree_for()).unwrap();
+    }
+    // The host runner's scratch is f32 (Host<f32>); the device's is stored like the state. For
+    // f16/bf16 states compare with a host runner whose scratch has the state's type.
+    let host_bits = match dtype {
+        Dtype::F32 => {
+            let mut x = state(dtype, n);
+            sample!(host, x);
+            bits(view(&x))
+        }
+        Dtype::F16 => {
+            let plan = host.plan().clone();
+            let mut h = PlanRunner::new(plan, n, noise, Host::<f16>::new()).unwrap();
+            if tree {
+                h = h.with_tree_noise(tree_for()).unwrap();
+            }
+            let mut x = state(dtype, n);
+            sample!(h, x);
+            bits(view(&x))
+        }
+        Dtype::Bf16 => {
+            let plan = host.plan().clone();
+            let mut h = PlanRunner::new(plan, n, noise, Host::<bf16>::new()).unwrap();
+            if tree {
+                h = h.with_tree_noise(tree_for()).unwrap();
+            }
+            let mut x = state(dtype, n);
+            sample!(h, x);
+            bits(view(&x))
+        }
+    };
+    let mut x = state(dtype, n);
+    sample!(device, x);
+    (host_bits, bits(view(&x)))
+}
+
+#[test]
+fn every_solver_on_the_emulated_device_equals_host_memory() {
+    let n = 1030; // not a multiple of 4: the kernels' partial Philox blocks at both ends
+    for name in SOLVER_NAMES {
+        for dtype in [Dtype::F32, Dtype::F16, Dtype::Bf16] {
+            let (host, device) = both(name, dtype, n, None, false);
+            assert_eq!(host, device, "{name} {dtype:?}");
+        }
+    }
+}
+
+#[test]
+fn thresholded_solvers_on_the_emulated_device_equal_host_memory() {
+    // Two samples of 515: the device thresholds them in one block each.
+    let n = 1030;
+    for name in SOLVER_NAMES {
+        let dtypes: &[Dtype] = if name.starts_with("dpmpp-2m") || *name == "unipc-2" {
+            &[Dtype::F32, Dtype::F16, Dtype::Bf16]
+        } else {
+            &[Dtype::F32]
+        };
+        for &dtype in dtypes {
+            let (host, device) = both(name, dtype, n, Some(515), false);
+            assert_eq!(host, device, "{name} {dtype:?} thresholded");
+        }
+    }
+}
+
+#[test]
+fn tree_noise_on_the_emulated_device_equals_host_memory() {
+    for name in [
+        "sde-dpmpp-2m",
+        "sde-dpmpp-3m",
+        "euler-a",
+        "ddpm",
+        "edm-churn",
+        "interpolant-sde",
+    ] {
+        let (host, device) = both(name, Dtype::F32, 1030, None, true);
+        assert_eq!(host, device, "{name} with tree noise");
+    }
+}
+
+#[test]
+fn a_batch_sharded_over_two_emulated_devices_equals_one_host_run() {
+    let n = 2 * 516;
+    for name in ["sde-dpmpp-2m", "dpmpp-3s", "unipc-3", "euler-a"] {
+        let plan = plans::plan_for(name, 6, Some(516));
+        let noise = NoiseSource::new(21);
+        let mut host = PlanRunner::new(plan.clone(), n, noise, Host::<f32>::new()).unwrap();
+        let mut x = state(Dtype::F32, n);
+        sample!(host, x);
+        let mut sharded = Vec::new();
+        for shard in 0..2u64 {
+            let half = n / 2;
+            let noise = noise.with_offset(shard * half as u64);
+            let mut dev =
+                PlanRunner::new(plan.clone(), half, noise, EmulatedDevice::new()).unwrap();
+            let mut xs = state(Dtype::F32, half);
+            sample!(dev, xs);
+            sharded.extend(bits(view(&xs)));
+        }
+        assert_eq!(bits(view(&x)), sharded, "{name}");
+    }
+}
+
+#[test]
+fn the_device_report_waits_for_take_nonfinite() {
+    // A model output of 1e38 overflows the f16 state: the host pass reports at once; the
+    // device's report waits in its word (no step waits for the device).
+    let n = 64;
+    let plan = plans::plan_for("dpmpp-2m", 3, None);
+    let mut dev = PlanRunner::new(plan, n, NoiseSource::new(1), EmulatedDevice::new()).unwrap();
+    let mut x = state(Dtype::F16, n);
+    dev.init_noise(view_mut(&mut x)).unwrap();
+    assert!(!dev.take_nonfinite().unwrap());
+    let huge = vec![1e38f32; n];
+    dev.next_eval(view_mut(&mut x)).unwrap();
+    dev.advance(view_mut(&mut x), huge.as_slice().into())
+        .unwrap();
+    assert!(dev.take_nonfinite().unwrap(), "the overflow is reported");
+    assert!(!dev.take_nonfinite().unwrap(), "taking clears it");
+}

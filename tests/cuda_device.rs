@@ -734,3 +734,223 @@ fn device_kernels_report_nonfinite_values() {
     }
     assert!(!dev.take_nonfinite().unwrap(), "taking clears the word");
 }
+
+#[path = "common/plans.rs"]
+mod plans;
+
+/// A whole sampling loop on the device (the toy model evaluated on the host from the
+/// downloaded evaluation point) and the same loop on host memory, for `plan`: the final
+/// states' bits.
+fn device_and_host(dev: &CudaDevice, plan: ito::Plan, n: usize) -> (Vec<u32>, Vec<u32>) {
+    use ito::runtime::memory::Host;
+    use ito::{NoiseSource, PlanRunner, Storage};
+    let noise = NoiseSource::new(11).with_stream(3);
+    let mut host = PlanRunner::new(plan.clone(), n, noise, Host::<f32>::new()).unwrap();
+    let mut hx = vec![0.0f32; n];
+    let mut out = vec![0.0f32; n];
+    host.init_noise(hx.as_mut_slice().into()).unwrap();
+    while let Some(ev) = host.next_eval(hx.as_mut_slice().into()).unwrap() {
+        let input = f32::slice(host.eval_input(hx.as_slice().into()))
+            .unwrap()
+            .to_vec();
+        plans::toy_model(&input, ev.node.sigma, &mut out);
+        host.advance(hx.as_mut_slice().into(), out.as_slice().into())
+            .unwrap();
+    }
+    let mem = dev.with_stream(dev.stream().clone()).unwrap();
+    let mut runner = PlanRunner::new(plan, n, noise, mem).unwrap();
+    let mut x = dev.alloc(Dtype::F32, n).unwrap();
+    runner.reserve(x.as_ref()).unwrap();
+    runner.init_noise(x.as_mut()).unwrap();
+    let mut input = vec![0.0f32; n];
+    while let Some(ev) = runner.next_eval(x.as_mut()).unwrap() {
+        dev.copy_to_host(runner.eval_input(x.as_ref()), input.as_mut_slice().into())
+            .unwrap();
+        plans::toy_model(&input, ev.node.sigma, &mut out);
+        let model = dev.upload(out.as_slice().into()).unwrap();
+        runner.advance(x.as_mut(), model.as_ref()).unwrap();
+    }
+    assert!(
+        !runner.take_nonfinite().unwrap(),
+        "a finite run reports nothing"
+    );
+    let mut dx = vec![0.0f32; n];
+    dev.download(&x, dx.as_mut_slice().into()).unwrap();
+    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    (bits(&dx), bits(&hx))
+}
+
+/// The device-resident sampler: a `PlanRunner` on `CudaDevice` memory equals the same runner
+/// on host memory, every solver, with and without thresholding (on the device).
+#[test]
+fn plan_runner_on_the_device_equals_host_memory() {
+    let Some(dev) = device_or_skip("plan_runner_on_the_device_equals_host_memory") else {
+        return;
+    };
+    for name in ito::diffusion::solver::SOLVER_NAMES {
+        for threshold in [None, Some(515)] {
+            let plan = plans::plan_for(name, 6, threshold);
+            let (device, host) = device_and_host(&dev, plan, 1030);
+            assert_eq!(device, host, "{name}, thresholding {threshold:?}");
+        }
+    }
+}
+
+/// Foreign memory: views from raw device addresses (as PyTorch's `data_ptr()` gives) sample
+/// the same bits; null, misaligned and host addresses are typed errors, never a launch.
+#[test]
+fn raw_pointers_sample_the_same_bits_and_bad_ones_are_refused() {
+    use ito::runtime::cuda::cudarc::driver::DevicePtr;
+    use ito::runtime::cuda::{DeviceMut, DeviceRef};
+    let Some(dev) = device_or_skip("raw_pointers_sample_the_same_bits_and_bad_ones_are_refused")
+    else {
+        return;
+    };
+    let n = 4096;
+    let vals: Vec<f32> = (0..n).map(|i| (i % 101) as f32 / 40.0 - 1.2).collect();
+    let a = dev.stream().clone_htod(&vals).unwrap();
+    let y = dev.stream().clone_htod(&vals).unwrap();
+    let (a_ptr, g) = a.device_ptr(dev.stream());
+    drop(g);
+    let (y_ptr, g) = y.device_ptr(dev.stream());
+    drop(g);
+    let c = dpm_coefs();
+    // SAFETY: both addresses are live cudarc allocations of n f32 on this device, kept alive
+    // (a and y) until after the download, and only this stream touches them.
+    let (ra, ry) = unsafe {
+        (
+            DeviceRef::from_raw(a_ptr, n, Dtype::F32, &dev).unwrap(),
+            DeviceMut::from_raw(y_ptr, n, Dtype::F32, &dev).unwrap(),
+        )
+    };
+    dev.lincomb(ry, None, &[ra], &c, None).unwrap();
+    let mut got = vec![0.0f32; n];
+    dev.copy_to_host((&y).into(), got.as_mut_slice().into())
+        .unwrap();
+    let mut want = vals.clone();
+    Backend::Scalar
+        .lincomb(
+            want.as_mut_slice().into(),
+            None,
+            &[vals.as_slice().into()],
+            &c,
+            None,
+        )
+        .unwrap();
+    assert_eq!(
+        got.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+        want.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+    );
+    let host_memory = vals.as_ptr() as u64;
+    // SAFETY: each call is refused before any launch (the checks under test).
+    unsafe {
+        assert!(DeviceRef::from_raw(0, n, Dtype::F32, &dev).is_err(), "null");
+        assert!(
+            DeviceRef::from_raw(a_ptr + 2, n, Dtype::F32, &dev).is_err(),
+            "misaligned"
+        );
+        assert!(
+            DeviceRef::from_raw(host_memory, n, Dtype::F32, &dev).is_err(),
+            "host memory"
+        );
+        assert!(
+            DeviceRef::from_raw(a_ptr, usize::MAX, Dtype::F32, &dev).is_err(),
+            "too long"
+        );
+    }
+    drop((a, y));
+}
+
+/// A foreign stream handle (here a cudarc stream's raw handle, as torch.cuda.current_stream()
+/// gives one): launches go there, with the same bits; modules load lazily per family.
+#[test]
+fn a_raw_stream_runs_the_same_bits_and_modules_load_lazily() {
+    let Some(dev) = device_or_skip("a_raw_stream_runs_the_same_bits_and_modules_load_lazily")
+    else {
+        return;
+    };
+    let stream = dev.context().new_stream().unwrap();
+    // SAFETY: `stream` is a live stream of device 0's primary context, kept alive (held here)
+    // until after the last launch and the download.
+    let foreign = unsafe { CudaDevice::from_raw_stream(0, stream.cu_stream()) }.unwrap();
+    let n = 10_000;
+    let mut x = foreign.alloc(Dtype::F32, n).unwrap();
+    let noise = Noise {
+        key: NoiseKey {
+            seed: 1,
+            stream: 2,
+            step: 3,
+        },
+        offset: 0,
+    };
+    foreign.fill_normal(x.as_mut(), 0.0, 1.0, noise).unwrap();
+    assert!(foreign.loaded_modules().contains(&"fill_normal"));
+    let mut got = vec![0.0f32; n];
+    foreign.download(&x, got.as_mut_slice().into()).unwrap();
+    let mut want = vec![0.0f32; n];
+    Backend::Scalar
+        .fill_normal(want.as_mut_slice().into(), 0.0, 1.0, noise)
+        .unwrap();
+    assert_eq!(
+        got.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+        want.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+    );
+    drop(stream);
+}
+
+/// A 20-step DPM-Solver++(2M) loop on the device, captured into one CUDA graph (the model
+/// output a fixed device tensor, so that every launch is ito's) and replayed: the bits of the
+/// loop run directly.
+#[test]
+fn a_whole_sampling_loop_replays_from_a_cuda_graph() {
+    use ito::{NoiseSource, PlanRunner};
+    let Some(dev) = device_or_skip("a_whole_sampling_loop_replays_from_a_cuda_graph") else {
+        return;
+    };
+    let n = 1 << 16;
+    let plan = plans::plan_for("dpmpp-2m", 20, None);
+    let model_vals: Vec<f32> = (0..n).map(|i| (i % 89) as f32 / 60.0 - 0.7).collect();
+    let run = |mem: CudaDevice, capture: bool| -> Vec<u32> {
+        let stream = mem.stream().clone();
+        let model = mem.upload(model_vals.as_slice().into()).unwrap();
+        let mut x = mem.alloc(Dtype::F32, n).unwrap();
+        let mut runner = PlanRunner::new(plan.clone(), n, NoiseSource::new(4), mem).unwrap();
+        runner.reserve(x.as_ref()).unwrap();
+        runner.memory().preload().unwrap();
+        runner.memory().synchronize().unwrap();
+        if capture {
+            stream
+                .begin_capture(
+                    ito::runtime::cuda::cudarc::driver::sys::CUstreamCaptureMode::CU_STREAM_CAPTURE_MODE_THREAD_LOCAL,
+                )
+                .unwrap();
+        }
+        runner.init_noise(x.as_mut()).unwrap();
+        while runner.next_eval(x.as_mut()).unwrap().is_some() {
+            runner.advance(x.as_mut(), model.as_ref()).unwrap();
+        }
+        if capture {
+            let graph = stream
+                .end_capture(ito::runtime::cuda::cudarc::driver::sys::CUgraphInstantiate_flags(0))
+                .unwrap()
+                .expect("a graph with launches in it");
+            graph.launch().unwrap();
+        }
+        let mut out = vec![0.0f32; n];
+        runner
+            .memory()
+            .download(&x, out.as_mut_slice().into())
+            .unwrap();
+        out.iter().map(|v| v.to_bits()).collect()
+    };
+    let direct = run(dev.with_stream(dev.stream().clone()).unwrap(), false);
+    let ctx = dev.context().clone();
+    // SAFETY: no other work uses this context's event tracking while the capture runs (the
+    // capture must not record events on other streams).
+    unsafe { ctx.disable_event_tracking() };
+    let captured = dev.with_stream(ctx.new_stream().unwrap()).unwrap();
+    let replayed = run(captured, true);
+    // SAFETY: restores the default for the rest of the process.
+    unsafe { ctx.enable_event_tracking() };
+    assert_eq!(direct, replayed);
+}

@@ -16,9 +16,8 @@
 use std::sync::{Arc, Mutex, OnceLock};
 
 use cudarc::driver::{
-    sys, CudaContext, CudaFunction, CudaModule, CudaSlice, CudaStream, CudaView, CudaViewMut,
-    DevicePtr, DevicePtrMut, DeviceRepr, DeviceSlice, DriverError, LaunchConfig, PushKernelArg,
-    SyncOnDrop,
+    sys, CudaContext, CudaFunction, CudaModule, CudaSlice, CudaStream, CudaViewMut, DevicePtr,
+    DevicePtrMut, DeviceRepr, DeviceSlice, DriverError, LaunchConfig, PushKernelArg, SyncOnDrop,
 };
 use cudarc::nvrtc::Ptx;
 use ito_kernels::brownian_tree::{check_brownian_tree, Term};
@@ -97,21 +96,151 @@ pub(super) fn driver(during: &'static str) -> impl FnOnce(DriverError) -> Error 
     }
 }
 
-/// What one device keeps for the whole process: its context, the loaded kernels and its size.
+/// The embedded modules, one per kernel family (one `.cu` file each).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Module {
+    Lincomb,
+    FillNormal,
+    Reduce,
+    BrownianTree,
+    Milstein,
+    OuBank,
+    Langevin,
+    Threshold,
+}
+
+impl Module {
+    const COUNT: usize = 8;
+
+    fn ptx(self) -> (&'static str, &'static str) {
+        match self {
+            Module::Lincomb => (LINCOMB_PTX, "loading cuda/lincomb.ptx"),
+            Module::FillNormal => (FILL_NORMAL_PTX, "loading cuda/fill_normal.ptx"),
+            Module::Reduce => (REDUCE_PTX, "loading cuda/reduce.ptx"),
+            Module::BrownianTree => (BROWNIAN_TREE_PTX, "loading cuda/brownian_tree.ptx"),
+            Module::Milstein => (MILSTEIN_PTX, "loading cuda/milstein.ptx"),
+            Module::OuBank => (OU_BANK_PTX, "loading cuda/ou_bank.ptx"),
+            Module::Langevin => (LANGEVIN_PTX, "loading cuda/langevin.ptx"),
+            Module::Threshold => (THRESHOLD_PTX, "loading cuda/threshold.ptx"),
+        }
+    }
+}
+
+/// Every kernel entry point, with its module.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kernel {
+    Lincomb,
+    FillNormal,
+    ReduceLeaves,
+    ReduceCombine,
+    BrownianTree,
+    Milstein,
+    OuBank,
+    LangevinNormsLeaves,
+    LangevinStepSize,
+    LangevinUpdate,
+    Threshold,
+}
+
+impl Kernel {
+    const COUNT: usize = 11;
+
+    fn entry(self) -> (Module, &'static str) {
+        match self {
+            Kernel::Lincomb => (Module::Lincomb, "ito_lincomb"),
+            Kernel::FillNormal => (Module::FillNormal, "ito_fill_normal"),
+            Kernel::ReduceLeaves => (Module::Reduce, "ito_reduce_leaves"),
+            Kernel::ReduceCombine => (Module::Reduce, "ito_reduce_combine"),
+            Kernel::BrownianTree => (Module::BrownianTree, "ito_brownian_tree"),
+            Kernel::Milstein => (Module::Milstein, "ito_milstein"),
+            Kernel::OuBank => (Module::OuBank, "ito_ou_bank"),
+            Kernel::LangevinNormsLeaves => (Module::Langevin, "ito_langevin_norms_leaves"),
+            Kernel::LangevinStepSize => (Module::Langevin, "ito_langevin_step_size"),
+            Kernel::LangevinUpdate => (Module::Langevin, "ito_langevin_update"),
+            Kernel::Threshold => (Module::Threshold, "ito_threshold"),
+        }
+    }
+}
+
+/// What one device keeps for the whole process: its context, its size, and the kernels, each
+/// family's module JIT-compiled by the driver at its first launch on this device (the largest
+/// modules are tens of thousands of PTX lines: a process that only samples never compiles the
+/// SDE kernels).
 struct Loaded {
     ctx: Arc<CudaContext>,
-    lincomb: CudaFunction,
-    fill_normal: CudaFunction,
-    reduce_leaves: CudaFunction,
-    reduce_combine: CudaFunction,
-    brownian_tree: CudaFunction,
-    milstein: CudaFunction,
-    ou_bank: CudaFunction,
-    langevin_norms_leaves: CudaFunction,
-    langevin_step_size: CudaFunction,
-    langevin_update: CudaFunction,
-    threshold: CudaFunction,
     max_grid: u32,
+    modules: [OnceLock<Arc<CudaModule>>; Module::COUNT],
+    kernels: [OnceLock<CudaFunction>; Kernel::COUNT],
+    /// Serialises first loads (a module compiles once even when two threads launch at once).
+    loading: Mutex<()>,
+}
+
+impl Loaded {
+    /// The kernel's function, loading its module at first use.
+    fn kernel(&self, k: Kernel) -> Result<&CudaFunction, Error> {
+        if let Some(f) = self.kernels[k as usize].get() {
+            return Ok(f);
+        }
+        let _hold = self.loading.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(f) = self.kernels[k as usize].get() {
+            return Ok(f);
+        }
+        let (module, name) = k.entry();
+        let m = match self.modules[module as usize].get() {
+            Some(m) => m.clone(),
+            None => {
+                let (ptx, what) = module.ptx();
+                let m = self
+                    .ctx
+                    .load_module(Ptx::from_src(ptx))
+                    .map_err(driver(what))?;
+                let _ = self.modules[module as usize].set(m.clone());
+                m
+            }
+        };
+        // A missing entry point means the embedded PTX does not match this build.
+        let f = m.load_function(name).map_err(|e| Error::Cuda {
+            during: name,
+            message: format!("finding the kernel in its module: {e:?}"),
+        })?;
+        let _ = self.kernels[k as usize].set(f);
+        self.kernels[k as usize].get().ok_or_else(|| Error::Cuda {
+            during: name,
+            message: "the kernel was not kept after loading".into(),
+        })
+    }
+
+    /// Whether `module` has been loaded on this device.
+    fn is_loaded(&self, module: Module) -> bool {
+        self.modules[module as usize].get().is_some()
+    }
+}
+
+impl Module {
+    const ALL: [Module; Module::COUNT] = [
+        Module::Lincomb,
+        Module::FillNormal,
+        Module::Reduce,
+        Module::BrownianTree,
+        Module::Milstein,
+        Module::OuBank,
+        Module::Langevin,
+        Module::Threshold,
+    ];
+
+    /// The `.cu` file's stem.
+    fn name(self) -> &'static str {
+        match self {
+            Module::Lincomb => "lincomb",
+            Module::FillNormal => "fill_normal",
+            Module::Reduce => "reduce",
+            Module::BrownianTree => "brownian_tree",
+            Module::Milstein => "milstein",
+            Module::OuBank => "ou_bank",
+            Module::Langevin => "langevin",
+            Module::Threshold => "threshold",
+        }
+    }
 }
 
 fn load(ordinal: usize) -> Result<Arc<Loaded>, Error> {
@@ -132,64 +261,62 @@ fn load(ordinal: usize) -> Result<Arc<Loaded>, Error> {
         return Ok(l.clone());
     }
     let ctx = CudaContext::new(ordinal).map_err(driver("creating the device context"))?;
-    let module = |ptx: &str, what| ctx.load_module(Ptx::from_src(ptx)).map_err(driver(what));
-    let lincomb = module(LINCOMB_PTX, "loading cuda/lincomb.ptx")?;
-    let fill_normal = module(FILL_NORMAL_PTX, "loading cuda/fill_normal.ptx")?;
-    let reduce = module(REDUCE_PTX, "loading cuda/reduce.ptx")?;
-    let brownian_tree = module(BROWNIAN_TREE_PTX, "loading cuda/brownian_tree.ptx")?;
-    let milstein = module(MILSTEIN_PTX, "loading cuda/milstein.ptx")?;
-    let ou_bank = module(OU_BANK_PTX, "loading cuda/ou_bank.ptx")?;
-    let langevin = module(LANGEVIN_PTX, "loading cuda/langevin.ptx")?;
-    let threshold = module(THRESHOLD_PTX, "loading cuda/threshold.ptx")?;
     let multiprocessors = ctx
         .attribute(sys::CUdevice_attribute::CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT)
         .map_err(driver("reading the multiprocessor count"))?;
-    // The entry points by name; a missing one means the embedded PTX does not match this build.
-    let function = |m: &Arc<CudaModule>, name: &'static str| {
-        m.load_function(name).map_err(|e| Error::Cuda {
-            during: name,
-            message: format!("finding the kernel in its module: {e:?}"),
-        })
-    };
     let l = Arc::new(Loaded {
-        lincomb: function(&lincomb, "ito_lincomb")?,
-        fill_normal: function(&fill_normal, "ito_fill_normal")?,
-        reduce_leaves: function(&reduce, "ito_reduce_leaves")?,
-        reduce_combine: function(&reduce, "ito_reduce_combine")?,
-        brownian_tree: function(&brownian_tree, "ito_brownian_tree")?,
-        milstein: function(&milstein, "ito_milstein")?,
-        ou_bank: function(&ou_bank, "ito_ou_bank")?,
-        langevin_norms_leaves: function(&langevin, "ito_langevin_norms_leaves")?,
-        langevin_step_size: function(&langevin, "ito_langevin_step_size")?,
-        langevin_update: function(&langevin, "ito_langevin_update")?,
-        threshold: function(&threshold, "ito_threshold")?,
         max_grid: launch::resident_blocks(multiprocessors.max(1) as u32),
         ctx,
+        modules: Default::default(),
+        kernels: Default::default(),
+        loading: Mutex::new(()),
     });
     loaded[ordinal] = Some(l.clone());
     Ok(l)
 }
 
-/// A read-only device tensor of any storage type.
-#[derive(Debug)]
-pub enum DeviceRef<'a> {
-    /// f32 elements.
-    F32(CudaView<'a, f32>),
-    /// f16 elements.
-    F16(CudaView<'a, f16>),
-    /// bf16 elements.
-    Bf16(CudaView<'a, bf16>),
+/// Where a device view's elements live: a cudarc buffer (accesses ordered by cudarc's events)
+/// or a foreign address (no event work per call: the caller orders its streams).
+#[derive(Clone, Copy, Debug)]
+enum Source<'a> {
+    F32(&'a CudaSlice<f32>),
+    F16(&'a CudaSlice<f16>),
+    Bf16(&'a CudaSlice<bf16>),
+    Raw(Raw),
 }
 
-/// A writable device tensor of any storage type.
+/// A foreign device address with its storage type and context (as an address, so views stay
+/// `Send`).
+#[derive(Clone, Copy, Debug)]
+struct Raw {
+    ptr: u64,
+    dtype: Dtype,
+    ctx: usize,
+}
+
 #[derive(Debug)]
-pub enum DeviceMut<'a> {
-    /// f32 elements.
-    F32(CudaViewMut<'a, f32>),
-    /// f16 elements.
-    F16(CudaViewMut<'a, f16>),
-    /// bf16 elements.
-    Bf16(CudaViewMut<'a, bf16>),
+enum SourceMut<'a> {
+    F32(&'a mut CudaSlice<f32>),
+    F16(&'a mut CudaSlice<f16>),
+    Bf16(&'a mut CudaSlice<bf16>),
+    Raw(Raw),
+}
+
+/// A read-only device tensor of any storage type: elements `start … start + len − 1` of a
+/// cudarc buffer, or a foreign pointer ([`DeviceRef::from_raw`]). Copy, like `&[T]`.
+#[derive(Clone, Copy, Debug)]
+pub struct DeviceRef<'a> {
+    src: Source<'a>,
+    start: usize,
+    len: usize,
+}
+
+/// A writable device tensor of any storage type (see [`DeviceRef`]).
+#[derive(Debug)]
+pub struct DeviceMut<'a> {
+    src: SourceMut<'a>,
+    start: usize,
+    len: usize,
 }
 
 /// An owned device buffer of any storage type.
@@ -207,22 +334,20 @@ macro_rules! views_from {
     ($t:ty, $v:ident) => {
         impl<'a> From<&'a CudaSlice<$t>> for DeviceRef<'a> {
             fn from(s: &'a CudaSlice<$t>) -> Self {
-                DeviceRef::$v(s.as_view())
-            }
-        }
-        impl<'a> From<CudaView<'a, $t>> for DeviceRef<'a> {
-            fn from(s: CudaView<'a, $t>) -> Self {
-                DeviceRef::$v(s)
+                DeviceRef {
+                    len: s.len(),
+                    src: Source::$v(s),
+                    start: 0,
+                }
             }
         }
         impl<'a> From<&'a mut CudaSlice<$t>> for DeviceMut<'a> {
             fn from(s: &'a mut CudaSlice<$t>) -> Self {
-                DeviceMut::$v(s.as_view_mut())
-            }
-        }
-        impl<'a> From<CudaViewMut<'a, $t>> for DeviceMut<'a> {
-            fn from(s: CudaViewMut<'a, $t>) -> Self {
-                DeviceMut::$v(s)
+                DeviceMut {
+                    len: s.len(),
+                    src: SourceMut::$v(s),
+                    start: 0,
+                }
             }
         }
     };
@@ -231,84 +356,227 @@ views_from!(f32, F32);
 views_from!(f16, F16);
 views_from!(bf16, Bf16);
 
-impl DeviceRef<'_> {
+/// The checks every foreign pointer passes before it becomes a view: not null, aligned to
+/// its element, its range inside the address space, and memory the driver places on
+/// `device` (`cuPointerGetAttribute`, once per view, not per launch).
+fn check_raw(ptr: u64, len: usize, dtype: Dtype, device: &CudaDevice) -> Result<Raw, Error> {
+    let size = dtype.size() as u64;
+    if ptr == 0 {
+        return Err(Error::config("ptr", "a device address, not null", "0"));
+    }
+    if ptr % size != 0 {
+        return Err(Error::config(
+            "ptr",
+            "an address aligned to the element size",
+            format!("{ptr:#x} for {dtype:?}"),
+        ));
+    }
+    if (len as u64)
+        .checked_mul(size)
+        .and_then(|bytes| ptr.checked_add(bytes))
+        .is_none()
+    {
+        return Err(Error::config(
+            "len",
+            "a range inside the address space",
+            len,
+        ));
+    }
+    let mut ordinal: i32 = -1;
+    // SAFETY: the driver writes one int for CU_POINTER_ATTRIBUTE_DEVICE_ORDINAL into `ordinal`;
+    // it only reads its own tables for `ptr` (an unknown address is an error code, not UB).
+    let r = unsafe {
+        sys::cuPointerGetAttribute(
+            (&mut ordinal as *mut i32).cast(),
+            sys::CUpointer_attribute::CU_POINTER_ATTRIBUTE_DEVICE_ORDINAL,
+            ptr,
+        )
+    };
+    match r.result() {
+        Ok(()) if ordinal == device.ordinal() as i32 => {}
+        Ok(()) => {
+            return Err(Error::config(
+                "ptr",
+                "memory of this device",
+                format!(
+                    "memory of device {ordinal} (this is device {})",
+                    device.ordinal()
+                ),
+            ))
+        }
+        Err(e) => {
+            return Err(Error::config(
+                "ptr",
+                "an address the CUDA driver knows",
+                format!("{ptr:#x} ({e:?})"),
+            ))
+        }
+    }
+    Ok(Raw {
+        ptr,
+        dtype,
+        ctx: device.loaded.ctx.cu_ctx() as usize,
+    })
+}
+
+impl<'a> DeviceRef<'a> {
+    /// A view of `len` elements of `dtype` at the device address `ptr` (e.g. a PyTorch or
+    /// candle tensor's data pointer), on `device`. Checked here: not null, aligned, on this
+    /// device (a driver query, once). Launches on it record no cudarc events.
+    ///
+    /// # Safety
+    ///
+    /// For all of `'a`: `ptr … ptr + len·size` is one allocation of this device's context
+    /// holding initialised elements of `dtype`; it stays allocated; nothing writes it while a
+    /// launch reading it may run (order the foreign stream and the device's stream yourself,
+    /// e.g. by launching on the foreign stream: [`CudaDevice::from_raw_stream`]).
+    pub unsafe fn from_raw(
+        ptr: u64,
+        len: usize,
+        dtype: Dtype,
+        device: &CudaDevice,
+    ) -> Result<Self, Error> {
+        Ok(DeviceRef {
+            src: Source::Raw(check_raw(ptr, len, dtype, device)?),
+            start: 0,
+            len,
+        })
+    }
+
     /// Number of elements.
     pub fn len(&self) -> usize {
-        match self {
-            DeviceRef::F32(v) => v.len(),
-            DeviceRef::F16(v) => v.len(),
-            DeviceRef::Bf16(v) => v.len(),
-        }
+        self.len
     }
     /// True when there are no elements.
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.len == 0
     }
     /// The storage type.
     pub fn dtype(&self) -> Dtype {
-        match self {
-            DeviceRef::F32(_) => Dtype::F32,
-            DeviceRef::F16(_) => Dtype::F16,
-            DeviceRef::Bf16(_) => Dtype::Bf16,
+        match self.src {
+            Source::F32(_) => Dtype::F32,
+            Source::F16(_) => Dtype::F16,
+            Source::Bf16(_) => Dtype::Bf16,
+            Source::Raw(r) => r.dtype,
         }
+    }
+    /// Elements `start … start + len − 1` of this view.
+    pub fn slice(&self, start: usize, len: usize) -> Result<DeviceRef<'a>, Error> {
+        let range = view_range(self.len, start, len)?;
+        Ok(DeviceRef {
+            src: self.src,
+            start: self.start + range.start,
+            len,
+        })
     }
     fn context(&self) -> sys::CUcontext {
-        match self {
-            DeviceRef::F32(v) => v.stream().context().cu_ctx(),
-            DeviceRef::F16(v) => v.stream().context().cu_ctx(),
-            DeviceRef::Bf16(v) => v.stream().context().cu_ctx(),
+        match self.src {
+            Source::F32(s) => s.context().cu_ctx(),
+            Source::F16(s) => s.context().cu_ctx(),
+            Source::Bf16(s) => s.context().cu_ctx(),
+            Source::Raw(r) => r.ctx as sys::CUcontext,
         }
     }
-    /// The device address, ordering `stream` after earlier writes; keep the guard until the
-    /// launch is queued.
-    fn address<'s>(&'s self, stream: &'s CudaStream) -> (TensorArg, SyncOnDrop<'s>) {
+    /// The device address, ordering `stream` after earlier writes of a cudarc buffer; keep the
+    /// guard until the launch is queued.
+    fn address<'s>(&'s self, stream: &'s CudaStream) -> (TensorArg, Option<SyncOnDrop<'s>>) {
         let dtype = self.dtype();
-        let (ptr, guard) = match self {
-            DeviceRef::F32(v) => v.device_ptr(stream),
-            DeviceRef::F16(v) => v.device_ptr(stream),
-            DeviceRef::Bf16(v) => v.device_ptr(stream),
+        let (base, guard) = match self.src {
+            Source::F32(s) => tracked(s.device_ptr(stream)),
+            Source::F16(s) => tracked(s.device_ptr(stream)),
+            Source::Bf16(s) => tracked(s.device_ptr(stream)),
+            Source::Raw(r) => (r.ptr, None),
         };
+        let ptr = base + (self.start * dtype.size()) as u64;
         (TensorArg::new(ptr, dtype), guard)
     }
 }
 
-impl DeviceMut<'_> {
+fn tracked(p: (u64, SyncOnDrop<'_>)) -> (u64, Option<SyncOnDrop<'_>>) {
+    (p.0, Some(p.1))
+}
+
+impl<'a> DeviceMut<'a> {
+    /// A writable view of `len` elements of `dtype` at the device address `ptr`, on `device`
+    /// (see [`DeviceRef::from_raw`] for the checks).
+    ///
+    /// # Safety
+    ///
+    /// As [`DeviceRef::from_raw`], and for all of `'a` nothing else reads or writes the
+    /// elements while a launch writing them may run.
+    pub unsafe fn from_raw(
+        ptr: u64,
+        len: usize,
+        dtype: Dtype,
+        device: &CudaDevice,
+    ) -> Result<Self, Error> {
+        Ok(DeviceMut {
+            src: SourceMut::Raw(check_raw(ptr, len, dtype, device)?),
+            start: 0,
+            len,
+        })
+    }
+
     /// Number of elements.
     pub fn len(&self) -> usize {
-        match self {
-            DeviceMut::F32(v) => v.len(),
-            DeviceMut::F16(v) => v.len(),
-            DeviceMut::Bf16(v) => v.len(),
-        }
+        self.len
     }
     /// True when there are no elements.
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.len == 0
     }
     /// The storage type.
     pub fn dtype(&self) -> Dtype {
-        match self {
-            DeviceMut::F32(_) => Dtype::F32,
-            DeviceMut::F16(_) => Dtype::F16,
-            DeviceMut::Bf16(_) => Dtype::Bf16,
+        self.as_ref().dtype()
+    }
+    /// A shorter-lived writable view of the same elements.
+    pub fn reborrow(&mut self) -> DeviceMut<'_> {
+        DeviceMut {
+            src: match &mut self.src {
+                SourceMut::F32(s) => SourceMut::F32(s),
+                SourceMut::F16(s) => SourceMut::F16(s),
+                SourceMut::Bf16(s) => SourceMut::Bf16(s),
+                SourceMut::Raw(r) => SourceMut::Raw(*r),
+            },
+            start: self.start,
+            len: self.len,
         }
+    }
+    /// The same elements, read-only.
+    pub fn as_ref(&self) -> DeviceRef<'_> {
+        DeviceRef {
+            src: match &self.src {
+                SourceMut::F32(s) => Source::F32(s),
+                SourceMut::F16(s) => Source::F16(s),
+                SourceMut::Bf16(s) => Source::Bf16(s),
+                SourceMut::Raw(r) => Source::Raw(*r),
+            },
+            start: self.start,
+            len: self.len,
+        }
+    }
+    /// Elements `start … start + len − 1` of this view, writable.
+    pub fn slice_mut(&mut self, start: usize, len: usize) -> Result<DeviceMut<'_>, Error> {
+        let range = view_range(self.len, start, len)?;
+        let mut v = self.reborrow();
+        v.start += range.start;
+        v.len = len;
+        Ok(v)
     }
     fn context(&self) -> sys::CUcontext {
-        match self {
-            DeviceMut::F32(v) => v.stream().context().cu_ctx(),
-            DeviceMut::F16(v) => v.stream().context().cu_ctx(),
-            DeviceMut::Bf16(v) => v.stream().context().cu_ctx(),
-        }
+        self.as_ref().context()
     }
-    /// The device address, ordering `stream` after earlier reads and writes; keep the guard
-    /// until the launch is queued.
-    fn address<'s>(&'s mut self, stream: &'s CudaStream) -> (TensorArg, SyncOnDrop<'s>) {
+    /// The device address, ordering `stream` after earlier reads and writes of a cudarc
+    /// buffer; keep the guard until the launch is queued.
+    fn address<'s>(&'s mut self, stream: &'s CudaStream) -> (TensorArg, Option<SyncOnDrop<'s>>) {
         let dtype = self.dtype();
-        let (ptr, guard) = match self {
-            DeviceMut::F32(v) => v.device_ptr_mut(stream),
-            DeviceMut::F16(v) => v.device_ptr_mut(stream),
-            DeviceMut::Bf16(v) => v.device_ptr_mut(stream),
+        let (base, guard) = match &mut self.src {
+            SourceMut::F32(s) => tracked(s.device_ptr_mut(stream)),
+            SourceMut::F16(s) => tracked(s.device_ptr_mut(stream)),
+            SourceMut::Bf16(s) => tracked(s.device_ptr_mut(stream)),
+            SourceMut::Raw(r) => (r.ptr, None),
         };
+        let ptr = base + (self.start * dtype.size()) as u64;
         (TensorArg::new(ptr, dtype), guard)
     }
 }
@@ -325,6 +593,10 @@ impl DeviceBuffer {
     /// True when there are no elements.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+    /// The storage type.
+    pub fn dtype(&self) -> Dtype {
+        self.as_ref().dtype()
     }
     /// A read-only view of the whole buffer.
     pub fn as_ref(&self) -> DeviceRef<'_> {
@@ -344,21 +616,15 @@ impl DeviceBuffer {
     }
     /// A read-only view of elements `start … start + len − 1`.
     pub fn slice(&self, start: usize, len: usize) -> Result<DeviceRef<'_>, Error> {
-        let range = view_range(self.len(), start, len)?;
-        Ok(match self {
-            DeviceBuffer::F32(s) => s.slice(range).into(),
-            DeviceBuffer::F16(s) => s.slice(range).into(),
-            DeviceBuffer::Bf16(s) => s.slice(range).into(),
-        })
+        self.as_ref().slice(start, len)
     }
     /// A writable view of elements `start … start + len − 1`.
     pub fn slice_mut(&mut self, start: usize, len: usize) -> Result<DeviceMut<'_>, Error> {
         let range = view_range(self.len(), start, len)?;
-        Ok(match self {
-            DeviceBuffer::F32(s) => s.slice_mut(range).into(),
-            DeviceBuffer::F16(s) => s.slice_mut(range).into(),
-            DeviceBuffer::Bf16(s) => s.slice_mut(range).into(),
-        })
+        let mut v = self.as_mut();
+        v.start = range.start;
+        v.len = len;
+        Ok(v)
     }
 }
 
@@ -472,6 +738,38 @@ impl CudaDevice {
         })
     }
 
+    /// Device `ordinal` launching on a foreign stream (a PyTorch or candle stream handle, or
+    /// one of the special handles 0 = the context's default stream, `CU_STREAM_LEGACY` = 1,
+    /// `CU_STREAM_PER_THREAD` = 2), through cudarc's borrowed-stream wrapper. A stream of
+    /// another context is a typed error.
+    ///
+    /// # Safety
+    ///
+    /// `stream` is a valid stream handle; its owner keeps it alive as long as the returned
+    /// device (and anything cloned from it) may launch on it, and orders the work it submits
+    /// itself with the work ito submits.
+    pub unsafe fn from_raw_stream(ordinal: usize, stream: sys::CUstream) -> Result<Self, Error> {
+        let base = CudaDevice::new(ordinal)?;
+        if stream as usize > 2 {
+            let mut ctx: sys::CUcontext = std::ptr::null_mut();
+            // SAFETY: `stream` is a valid stream (the caller's contract); the driver writes its
+            // context handle into `ctx`.
+            let r = unsafe { sys::cuStreamGetCtx(stream, &mut ctx) };
+            r.result().map_err(driver("reading the stream's context"))?;
+            if ctx != base.loaded.ctx.cu_ctx() {
+                return Err(Error::Config {
+                    arg: "stream",
+                    expected: "a stream of this device's primary context",
+                    found: "a stream of another context".into(),
+                });
+            }
+        }
+        // SAFETY: the stream belongs to this context (checked above, or a special handle that
+        // means this context's default stream) and outlives the device (the caller's contract).
+        let wrapped = unsafe { base.loaded.ctx.wrap_borrowed_stream(stream) };
+        base.with_stream(wrapped)
+    }
+
     /// The device's index.
     pub fn ordinal(&self) -> usize {
         self.loaded.ctx.ordinal()
@@ -485,6 +783,37 @@ impl CudaDevice {
     /// The stream every launch goes to.
     pub fn stream(&self) -> &Arc<CudaStream> {
         &self.stream
+    }
+
+    /// The kernel families (`cuda/*.cu` stems) loaded on this device so far: each loads at its
+    /// first launch in the process, not at `CudaDevice::new`.
+    pub fn loaded_modules(&self) -> Vec<&'static str> {
+        Module::ALL
+            .iter()
+            .filter(|m| self.loaded.is_loaded(**m))
+            .map(|m| m.name())
+            .collect()
+    }
+
+    /// Loads every kernel family now (e.g. before capturing a CUDA graph, or to take the JIT
+    /// compilation out of the first step).
+    pub fn preload(&self) -> Result<(), Error> {
+        for k in [
+            Kernel::Lincomb,
+            Kernel::FillNormal,
+            Kernel::ReduceLeaves,
+            Kernel::ReduceCombine,
+            Kernel::BrownianTree,
+            Kernel::Milstein,
+            Kernel::OuBank,
+            Kernel::LangevinNormsLeaves,
+            Kernel::LangevinStepSize,
+            Kernel::LangevinUpdate,
+            Kernel::Threshold,
+        ] {
+            self.loaded.kernel(k)?;
+        }
+        Ok(())
     }
 
     /// Waits for everything queued on the stream.
@@ -562,6 +891,46 @@ impl CudaDevice {
         self.synchronize()
     }
 
+    /// Copies a device view (a buffer's, a slice's, a foreign pointer's, or a runner's stage
+    /// buffer from `eval_input`) into a host tensor of the same type and length, after
+    /// everything queued on the stream (waits for it).
+    pub fn copy_to_host(&self, view: DeviceRef<'_>, mut host: TensorMut<'_>) -> Result<(), Error> {
+        check_len("host", None, view.len(), host.len())?;
+        self.check_device("view", view.context())?;
+        if view.dtype() != host.dtype() {
+            return Err(Error::Config {
+                arg: "host",
+                expected: "the device view's storage type",
+                found: format!("{:?}", host.dtype()),
+            });
+        }
+        if view.is_empty() {
+            return Ok(());
+        }
+        let stream = &*self.stream;
+        let (arg, guard) = view.address(stream);
+        let e = driver("copying from the device");
+        // SAFETY: `arg.ptr` addresses `view.len()` elements of the host tensor's type on this
+        // device (checked above); the host slice is exclusively borrowed and as long; the copy
+        // is complete when `synchronize` returns, before the borrow ends.
+        unsafe {
+            match host.reborrow() {
+                TensorMut::F32(h) => {
+                    cudarc::driver::result::memcpy_dtoh_async(h, arg.ptr, stream.cu_stream())
+                }
+                TensorMut::F16(h) => {
+                    cudarc::driver::result::memcpy_dtoh_async(h, arg.ptr, stream.cu_stream())
+                }
+                TensorMut::Bf16(h) => {
+                    cudarc::driver::result::memcpy_dtoh_async(h, arg.ptr, stream.cu_stream())
+                }
+            }
+        }
+        .map_err(e)?;
+        drop(guard);
+        self.synchronize()
+    }
+
     fn check_device(&self, arg: &'static str, ctx: sys::CUcontext) -> Result<(), Error> {
         if ctx != self.loaded.ctx.cu_ctx() {
             return Err(Error::Config {
@@ -575,7 +944,7 @@ impl CudaDevice {
 
     fn launch<A: DeviceRepr>(
         &self,
-        f: &CudaFunction,
+        kernel: Kernel,
         s: Shape,
         args: &A,
         during: &'static str,
@@ -585,6 +954,7 @@ impl CudaDevice {
             block_dim: (s.block, 1, 1),
             shared_mem_bytes: 0,
         };
+        let f = self.loaded.kernel(kernel)?;
         let mut builder = self.stream.launch_builder(f);
         builder.arg(args);
         // SAFETY: `A` is the #[repr(C)] twin of the kernel's only parameter (the layouts are
@@ -651,12 +1021,12 @@ impl CudaDevice {
         for ((slot, guard), t) in tensors.iter_mut().zip(guards.iter_mut()).zip(inputs) {
             let (a, g) = t.address(stream);
             *slot = a;
-            *guard = Some(g);
+            *guard = g;
         }
         let mut args = LincombArgs::new(&p, len, y_arg, y2_arg, &tensors[..inputs.len()]);
         args.nonfinite = self.report.address;
         let shape = launch::elementwise(args.offset, args.len, self.loaded.max_grid);
-        self.launch(&self.loaded.lincomb, shape, &args, "launching ito_lincomb")
+        self.launch(Kernel::Lincomb, shape, &args, "launching ito_lincomb")
     }
 
     /// `fill_normal` on the device (see [`crate::runtime::fill_normal`]).
@@ -685,7 +1055,7 @@ impl CudaDevice {
         };
         let shape = launch::elementwise(args.offset, args.len, self.loaded.max_grid);
         self.launch(
-            &self.loaded.fill_normal,
+            Kernel::FillNormal,
             shape,
             &args,
             "launching ito_fill_normal",
@@ -771,13 +1141,13 @@ impl CudaDevice {
         };
         let max_grid = self.loaded.max_grid;
         self.launch(
-            &self.loaded.reduce_leaves,
+            Kernel::ReduceLeaves,
             launch::reduce_leaves(leaves as u64, max_grid),
             &args,
             "launching ito_reduce_leaves",
         )?;
         self.launch(
-            &self.loaded.reduce_combine,
+            Kernel::ReduceCombine,
             launch::reduce_combine(segments as u64, per_segment as u64, max_grid),
             &args,
             "launching ito_reduce_combine",
@@ -806,7 +1176,7 @@ impl CudaDevice {
         args.nonfinite = self.report.address;
         let shape = launch::elementwise(offset, args.len, self.loaded.max_grid);
         self.launch(
-            &self.loaded.brownian_tree,
+            Kernel::BrownianTree,
             shape,
             &args,
             "launching ito_brownian_tree",
@@ -840,12 +1210,7 @@ impl CudaDevice {
         let mut args = MilsteinArgs::new([x_arg, f_arg, g_arg, h_arg], len, constants, noise);
         args.nonfinite = self.report.address;
         let shape = launch::elementwise(noise.offset, args.len, self.loaded.max_grid);
-        self.launch(
-            &self.loaded.milstein,
-            shape,
-            &args,
-            "launching ito_milstein",
-        )
+        self.launch(Kernel::Milstein, shape, &args, "launching ito_milstein")
     }
 
     /// `ou_bank` on the device: `state` holds the K planes one after another (see
@@ -887,7 +1252,7 @@ impl CudaDevice {
         args.nonfinite = self.report.address;
         let mut shape = launch::elementwise(offset, args.len, self.loaded.max_grid);
         shape.block = shape.block.min(launch::OU_BANK_MAX_BLOCK);
-        self.launch(&self.loaded.ou_bank, shape, &args, "launching ito_ou_bank")
+        self.launch(Kernel::OuBank, shape, &args, "launching ito_ou_bank")
     }
 }
 
@@ -910,12 +1275,7 @@ impl CudaDevice {
         let (x_arg, _guard) = x.address(&self.stream);
         let args = ThresholdArgs::new(x_arg, sample_len, samples, ratio, max_value);
         let shape = launch::threshold(args.samples, self.loaded.max_grid);
-        self.launch(
-            &self.loaded.threshold,
-            shape,
-            &args,
-            "launching ito_threshold",
-        )
+        self.launch(Kernel::Threshold, shape, &args, "launching ito_threshold")
     }
 }
 
@@ -939,13 +1299,13 @@ impl CudaDevice {
         };
         let max_grid = self.loaded.max_grid;
         self.launch(
-            &self.loaded.langevin_norms_leaves,
+            Kernel::LangevinNormsLeaves,
             launch::reduce_leaves(leaves, max_grid),
             &*args,
             "launching ito_langevin_norms_leaves",
         )?;
         self.launch(
-            &self.loaded.reduce_combine,
+            Kernel::ReduceCombine,
             launch::reduce_combine(samples, args.leaves_per_sample, max_grid),
             &combine,
             "launching ito_reduce_combine (Langevin norms)",
@@ -1016,14 +1376,14 @@ impl CudaDevice {
         };
         self.langevin_pass1(&mut args, scratch_ptr)?;
         self.launch(
-            &self.loaded.langevin_step_size,
+            Kernel::LangevinStepSize,
             launch::langevin_step_size(args.samples, c.norms == NormMode::BatchMean),
             &args,
             "launching ito_langevin_step_size",
         )?;
         let n = args.samples * args.sample_len;
         self.launch(
-            &self.loaded.langevin_update,
+            Kernel::LangevinUpdate,
             launch::elementwise(noise.offset, n, self.loaded.max_grid),
             &args,
             "launching ito_langevin_update",

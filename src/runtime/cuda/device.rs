@@ -59,9 +59,9 @@ pub fn probe() -> Result<usize, &'static str> {
         if cfg!(miri) {
             return Err("CUDA is not probed under Miri");
         }
-        // SAFETY: only tries to open the driver library (dlopen); calls nothing in it.
-        // cudarc's context constructor would panic instead of failing when it is absent.
-        if !unsafe { sys::is_culib_present() } {
+        // cudarc's calls would panic instead of failing when the library is absent (with
+        // dynamic loading); look for it first, by cudarc's own list of names.
+        if !driver_library_present() {
             return Err("no CUDA driver (libcuda) on this machine");
         }
         cudarc::driver::result::init().map_err(|_| "the CUDA driver failed to initialise")?;
@@ -79,6 +79,24 @@ pub fn probe() -> Result<usize, &'static str> {
             Ok(_) => Err("the CUDA driver reports no device"),
             Err(_) => Err("the CUDA driver did not report its devices"),
         }
+    })
+}
+
+/// Whether the driver library can be opened. ito's own check rather than cudarc's
+/// `is_culib_present`, which exists only when cudarc loads the driver at run time: in a graph
+/// where another crate asks cudarc to link it (candle's `cuda`), the library is linked into the
+/// process and opening it again succeeds.
+fn driver_library_present() -> bool {
+    // The driver's SONAME first (what the NVIDIA driver installs), then the development link.
+    let names: &[&str] = if cfg!(windows) {
+        &["nvcuda.dll"]
+    } else {
+        &["libcuda.so.1", "libcuda.so"]
+    };
+    names.iter().any(|&file| {
+        // SAFETY: opening runs the library's initialisers; the CUDA driver's are sound to
+        // run (every CUDA program runs them), and nothing from it is called here.
+        unsafe { libloading::Library::new(file) }.is_ok()
     })
 }
 

@@ -1,0 +1,1 @@
+// Only the dependency graph matters here (see Cargo.toml).

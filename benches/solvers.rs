@@ -4,7 +4,12 @@
 //! host-side f64 coefficients of one step) of every solver, which must stay under a
 //! microsecond.
 //!
-//! `cargo bench --bench solvers` (ids `solver_step/NAME/N`, `planning/NAME`)
+//! The per-step overhead of the sampler on memory the caller owns: a `PlanRunner` step on
+//! borrowed slices at N = 2^16 (in cache, where overhead shows most) beside the bare fused
+//! `lincomb` call that step makes (same coefficients, same buffers).
+//!
+//! `cargo bench --bench solvers` (ids `solver_step/NAME/N`, `planning/NAME`,
+//! `runner_overhead/NAME/{runner,bare}/N`)
 #![allow(missing_docs)] // criterion_group! generates undocumented items
 
 mod common;
@@ -15,7 +20,10 @@ use std::time::{Duration, Instant};
 use common::{ceiling, configure};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use ito::diffusion::solver::{Slot, SOLVER_NAMES};
-use ito::{Grid, Param, Plan, PlanOptions, Sampler, Schedule, Solver};
+use ito::runtime::memory::Host;
+use ito::{
+    backend, Grid, NoiseSource, Param, Plan, PlanOptions, PlanRunner, Sampler, Schedule, Solver,
+};
 
 /// The solvers measured: diffusers' most used, and one of each family.
 const SOLVERS: [&str; 9] = [
@@ -86,6 +94,56 @@ fn bench(c: &mut Criterion) {
                 })
             });
         }
+    }
+    g.finish();
+
+    let n = 1usize << 16;
+    let mut g = c.benchmark_group("runner_overhead");
+    for name in ["dpmpp-2m", "sde-dpmpp-2m", "unipc-2"] {
+        let model_out = vec![0.1f32; n];
+        let fresh = |x: &mut Vec<f32>| {
+            let mem = Host::<f32>::new();
+            let mut r = PlanRunner::new(plan(name, 100_000), n, NoiseSource::new(1), mem).unwrap();
+            r.reserve(x.as_slice().into()).unwrap();
+            r.init_noise(x.as_mut_slice().into()).unwrap();
+            r
+        };
+        let mut x = vec![0.0f32; n];
+        let mut r = fresh(&mut x);
+        g.bench_function(BenchmarkId::new(format!("{name}/runner"), n), |b| {
+            b.iter(|| {
+                if r.next_eval(x.as_mut_slice().into()).unwrap().is_none() {
+                    r = fresh(&mut x);
+                }
+                r.advance(x.as_mut_slice().into(), model_out.as_slice().into())
+                    .unwrap();
+            })
+        });
+        // The bare call of a steady-state step: its lowered coefficients on buffers of n.
+        let mut p = plan(name, 1000);
+        while p.step() < 10 {
+            p.advance().unwrap();
+        }
+        let call = p.advance().unwrap().call;
+        let lowered = call.lower().unwrap();
+        let inputs: Vec<Vec<f32>> = lowered.inputs().iter().map(|_| vec![0.1f32; n]).collect();
+        let mut y = vec![0.0f32; n];
+        let mut y2 = call.store.map(|_| vec![0.0f32; n]);
+        let noise = lowered.noise(&NoiseSource::new(1), n).unwrap();
+        let be = backend().unwrap();
+        let views: Vec<ito::TensorRef<'_>> = inputs.iter().map(|v| v.as_slice().into()).collect();
+        g.bench_function(BenchmarkId::new(format!("{name}/bare"), n), |b| {
+            b.iter(|| {
+                be.lincomb(
+                    y.as_mut_slice().into(),
+                    y2.as_mut().map(|v| v.as_mut_slice().into()),
+                    &views,
+                    &lowered.coefs,
+                    noise,
+                )
+                .unwrap();
+            })
+        });
     }
     g.finish();
 

@@ -110,6 +110,17 @@ pub trait Memory {
         terms: &[Term],
         offset: u64,
     ) -> Result<Written, Error>;
+    /// `milstein`: x ← x + Δt·f + √Δt·g·z + (Δt/2)·h·(z² − 1) (definition:
+    /// `ito_kernels::milstein`).
+    fn milstein(
+        &self,
+        x: Self::Mut<'_>,
+        f: Self::Ref<'_>,
+        g: Self::Ref<'_>,
+        h: Self::Ref<'_>,
+        dt: f32,
+        noise: Noise,
+    ) -> Result<Written, Error>;
     /// Dynamic thresholding of every sample of `sample_len` elements in place (definition:
     /// [`crate::runtime::threshold`]).
     fn threshold(
@@ -220,6 +231,18 @@ impl<S: Storage> Memory for Host<S> {
         offset: u64,
     ) -> Result<Written, Error> {
         self.backend()?.brownian_tree(y, seed, terms, offset)
+    }
+
+    fn milstein(
+        &self,
+        x: TensorMut<'_>,
+        f: TensorRef<'_>,
+        g: TensorRef<'_>,
+        h: TensorRef<'_>,
+        dt: f32,
+        noise: Noise,
+    ) -> Result<Written, Error> {
+        self.backend()?.milstein(x, f, g, h, dt, noise)
     }
 
     fn threshold(

@@ -34,12 +34,16 @@
 //! - [`stochastic_heun_predict`] / [`stochastic_heun_correct`] (Stratonovich, two evaluations);
 //! - [`reversible_heun_forward`] / [`reversible_heun_reverse`] (Kidger et al. 2021): the state
 //!   is (y, ŷ); the reverse step reconstructs the previous state algebraically, to rounding.
+//!
+//! The free functions run on host memory; [`Stepper`] runs the same steps on any
+//! [`Memory`] (CUDA device memory included). Scalar noise is host-only for now.
 
 use ito_kernels::lincomb::{LincombCoefs, Noise};
 use ito_kernels::storage::{TensorMut, TensorRef};
 
+use crate::runtime::memory::{Host, Memory};
 use crate::runtime::rng::{NoiseSource, NoiseUse};
-use crate::runtime::{try_vec, Error};
+use crate::runtime::{try_vec, Error, Written};
 
 /// Checks a step's tensors against x by the names the caller used, and the increment's
 /// address range; returns the counter address of step `step`'s diagonal increments.
@@ -72,26 +76,334 @@ fn check_dt(dt: f64) -> Result<(), Error> {
     }
 }
 
-/// Euler–Maruyama, diagonal noise: x ← x + Δt·f + g·ΔW.
+/// The steppers on any [`Memory`]: host slices ([`Host`], what the free functions use), CUDA
+/// device memory (`CudaDevice`, each step one launch on its stream, the non-finite report
+/// deferred to the device's report word), or the emulated device of the tests. Same bits on
+/// every memory.
+///
+/// ```
+/// use ito::runtime::memory::Host;
+/// use ito::runtime::rng::NoiseSource;
+/// use ito::sde::Stepper;
+/// let stepper = Stepper::new(Host::<f32>::new());
+/// let (mut x, f, g) = (vec![1.0f32; 8], vec![-1.0f32; 8], vec![0.5f32; 8]);
+/// let noise = NoiseSource::new(11);
+/// stepper.euler_maruyama(x.as_mut_slice().into(), f.as_slice().into(), g.as_slice().into(), 0.01, noise, 0)?;
+/// # Ok::<(), ito::Error>(())
+/// ```
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Stepper<M> {
+    mem: M,
+}
+
+impl<M: Memory> Stepper<M> {
+    /// Steppers whose passes run on `mem`.
+    pub fn new(mem: M) -> Self {
+        Stepper { mem }
+    }
+
+    /// The memory the passes run on.
+    pub fn memory(&self) -> &M {
+        &self.mem
+    }
+
+    /// The step's [`Error::NonFinite`], from a pass's report on `buffer` (memory that reports
+    /// per pass; a device reports through its report word instead).
+    fn checked(
+        &self,
+        written: Written,
+        step: u32,
+        buffer: &'static str,
+        t: M::Ref<'_>,
+    ) -> Result<(), Error> {
+        match written
+            .nonfinite
+            .then(|| self.mem.nonfinite_error(t, Some(step.into()), buffer))
+        {
+            Some(Some(e)) => Err(e),
+            _ => Ok(()),
+        }
+    }
+
+    /// Euler–Maruyama, diagonal noise: x ← x + Δt·f + g·ΔW.
+    pub fn euler_maruyama(
+        &self,
+        mut x: M::Mut<'_>,
+        f: M::Ref<'_>,
+        g: M::Ref<'_>,
+        dt: f64,
+        noise: NoiseSource,
+        step: u32,
+    ) -> Result<(), Error> {
+        check_dt(dt)?;
+        let at = check_step(
+            M::len(M::as_ref(&x)),
+            &[("f", M::len(f)), ("g", M::len(g))],
+            &noise,
+            step,
+        )?;
+        let mut c = LincombCoefs {
+            y: 1.0,
+            ..Default::default()
+        };
+        c.inputs[0] = dt as f32;
+        c.noise_inputs[1] = dt.sqrt() as f32;
+        let written = self.mem.lincomb(
+            M::reborrow(&mut x),
+            None,
+            &[M::shorten(f), M::shorten(g)],
+            &c,
+            Some(at),
+        )?;
+        self.checked(written, step, "x", M::as_ref(&x))
+    }
+
+    /// Milstein, diagonal noise: x ← x + Δt·f + g·ΔW + ½·h·(ΔW² − Δt), h = g·∂g/∂x.
+    #[allow(clippy::too_many_arguments)]
+    pub fn milstein(
+        &self,
+        mut x: M::Mut<'_>,
+        f: M::Ref<'_>,
+        g: M::Ref<'_>,
+        h: M::Ref<'_>,
+        dt: f64,
+        noise: NoiseSource,
+        step: u32,
+    ) -> Result<(), Error> {
+        check_dt(dt)?;
+        let at = check_step(
+            M::len(M::as_ref(&x)),
+            &[("f", M::len(f)), ("g", M::len(g)), ("h", M::len(h))],
+            &noise,
+            step,
+        )?;
+        let written = self
+            .mem
+            .milstein(M::reborrow(&mut x), f, g, h, dt as f32, at)?;
+        self.checked(written, step, "x", M::as_ref(&x))
+    }
+
+    /// Stochastic Heun (Stratonovich), stage 1: x̃ ← x + Δt·f + g·ΔW (then evaluate f̃, g̃
+    /// at x̃).
+    #[allow(clippy::too_many_arguments)]
+    pub fn stochastic_heun_predict(
+        &self,
+        mut x_pred: M::Mut<'_>,
+        x: M::Ref<'_>,
+        f: M::Ref<'_>,
+        g: M::Ref<'_>,
+        dt: f64,
+        noise: NoiseSource,
+        step: u32,
+    ) -> Result<(), Error> {
+        check_dt(dt)?;
+        let at = check_step(
+            M::len(M::as_ref(&x_pred)),
+            &[("x", M::len(x)), ("f", M::len(f)), ("g", M::len(g))],
+            &noise,
+            step,
+        )?;
+        let mut c = LincombCoefs::default();
+        c.inputs[0] = 1.0;
+        c.inputs[1] = dt as f32;
+        c.noise_inputs[2] = dt.sqrt() as f32;
+        let written = self.mem.lincomb(
+            M::reborrow(&mut x_pred),
+            None,
+            &[M::shorten(x), M::shorten(f), M::shorten(g)],
+            &c,
+            Some(at),
+        )?;
+        self.checked(written, step, "x_pred", M::as_ref(&x_pred))
+    }
+
+    /// Stochastic Heun, stage 2: x ← x + ½Δt·(f + f̃) + ½(g + g̃)·ΔW, the same ΔW as stage 1.
+    #[allow(clippy::too_many_arguments)]
+    pub fn stochastic_heun_correct(
+        &self,
+        x: M::Mut<'_>,
+        f: M::Ref<'_>,
+        g: M::Ref<'_>,
+        f_pred: M::Ref<'_>,
+        g_pred: M::Ref<'_>,
+        dt: f64,
+        noise: NoiseSource,
+        step: u32,
+    ) -> Result<(), Error> {
+        check_dt(dt)?;
+        self.heun_average(
+            x,
+            [
+                ("f", M::shorten(f)),
+                ("g", M::shorten(g)),
+                ("f_pred", M::shorten(f_pred)),
+                ("g_pred", M::shorten(g_pred)),
+            ],
+            dt,
+            noise,
+            step,
+        )
+    }
+
+    /// The trapezoidal update both Heun methods share, with signed Δt:
+    /// y ← y + ½Δt·(f₀ + f₁) + ½(g₀ + g₁)·ΔW, ΔW = sign(Δt)·√|Δt|·z; `named` = [f₀, g₀, f₁,
+    /// g₁], each with the caller's argument name.
+    fn heun_average(
+        &self,
+        mut y: M::Mut<'_>,
+        named: [(&'static str, M::Ref<'_>); 4],
+        dt: f64,
+        noise: NoiseSource,
+        step: u32,
+    ) -> Result<(), Error> {
+        check_signed_dt(dt)?;
+        let lens = named.map(|(arg, t)| (arg, M::len(t)));
+        let at = check_step(M::len(M::as_ref(&y)), &lens, &noise, step)?;
+        let fg = named.map(|(_, t)| M::shorten(t));
+        let mut c = LincombCoefs {
+            y: 1.0,
+            ..Default::default()
+        };
+        let (h, s) = (
+            (0.5 * dt) as f32,
+            (0.5 * dt.signum() * dt.abs().sqrt()) as f32,
+        );
+        c.inputs[0] = h;
+        c.inputs[2] = h;
+        c.noise_inputs[1] = s;
+        c.noise_inputs[3] = s;
+        let written = self
+            .mem
+            .lincomb(M::reborrow(&mut y), None, &fg, &c, Some(at))?;
+        self.checked(written, step, "y", M::as_ref(&y))
+    }
+
+    /// Reversible Heun, the first half of forward step n from (y_n, ŷ_n) with f₀ = f(ŷ_n),
+    /// g₀ = g(ŷ_n): ŷ_{n+1} = 2y_n − ŷ_n + Δt·f₀ + g₀·ΔW into `y_hat`; then evaluate
+    /// f₁ = f(ŷ_{n+1}), g₁ = g(ŷ_{n+1}) and call [`Stepper::reversible_heun_correct`] for
+    /// y_{n+1}.
+    #[allow(clippy::too_many_arguments)]
+    pub fn reversible_heun_forward(
+        &self,
+        y_hat: M::Mut<'_>,
+        y: M::Ref<'_>,
+        f0: M::Ref<'_>,
+        g0: M::Ref<'_>,
+        dt: f64,
+        noise: NoiseSource,
+        step: u32,
+    ) -> Result<(), Error> {
+        self.reversible_heun_predict(
+            y_hat,
+            [
+                ("y", M::shorten(y)),
+                ("f0", M::shorten(f0)),
+                ("g0", M::shorten(g0)),
+            ],
+            dt,
+            noise,
+            step,
+        )
+    }
+
+    /// The ŷ update of reversible Heun with signed Δt (negative for the reverse step):
+    /// ŷ ← 2y − ŷ + Δt·f + g·ΔW, ΔW = sign(Δt)·√|Δt|·z.
+    fn reversible_heun_predict(
+        &self,
+        mut y_hat: M::Mut<'_>,
+        named: [(&'static str, M::Ref<'_>); 3],
+        dt: f64,
+        noise: NoiseSource,
+        step: u32,
+    ) -> Result<(), Error> {
+        check_signed_dt(dt)?;
+        let lens = named.map(|(arg, t)| (arg, M::len(t)));
+        let at = check_step(M::len(M::as_ref(&y_hat)), &lens, &noise, step)?;
+        let [y, f, g] = named.map(|(_, t)| M::shorten(t));
+        let mut c = LincombCoefs {
+            y: -1.0,
+            ..Default::default()
+        };
+        c.inputs[0] = 2.0;
+        c.inputs[1] = dt as f32;
+        c.noise_inputs[2] = (dt.signum() * dt.abs().sqrt()) as f32;
+        let written = self
+            .mem
+            .lincomb(M::reborrow(&mut y_hat), None, &[y, f, g], &c, Some(at))?;
+        self.checked(written, step, "y_hat", M::as_ref(&y_hat))
+    }
+
+    /// Reversible Heun's y update: y ← y + ½Δt·(f₀ + f₁) + ½(g₀ + g₁)·ΔW (Δt < 0 in reverse).
+    #[allow(clippy::too_many_arguments)]
+    pub fn reversible_heun_correct(
+        &self,
+        y: M::Mut<'_>,
+        f0: M::Ref<'_>,
+        g0: M::Ref<'_>,
+        f1: M::Ref<'_>,
+        g1: M::Ref<'_>,
+        dt: f64,
+        noise: NoiseSource,
+        step: u32,
+    ) -> Result<(), Error> {
+        self.heun_average(
+            y,
+            [
+                ("f0", M::shorten(f0)),
+                ("g0", M::shorten(g0)),
+                ("f1", M::shorten(f1)),
+                ("g1", M::shorten(g1)),
+            ],
+            dt,
+            noise,
+            step,
+        )
+    }
+
+    /// Reversible Heun, the reverse of step n (from (y_{n+1}, ŷ_{n+1}) with f₁ = f(ŷ_{n+1}),
+    /// g₁ = g(ŷ_{n+1})): ŷ_n = 2y_{n+1} − ŷ_{n+1} − Δt·f₁ − g₁·ΔW into `y_hat`; then evaluate
+    /// f₀ = f(ŷ_n), g₀ = g(ŷ_n) and call [`Stepper::reversible_heun_correct`] with −Δt for y_n.
+    #[allow(clippy::too_many_arguments)]
+    pub fn reversible_heun_reverse(
+        &self,
+        y_hat: M::Mut<'_>,
+        y: M::Ref<'_>,
+        f1: M::Ref<'_>,
+        g1: M::Ref<'_>,
+        dt: f64,
+        noise: NoiseSource,
+        step: u32,
+    ) -> Result<(), Error> {
+        self.reversible_heun_predict(
+            y_hat,
+            [
+                ("y", M::shorten(y)),
+                ("f1", M::shorten(f1)),
+                ("g1", M::shorten(g1)),
+            ],
+            -dt,
+            noise,
+            step,
+        )
+    }
+}
+
+/// The steppers on host memory, on the process-wide backend (what the free functions use).
+fn host() -> Stepper<Host<f32>> {
+    Stepper::new(Host::new())
+}
+
+/// Euler–Maruyama, diagonal noise: x ← x + Δt·f + g·ΔW (on host memory; any memory:
+/// [`Stepper::euler_maruyama`]).
 pub fn euler_maruyama(
-    mut x: TensorMut<'_>,
+    x: TensorMut<'_>,
     f: TensorRef<'_>,
     g: TensorRef<'_>,
     dt: f64,
     noise: NoiseSource,
     step: u32,
 ) -> Result<(), Error> {
-    check_dt(dt)?;
-    let at = check_step(x.len(), &[("f", f.len()), ("g", g.len())], &noise, step)?;
-    let mut c = LincombCoefs {
-        y: 1.0,
-        ..Default::default()
-    };
-    c.inputs[0] = dt as f32;
-    c.noise_inputs[1] = dt.sqrt() as f32;
-    crate::runtime::backend()?
-        .lincomb(x.reborrow(), None, &[f, g], &c, Some(at))?
-        .check(Some(step.into()), "x", x.as_ref())
+    host().euler_maruyama(x, f, g, dt, noise, step)
 }
 
 /// Euler–Maruyama, scalar noise: one Brownian motion per sample of `sample_len` elements,
@@ -142,9 +454,10 @@ pub fn euler_maruyama_scalar_noise(
     written.check(Some(step.into()), "x", x.as_ref())
 }
 
-/// Milstein, diagonal noise: x ← x + Δt·f + g·ΔW + ½·h·(ΔW² − Δt), h = g·∂g/∂x.
+/// Milstein, diagonal noise: x ← x + Δt·f + g·ΔW + ½·h·(ΔW² − Δt), h = g·∂g/∂x (on host
+/// memory; any memory: [`Stepper::milstein`]).
 pub fn milstein(
-    mut x: TensorMut<'_>,
+    x: TensorMut<'_>,
     f: TensorRef<'_>,
     g: TensorRef<'_>,
     h: TensorRef<'_>,
@@ -152,21 +465,12 @@ pub fn milstein(
     noise: NoiseSource,
     step: u32,
 ) -> Result<(), Error> {
-    check_dt(dt)?;
-    let at = check_step(
-        x.len(),
-        &[("f", f.len()), ("g", g.len()), ("h", h.len())],
-        &noise,
-        step,
-    )?;
-    crate::runtime::backend()?
-        .milstein(x.reborrow(), f, g, h, dt as f32, at)?
-        .check(Some(step.into()), "x", x.as_ref())
+    host().milstein(x, f, g, h, dt, noise, step)
 }
 
-/// Stochastic Heun (Stratonovich), stage 1: x̃ ← x + Δt·f + g·ΔW (then evaluate f̃, g̃ at x̃).
+/// Stochastic Heun (Stratonovich), stage 1 (see [`Stepper::stochastic_heun_predict`]).
 pub fn stochastic_heun_predict(
-    mut x_pred: TensorMut<'_>,
+    x_pred: TensorMut<'_>,
     x: TensorRef<'_>,
     f: TensorRef<'_>,
     g: TensorRef<'_>,
@@ -174,23 +478,10 @@ pub fn stochastic_heun_predict(
     noise: NoiseSource,
     step: u32,
 ) -> Result<(), Error> {
-    check_dt(dt)?;
-    let at = check_step(
-        x_pred.len(),
-        &[("x", x.len()), ("f", f.len()), ("g", g.len())],
-        &noise,
-        step,
-    )?;
-    let mut c = LincombCoefs::default();
-    c.inputs[0] = 1.0;
-    c.inputs[1] = dt as f32;
-    c.noise_inputs[2] = dt.sqrt() as f32;
-    crate::runtime::backend()?
-        .lincomb(x_pred.reborrow(), None, &[x, f, g], &c, Some(at))?
-        .check(Some(step.into()), "x_pred", x_pred.as_ref())
+    host().stochastic_heun_predict(x_pred, x, f, g, dt, noise, step)
 }
 
-/// Stochastic Heun, stage 2: x ← x + ½Δt·(f + f̃) + ½(g + g̃)·ΔW, the same ΔW as stage 1.
+/// Stochastic Heun, stage 2 (see [`Stepper::stochastic_heun_correct`]).
 #[allow(clippy::too_many_arguments)]
 pub fn stochastic_heun_correct(
     x: TensorMut<'_>,
@@ -202,50 +493,10 @@ pub fn stochastic_heun_correct(
     noise: NoiseSource,
     step: u32,
 ) -> Result<(), Error> {
-    check_dt(dt)?;
-    heun_average(
-        x,
-        [("f", f), ("g", g), ("f_pred", f_pred), ("g_pred", g_pred)],
-        dt,
-        noise,
-        step,
-    )
+    host().stochastic_heun_correct(x, f, g, f_pred, g_pred, dt, noise, step)
 }
 
-/// The trapezoidal update both Heun methods share, with signed Δt:
-/// y ← y + ½Δt·(f₀ + f₁) + ½(g₀ + g₁)·ΔW, ΔW = sign(Δt)·√|Δt|·z; `fg` = [f₀, g₀, f₁, g₁],
-/// each with the caller's argument name.
-fn heun_average(
-    mut y: TensorMut<'_>,
-    named: [(&'static str, TensorRef<'_>); 4],
-    dt: f64,
-    noise: NoiseSource,
-    step: u32,
-) -> Result<(), Error> {
-    check_signed_dt(dt)?;
-    let lens = named.map(|(arg, t)| (arg, t.len()));
-    let at = check_step(y.len(), &lens, &noise, step)?;
-    let fg = named.map(|(_, t)| t);
-    let mut c = LincombCoefs {
-        y: 1.0,
-        ..Default::default()
-    };
-    let (h, s) = (
-        (0.5 * dt) as f32,
-        (0.5 * dt.signum() * dt.abs().sqrt()) as f32,
-    );
-    c.inputs[0] = h;
-    c.inputs[2] = h;
-    c.noise_inputs[1] = s;
-    c.noise_inputs[3] = s;
-    crate::runtime::backend()?
-        .lincomb(y.reborrow(), None, &fg, &c, Some(at))?
-        .check(Some(step.into()), "y", y.as_ref())
-}
-
-/// Reversible Heun, the first half of forward step n from (y_n, ŷ_n) with f₀ = f(ŷ_n),
-/// g₀ = g(ŷ_n): ŷ_{n+1} = 2y_n − ŷ_n + Δt·f₀ + g₀·ΔW into `y_hat`; then evaluate
-/// f₁ = f(ŷ_{n+1}), g₁ = g(ŷ_{n+1}) and call [`reversible_heun_correct`] for y_{n+1}.
+/// Reversible Heun, forward (see [`Stepper::reversible_heun_forward`]).
 #[allow(clippy::too_many_arguments)]
 pub fn reversible_heun_forward(
     y_hat: TensorMut<'_>,
@@ -256,35 +507,10 @@ pub fn reversible_heun_forward(
     noise: NoiseSource,
     step: u32,
 ) -> Result<(), Error> {
-    reversible_heun_predict(y_hat, [("y", y), ("f0", f0), ("g0", g0)], dt, noise, step)
+    host().reversible_heun_forward(y_hat, y, f0, g0, dt, noise, step)
 }
 
-/// The ŷ update of reversible Heun with signed Δt (negative for the reverse step):
-/// ŷ ← 2y − ŷ + Δt·f + g·ΔW, ΔW = sign(Δt)·√|Δt|·z.
-fn reversible_heun_predict(
-    mut y_hat: TensorMut<'_>,
-    named: [(&'static str, TensorRef<'_>); 3],
-    dt: f64,
-    noise: NoiseSource,
-    step: u32,
-) -> Result<(), Error> {
-    check_signed_dt(dt)?;
-    let lens = named.map(|(arg, t)| (arg, t.len()));
-    let at = check_step(y_hat.len(), &lens, &noise, step)?;
-    let [y, f, g] = named.map(|(_, t)| t);
-    let mut c = LincombCoefs {
-        y: -1.0,
-        ..Default::default()
-    };
-    c.inputs[0] = 2.0;
-    c.inputs[1] = dt as f32;
-    c.noise_inputs[2] = (dt.signum() * dt.abs().sqrt()) as f32;
-    crate::runtime::backend()?
-        .lincomb(y_hat.reborrow(), None, &[y, f, g], &c, Some(at))?
-        .check(Some(step.into()), "y_hat", y_hat.as_ref())
-}
-
-/// Reversible Heun's y update: y ← y + ½Δt·(f₀ + f₁) + ½(g₀ + g₁)·ΔW (Δt < 0 in reverse).
+/// Reversible Heun's y update (see [`Stepper::reversible_heun_correct`]).
 #[allow(clippy::too_many_arguments)]
 pub fn reversible_heun_correct(
     y: TensorMut<'_>,
@@ -296,18 +522,10 @@ pub fn reversible_heun_correct(
     noise: NoiseSource,
     step: u32,
 ) -> Result<(), Error> {
-    heun_average(
-        y,
-        [("f0", f0), ("g0", g0), ("f1", f1), ("g1", g1)],
-        dt,
-        noise,
-        step,
-    )
+    host().reversible_heun_correct(y, f0, g0, f1, g1, dt, noise, step)
 }
 
-/// Reversible Heun, the reverse of step n (from (y_{n+1}, ŷ_{n+1}) with f₁ = f(ŷ_{n+1}),
-/// g₁ = g(ŷ_{n+1})): ŷ_n = 2y_{n+1} − ŷ_{n+1} − Δt·f₁ − g₁·ΔW into `y_hat`; then evaluate
-/// f₀ = f(ŷ_n), g₀ = g(ŷ_n) and call [`reversible_heun_correct`] with −Δt for y_n.
+/// Reversible Heun, reverse (see [`Stepper::reversible_heun_reverse`]).
 #[allow(clippy::too_many_arguments)]
 pub fn reversible_heun_reverse(
     y_hat: TensorMut<'_>,
@@ -318,5 +536,5 @@ pub fn reversible_heun_reverse(
     noise: NoiseSource,
     step: u32,
 ) -> Result<(), Error> {
-    reversible_heun_predict(y_hat, [("y", y), ("f1", f1), ("g1", g1)], -dt, noise, step)
+    host().reversible_heun_reverse(y_hat, y, f1, g1, dt, noise, step)
 }

@@ -115,6 +115,18 @@ impl Memory for EmulatedDevice {
         crate::brownian_tree(y, seed, terms, offset, None).map(|w| self.report(w))
     }
 
+    fn milstein(
+        &self,
+        x: TensorMut<'_>,
+        f: TensorRef<'_>,
+        g: TensorRef<'_>,
+        h: TensorRef<'_>,
+        dt: f32,
+        noise: Noise,
+    ) -> Result<Written, Error> {
+        crate::milstein(x, f, g, h, dt, noise, None).map(|w| self.report(w))
+    }
+
     fn threshold(
         &self,
         x: TensorMut<'_>,

@@ -2,7 +2,7 @@
 //! (every pass launched through the host emulation of `cuda/*.cu`, thresholding included)
 //! equals the same runner on host memory bit for bit — every solver of the 35, with and without
 //! dynamic thresholding, f32/f16/bf16 states, Brownian-tree noise, and a batch sharded over two
-//! emulated devices with global offsets.
+//! emulated devices with global offsets; and the SDE steppers (`Stepper`) on it equal the host's.
 
 #[path = "../../../tests/common/plans.rs"]
 mod plans;
@@ -197,4 +197,111 @@ fn the_device_report_waits_for_take_nonfinite() {
         .unwrap();
     assert!(dev.take_nonfinite().unwrap(), "the overflow is reported");
     assert!(!dev.take_nonfinite().unwrap(), "taking clears it");
+}
+
+/// The SDE steppers on the emulated device equal the host's: ten steps of each method on a
+/// nonlinear SDE (drift and diffusion evaluated on the host from the current state), every
+/// storage type.
+#[test]
+fn sde_steppers_on_the_emulated_device_equal_host_memory() {
+    use ito::sde::Stepper;
+    let n = 1030;
+    let noise = NoiseSource::new(8).with_stream(4).with_offset(12);
+    let fg = |x: &[f32]| -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+        let f: Vec<f32> = x.iter().map(|v| -v.sin()).collect();
+        let g: Vec<f32> = x.iter().map(|v| 0.3 + 0.1 * v.cos()).collect();
+        let h: Vec<f32> = x
+            .iter()
+            .map(|v| -(0.3 + 0.1 * v.cos()) * 0.1 * v.sin())
+            .collect();
+        (f, g, h)
+    };
+    for dtype in [Dtype::F32, Dtype::F16, Dtype::Bf16] {
+        for method in ["euler_maruyama", "milstein", "heun", "reversible_heun"] {
+            let mut runs = Vec::new();
+            for device in [false, true] {
+                let start: Vec<f32> = (0..n).map(|i| (i % 17) as f32 / 8.0 - 1.0).collect();
+                let mut x = to_dtype(&start, dtype);
+                let mut x2 = to_dtype(&start, dtype);
+                let host = Stepper::new(Host::<f32>::new());
+                let dev = Stepper::new(EmulatedDevice::new());
+                for k in 0..10u32 {
+                    let (f, g, h) = fg(&values(view(&x)));
+                    let (f, g, h) = (
+                        f.as_slice().into(),
+                        g.as_slice().into(),
+                        h.as_slice().into(),
+                    );
+                    let dt = 0.05;
+                    macro_rules! on {
+                        ($s:expr) => {
+                            match method {
+                                "euler_maruyama" => {
+                                    $s.euler_maruyama(view_mut(&mut x), f, g, dt, noise, k)
+                                }
+                                "milstein" => $s.milstein(view_mut(&mut x), f, g, h, dt, noise, k),
+                                "heun" => {
+                                    $s.stochastic_heun_predict(
+                                        view_mut(&mut x2),
+                                        view(&x),
+                                        f,
+                                        g,
+                                        dt,
+                                        noise,
+                                        k,
+                                    )
+                                    .unwrap();
+                                    let (f1, g1, _) = fg(&values(view(&x2)));
+                                    $s.stochastic_heun_correct(
+                                        view_mut(&mut x),
+                                        f,
+                                        g,
+                                        f1.as_slice().into(),
+                                        g1.as_slice().into(),
+                                        dt,
+                                        noise,
+                                        k,
+                                    )
+                                }
+                                _ => {
+                                    $s.reversible_heun_forward(
+                                        view_mut(&mut x2),
+                                        view(&x),
+                                        f,
+                                        g,
+                                        dt,
+                                        noise,
+                                        k,
+                                    )
+                                    .unwrap();
+                                    let (f1, g1, _) = fg(&values(view(&x2)));
+                                    $s.reversible_heun_correct(
+                                        view_mut(&mut x),
+                                        f,
+                                        g,
+                                        f1.as_slice().into(),
+                                        g1.as_slice().into(),
+                                        dt,
+                                        noise,
+                                        k,
+                                    )
+                                }
+                            }
+                        };
+                    }
+                    if device { on!(dev) } else { on!(host) }.unwrap();
+                }
+                runs.push((bits(view(&x)), bits(view(&x2))));
+            }
+            assert_eq!(runs[0], runs[1], "{method} {dtype:?}");
+        }
+    }
+}
+
+fn to_dtype(v: &[f32], dtype: Dtype) -> EmulatedBuffer {
+    match dtype {
+        Dtype::F32 => EmulatedBuffer::F32(v.to_vec()),
+        Dtype::F16 => EmulatedBuffer::F16(v.iter().map(|&x| f16::from_f32(x)).collect()),
+        Dtype::Bf16 => EmulatedBuffer::Bf16(v.iter().map(|&x| bf16::from_f32(x)).collect()),
+    }
 }

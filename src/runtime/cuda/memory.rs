@@ -68,6 +68,18 @@ impl Memory for CudaDevice {
         CudaDevice::brownian_tree(self, y, seed, terms, offset).map(|()| Written::default())
     }
 
+    fn milstein(
+        &self,
+        x: DeviceMut<'_>,
+        f: DeviceRef<'_>,
+        g: DeviceRef<'_>,
+        h: DeviceRef<'_>,
+        dt: f32,
+        noise: Noise,
+    ) -> Result<Written, Error> {
+        CudaDevice::milstein(self, x, f, g, h, dt, noise).map(|()| Written::default())
+    }
+
     fn threshold(
         &self,
         x: DeviceMut<'_>,

@@ -954,3 +954,49 @@ fn a_whole_sampling_loop_replays_from_a_cuda_graph() {
     unsafe { ctx.enable_event_tracking() };
     assert_eq!(direct, replayed);
 }
+
+/// score-SDE's PC sampler with its state in device memory (the corrector's ε computed on the
+/// device) equals the host sampler.
+#[test]
+fn the_pc_sampler_on_the_device_equals_the_host() {
+    use ito::diffusion::langevin::{Corrector, NormMode, PcConfig, PcSampler, Predictor};
+    let Some(dev) = device_or_skip("the_pc_sampler_on_the_device_equals_the_host") else {
+        return;
+    };
+    let n = 4 * 1031;
+    let config = PcConfig {
+        schedule: ito::Schedule::vp_linear(0.1, 20.0).unwrap(),
+        steps: 30,
+        t_end: 1e-3,
+        predictor: Predictor::ReverseDiffusion,
+        corrector: Some(Corrector {
+            snr: 0.16,
+            alpha: 1.0,
+            norms: NormMode::PerSample,
+        }),
+        corrector_steps: 1,
+        len: n,
+        sample_len: 1031,
+        noise: ito::NoiseSource::new(6),
+    };
+    let mut host = PcSampler::new(config.clone()).unwrap();
+    let mem = dev.with_stream(dev.stream().clone()).unwrap();
+    let x = dev.alloc(Dtype::F32, n).unwrap();
+    let mut device = PcSampler::on(config, mem, x).unwrap();
+    let mut state = vec![0.0f32; n];
+    while host.next_eval().is_some() {
+        let score: Vec<f32> = host.state().iter().map(|v| -v).collect();
+        host.advance(score.as_slice().into()).unwrap();
+        dev.copy_to_host(device.state_view(), state.as_mut_slice().into())
+            .unwrap();
+        let score: Vec<f32> = state.iter().map(|v| -v).collect();
+        let d_score = dev.upload(score.as_slice().into()).unwrap();
+        device.advance(d_score.as_ref()).unwrap();
+    }
+    dev.copy_to_host(device.state_view(), state.as_mut_slice().into())
+        .unwrap();
+    assert_eq!(
+        host.state().iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+        state.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+    );
+}

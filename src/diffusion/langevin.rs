@@ -13,9 +13,12 @@
 use ito_kernels::lincomb::{LincombCoefs, Noise};
 use ito_kernels::storage::{TensorMut, TensorRef};
 
+use std::fmt;
+
 use crate::diffusion::schedule::{self, Schedule};
+use crate::runtime::memory::{Host, Memory};
 use crate::runtime::rng::{NoiseSource, NoiseUse};
-use crate::runtime::{try_vec, Backend, Error, OnNonFinite};
+use crate::runtime::{try_vec, Backend, Error, OnNonFinite, Written};
 
 /// `Ok` when `count` steps number into a u32 step word (the noise key's step).
 fn check_step_count(arg: &'static str, count: Option<usize>) -> Result<(), Error> {
@@ -134,20 +137,39 @@ pub struct PcConfig {
 /// }
 /// # Ok::<(), ito::Error>(())
 /// ```
-#[derive(Debug)]
-pub struct PcSampler {
+///
+/// On other memory (a CUDA device, ito's or a foreign framework's buffer), the same sampler is
+/// [`PcSampler::on`] with the state buffer given; every stage is one fused pass there too (the
+/// corrector four launches with ε computed on the device, no host round trip), and non-finite
+/// values are reported through the device's report word ([`Memory::take_nonfinite`]).
+pub struct PcSampler<M: Memory = Host<f32>> {
     schedule: Schedule,
     times: Vec<f64>,
     predictor: Predictor,
     corrector: Option<Corrector>,
     corrector_steps: usize,
     sample_len: usize,
-    x: Vec<f32>,
+    x: M::Buffer,
     i: usize,
     j: usize,
     noise: NoiseSource,
-    backend: Backend,
+    mem: M,
     on_nonfinite: OnNonFinite,
+}
+
+impl<M: Memory> fmt::Debug for PcSampler<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PcSampler")
+            .field("schedule", &self.schedule)
+            .field("steps", &self.times.len())
+            .field("predictor", &self.predictor)
+            .field("corrector", &self.corrector)
+            .field("corrector_steps", &self.corrector_steps)
+            .field("sample_len", &self.sample_len)
+            .field("at", &(self.i, self.j))
+            .field("noise", &self.noise)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Where a [`PcSampler`] wants the score next.
@@ -161,10 +183,94 @@ pub struct PcEval {
     pub stage: usize,
 }
 
-impl PcSampler {
-    /// A PC sampler with `config`'s settings; its state starts from the prior (N(0, 1) for VP,
+/// Every check of a [`PcConfig`], before anything is allocated.
+fn config_check(config: &PcConfig) -> Result<(), Error> {
+    let PcConfig {
+        ref schedule,
+        steps,
+        t_end,
+        predictor,
+        ref corrector,
+        corrector_steps,
+        len: n,
+        sample_len,
+        ref noise,
+    } = *config;
+    if !matches!(schedule, Schedule::VpLinear { .. } | Schedule::Ve { .. }) {
+        return Err(Error::config(
+            "schedule",
+            "the VP-linear or VE schedule (score-SDE's SDEs)",
+            format!("{schedule:?}"),
+        ));
+    }
+    if steps < 2 {
+        return Err(Error::config("steps", "at least 2", steps));
+    }
+    if let Schedule::VpLinear { beta_max, .. } = *schedule {
+        if steps as f64 <= beta_max {
+            return Err(Error::config(
+                "steps",
+                "more steps than β_max (each discrete β_i = β(t)/N must stay below 1)",
+                steps,
+            ));
+        }
+    }
+    if !(t_end > 0.0 && t_end < 1.0) {
+        return Err(Error::config("t_end", "a time in (0, 1)", t_end));
+    }
+    if sample_len == 0 || n % sample_len != 0 {
+        return Err(Error::config(
+            "sample_len",
+            "a positive divisor of len",
+            sample_len,
+        ));
+    }
+    check_step_count("steps", Some(steps))?;
+    check_step_count("corrector_steps", steps.checked_mul(corrector_steps))?;
+    noise.check(n)?;
+    if let Some(c) = corrector {
+        c.check()?;
+    }
+    if predictor == Predictor::None && (corrector.is_none() || corrector_steps == 0) {
+        return Err(Error::config(
+            "predictor",
+            "a predictor, or a corrector with at least one step",
+            "none",
+        ));
+    }
+    if corrector.is_none() && corrector_steps > 0 {
+        return Err(Error::config(
+            "corrector_steps",
+            "0 without a corrector",
+            corrector_steps,
+        ));
+    }
+    Ok(())
+}
+
+impl PcSampler<Host<f32>> {
+    /// A PC sampler with `config`'s settings on host memory it owns (f32, on the process-wide
+    /// backend as selected now); its state starts from the prior (N(0, 1) for VP,
     /// N(0, σ_max²) for VE).
     pub fn new(config: PcConfig) -> Result<Self, Error> {
+        config_check(&config)?;
+        let x = try_vec("len", config.len, 0.0f32)?;
+        let mem = Host::with_backend(crate::runtime::backend()?)?;
+        PcSampler::on(config, mem, x)
+    }
+
+    /// The state.
+    pub fn state(&self) -> &[f32] {
+        &self.x
+    }
+}
+
+impl<M: Memory> PcSampler<M> {
+    /// A PC sampler with `config`'s settings on memory `mem`, its state in `x` (`config.len`
+    /// elements of any storage type the memory has), which it sets to the prior (N(0, 1) for
+    /// VP, N(0, σ_max²) for VE) in one pass.
+    pub fn on(config: PcConfig, mem: M, mut x: M::Buffer) -> Result<Self, Error> {
+        config_check(&config)?;
         let PcConfig {
             schedule,
             steps,
@@ -176,57 +282,8 @@ impl PcSampler {
             sample_len,
             noise,
         } = config;
-        if !matches!(schedule, Schedule::VpLinear { .. } | Schedule::Ve { .. }) {
-            return Err(Error::config(
-                "schedule",
-                "the VP-linear or VE schedule (score-SDE's SDEs)",
-                format!("{schedule:?}"),
-            ));
-        }
-        if steps < 2 {
-            return Err(Error::config("steps", "at least 2", steps));
-        }
-        if let Schedule::VpLinear { beta_max, .. } = schedule {
-            if steps as f64 <= beta_max {
-                return Err(Error::config(
-                    "steps",
-                    "more steps than β_max (each discrete β_i = β(t)/N must stay below 1)",
-                    steps,
-                ));
-            }
-        }
-        if !(t_end > 0.0 && t_end < 1.0) {
-            return Err(Error::config("t_end", "a time in (0, 1)", t_end));
-        }
-        if sample_len == 0 || n % sample_len != 0 {
-            return Err(Error::config(
-                "sample_len",
-                "a positive divisor of len",
-                sample_len,
-            ));
-        }
-        check_step_count("steps", Some(steps))?;
-        check_step_count("corrector_steps", steps.checked_mul(corrector_steps))?;
-        noise.check(n)?;
-        if let Some(c) = &corrector {
-            c.check()?;
-        }
-        if predictor == Predictor::None && (corrector.is_none() || corrector_steps == 0) {
-            return Err(Error::config(
-                "predictor",
-                "a predictor, or a corrector with at least one step",
-                "none",
-            ));
-        }
-        if corrector.is_none() && corrector_steps > 0 {
-            return Err(Error::config(
-                "corrector_steps",
-                "0 without a corrector",
-                corrector_steps,
-            ));
-        }
+        ito_kernels::check_len("x", None, n, M::len(M::view(&x)))?;
         let times = schedule::linspace(1.0, t_end, steps)?;
-        let backend = crate::runtime::backend()?;
         // The prior: N(0, 1) for VP, N(0, σ_max²) for VE.
         let prior = match schedule {
             Schedule::Ve { sigma_max, .. } => sigma_max,
@@ -239,15 +296,17 @@ impl PcSampler {
                 prior,
             ));
         }
-        let mut x = try_vec("len", n, 0.0f32)?;
-        backend
-            .fill_normal(
-                x.as_mut_slice().into(),
-                0.0,
-                prior as f32,
-                noise.address(NoiseUse::Initial, 0),
-            )?
-            .check(None, "x", x.as_slice().into())?;
+        let written = mem.fill_normal(
+            M::view_mut(&mut x),
+            0.0,
+            prior as f32,
+            noise.address(NoiseUse::Initial, 0),
+        )?;
+        if written.nonfinite {
+            if let Some(e) = mem.nonfinite_error(M::view(&x), None, "x") {
+                return Err(e);
+            }
+        }
         Ok(PcSampler {
             schedule,
             times,
@@ -259,7 +318,7 @@ impl PcSampler {
             i: 0,
             j: 0,
             noise,
-            backend,
+            mem,
             on_nonfinite: OnNonFinite::Error,
         })
     }
@@ -272,12 +331,17 @@ impl PcSampler {
         self
     }
 
-    /// The state.
-    pub fn state(&self) -> &[f32] {
-        &self.x
+    /// The state, as a view of the sampler's memory.
+    pub fn state_view(&self) -> M::Ref<'_> {
+        M::view(&self.x)
     }
 
-    /// Where the score is wanted next (None when done); evaluate it at [`PcSampler::state`].
+    /// The memory the passes run on.
+    pub fn memory(&self) -> &M {
+        &self.mem
+    }
+
+    /// Where the score is wanted next (None when done); evaluate it at the state.
     pub fn next_eval(&self) -> Option<PcEval> {
         (self.i < self.times.len()).then(|| PcEval {
             t: self.times[self.i],
@@ -313,12 +377,16 @@ impl PcSampler {
 
     /// Submits the score at [`PcSampler::next_eval`]'s point and applies the corrector step or
     /// the predictor.
-    pub fn advance(&mut self, score: TensorRef<'_>) -> Result<(), Error> {
+    pub fn advance(&mut self, score: M::Ref<'_>) -> Result<(), Error> {
         if self.i >= self.times.len() {
             return Err(Error::config("advance", "a step before the end", self.i));
         }
-        if score.len() != self.x.len() {
-            return Err(Error::config("score", "as long as the state", score.len()));
+        if M::len(score) != M::len(M::view(&self.x)) {
+            return Err(Error::config(
+                "score",
+                "as long as the state",
+                M::len(score),
+            ));
         }
         let (beta, dsig2) = self.discrete();
         let vp = matches!(self.schedule, Schedule::VpLinear { .. });
@@ -330,15 +398,16 @@ impl PcSampler {
                 .ok_or_else(|| Error::config("corrector", "a corrector", "none"))?;
             c.alpha = if vp { 1.0 - beta } else { 1.0 };
             let step = (self.i * self.corrector_steps + self.j) as u32;
-            let r = langevin_step(
-                self.backend,
-                self.x.as_mut_slice().into(),
-                score,
-                self.sample_len,
-                &c,
-                self.noise.address(NoiseUse::Corrector, step),
-            )
-            .map(drop);
+            let r = self
+                .mem
+                .langevin_step(
+                    M::view_mut(&mut self.x),
+                    score,
+                    self.sample_len,
+                    &c,
+                    self.noise.address(NoiseUse::Corrector, step),
+                )
+                .map(drop);
             let r = self.on_nonfinite.filter(r, self.stage_number());
             if r.as_ref().is_err_and(|e| !e.is_nonfinite()) {
                 return r; // nothing was written
@@ -395,10 +464,10 @@ impl PcSampler {
             c.noise = if last { 0.0 } else { noise_scale as f32 };
             let noise =
                 (c.noise != 0.0).then(|| self.noise.address(NoiseUse::Predictor, self.i as u32));
-            let r = self
-                .backend
-                .lincomb(self.x.as_mut_slice().into(), None, &[score], &c, noise)?
-                .check(None, "x", self.x.as_slice().into());
+            let written = self
+                .mem
+                .lincomb(M::view_mut(&mut self.x), None, &[score], &c, noise)?;
+            let r = self.checked(written);
             let r = self.on_nonfinite.filter(r, self.stage_number());
             if r.is_err() {
                 self.i += 1; // the step was taken: only NonFinite comes after the write
@@ -409,6 +478,20 @@ impl PcSampler {
         self.i += 1;
         self.j = 0;
         Ok(())
+    }
+}
+
+impl<M: Memory> PcSampler<M> {
+    /// The predictor's `Error::NonFinite` from its pass's report (memory that reports per
+    /// pass; a device reports through its report word).
+    fn checked(&self, written: Written) -> Result<(), Error> {
+        match written
+            .nonfinite
+            .then(|| self.mem.nonfinite_error(M::view(&self.x), None, "x"))
+        {
+            Some(Some(e)) => Err(e),
+            _ => Ok(()),
+        }
     }
 }
 

@@ -15,6 +15,7 @@
 use std::marker::PhantomData;
 
 use ito_kernels::brownian_tree::Term;
+use ito_kernels::langevin::Corrector;
 use ito_kernels::lincomb::{LincombCoefs, Noise};
 use ito_kernels::storage::{bf16_from_f32, f16_from_f32, Element, TensorMut, TensorRef};
 use ito_kernels::{bf16, f16};
@@ -101,6 +102,26 @@ pub trait Memory {
         inputs: &[Self::Ref<'_>],
         coefs: &LincombCoefs,
         noise: Option<Noise>,
+    ) -> Result<Written, Error>;
+    /// `fill_normal`: y = μ + σ·z (definition: [`crate::runtime::fill_normal`]).
+    fn fill_normal(
+        &self,
+        y: Self::Mut<'_>,
+        mean: f32,
+        std: f32,
+        noise: Noise,
+    ) -> Result<Written, Error>;
+    /// One Langevin corrector step over samples of `sample_len` elements (definition and
+    /// validation: `Backend::langevin_step`): x ← x + ε·score + √(2ε)·z with ε per sample from
+    /// the norms. On the host a zero or non-finite score norm is an error before anything is
+    /// written; a device computes ε itself and leaves such a sample unchanged.
+    fn langevin_step(
+        &self,
+        x: Self::Mut<'_>,
+        score: Self::Ref<'_>,
+        sample_len: usize,
+        c: &Corrector,
+        noise: Noise,
     ) -> Result<Written, Error>;
     /// `brownian_tree`: y = Σⱼ cⱼ·N(seed, streamⱼ, stepⱼ, offset + i).
     fn brownian_tree(
@@ -221,6 +242,30 @@ impl<S: Storage> Memory for Host<S> {
         noise: Option<Noise>,
     ) -> Result<Written, Error> {
         self.backend()?.lincomb(y, y2, inputs, coefs, noise)
+    }
+
+    fn fill_normal(
+        &self,
+        y: TensorMut<'_>,
+        mean: f32,
+        std: f32,
+        noise: Noise,
+    ) -> Result<Written, Error> {
+        self.backend()?.fill_normal(y, mean, std, noise)
+    }
+
+    fn langevin_step(
+        &self,
+        x: TensorMut<'_>,
+        score: TensorRef<'_>,
+        sample_len: usize,
+        c: &Corrector,
+        noise: Noise,
+    ) -> Result<Written, Error> {
+        // The host step checks its own result (an Error::NonFinite naming the element).
+        self.backend()?
+            .langevin_step(x, score, sample_len, c, noise)
+            .map(|_| Written::default())
     }
 
     fn brownian_tree(

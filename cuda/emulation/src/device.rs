@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use ito::runtime::{Error, Memory, Written};
 use ito::{bf16, f16, Dtype, LincombCoefs, Noise, TensorMut, TensorRef};
 use ito_kernels::brownian_tree::Term;
+use ito_kernels::langevin::Corrector;
 
 /// A buffer of the emulated device (host memory).
 #[derive(Clone, Debug)]
@@ -103,6 +104,27 @@ impl Memory for EmulatedDevice {
         noise: Option<Noise>,
     ) -> Result<Written, Error> {
         crate::lincomb(y, y2, inputs, coefs, noise, None).map(|w| self.report(w))
+    }
+
+    fn fill_normal(
+        &self,
+        y: TensorMut<'_>,
+        mean: f32,
+        std: f32,
+        noise: Noise,
+    ) -> Result<Written, Error> {
+        crate::fill_normal(y, mean, std, noise, None).map(|w| self.report(w))
+    }
+
+    fn langevin_step(
+        &self,
+        x: TensorMut<'_>,
+        score: TensorRef<'_>,
+        sample_len: usize,
+        c: &Corrector,
+        noise: Noise,
+    ) -> Result<Written, Error> {
+        crate::langevin_step(x, score, sample_len, c, noise).map(|(_, w)| self.report(w))
     }
 
     fn brownian_tree(

@@ -682,6 +682,8 @@ pub struct CudaDevice {
     stream: Arc<CudaStream>,
     /// `reduce`'s leaf sums and their ping-pong copy (grow-only).
     scratch: Mutex<Option<CudaSlice<f32>>>,
+    /// The Langevin step sizes of [`CudaDevice::langevin_step_in_scratch`] (grow-only).
+    eps: Mutex<Option<CudaSlice<f64>>>,
     report: Report,
 }
 
@@ -735,6 +737,7 @@ impl CudaDevice {
             loaded,
             stream,
             scratch: Mutex::new(None),
+            eps: Mutex::new(None),
         })
     }
 
@@ -753,6 +756,7 @@ impl CudaDevice {
             loaded: self.loaded.clone(),
             stream,
             scratch: Mutex::new(None),
+            eps: Mutex::new(None),
         })
     }
 
@@ -1090,6 +1094,15 @@ impl CudaDevice {
     /// `sample_len` elements (6 floats per 256-element leaf + 5 per sample), so that no later
     /// call allocates (e.g. before capturing a CUDA graph).
     pub fn reserve_langevin_scratch(&self, samples: usize, sample_len: usize) -> Result<(), Error> {
+        let mut eps = self.eps.lock().unwrap_or_else(|p| p.into_inner());
+        if eps.as_ref().is_none_or(|b| b.len() < samples.max(1)) {
+            *eps = Some(
+                self.stream
+                    .alloc_zeros::<f64>(samples.max(1))
+                    .map_err(driver("allocating Langevin step sizes"))?,
+            );
+        }
+        drop(eps);
         self.reserve_scratch(6 * samples * sample_len.div_ceil(LEAF) + 5 * samples)
     }
 
@@ -1406,6 +1419,36 @@ impl CudaDevice {
             &args,
             "launching ito_langevin_update",
         )
+    }
+
+    /// [`CudaDevice::langevin_step`] with the step sizes kept in the device's own scratch (for
+    /// callers that do not read them, such as the PC sampler): grows it to the sample count at
+    /// the first call (or in [`CudaDevice::reserve_langevin_scratch`]), then allocates nothing.
+    pub fn langevin_step_in_scratch(
+        &self,
+        x: DeviceMut<'_>,
+        score: DeviceRef<'_>,
+        sample_len: usize,
+        c: &Corrector,
+        noise: Noise,
+    ) -> Result<(), Error> {
+        let samples = check_langevin(score.len(), sample_len, noise)?;
+        let mut eps = self.eps.lock().unwrap_or_else(|p| p.into_inner());
+        if eps.as_ref().is_none_or(|b| b.len() < samples.max(1)) {
+            *eps = Some(
+                self.stream
+                    .alloc_zeros::<f64>(samples.max(1))
+                    .map_err(driver("allocating Langevin step sizes"))?,
+            );
+        }
+        let Some(buf) = eps.as_mut() else {
+            return Err(Error::Cuda {
+                during: "Langevin step sizes",
+                message: "missing after reservation".into(),
+            });
+        };
+        let view = buf.slice_mut(0..samples);
+        self.langevin_step(x, score, sample_len, c, noise, view)
     }
 
     /// The corrector's pass 1 alone: per sample (‖score‖², ‖z‖², 0) as three f32 in `out`.

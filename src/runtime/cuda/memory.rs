@@ -9,6 +9,7 @@
 //! [`Memory::take_nonfinite`] (= [`CudaDevice::take_nonfinite`]) where the caller chooses.
 
 use ito_kernels::brownian_tree::Term;
+use ito_kernels::langevin::Corrector;
 use ito_kernels::lincomb::{LincombCoefs, Noise};
 
 use super::device::{CudaDevice, DeviceBuffer, DeviceMut, DeviceRef};
@@ -56,6 +57,28 @@ impl Memory for CudaDevice {
     ) -> Result<Written, Error> {
         // The report waits in the device's word: no launch waits for the device.
         CudaDevice::lincomb(self, y, y2, inputs, coefs, noise).map(|()| Written::default())
+    }
+
+    fn fill_normal(
+        &self,
+        y: DeviceMut<'_>,
+        mean: f32,
+        std: f32,
+        noise: Noise,
+    ) -> Result<Written, Error> {
+        CudaDevice::fill_normal(self, y, mean, std, noise).map(|()| Written::default())
+    }
+
+    fn langevin_step(
+        &self,
+        x: DeviceMut<'_>,
+        score: DeviceRef<'_>,
+        sample_len: usize,
+        c: &Corrector,
+        noise: Noise,
+    ) -> Result<Written, Error> {
+        self.langevin_step_in_scratch(x, score, sample_len, c, noise)
+            .map(|()| Written::default())
     }
 
     fn brownian_tree(

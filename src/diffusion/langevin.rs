@@ -534,17 +534,33 @@ pub struct AnnealedConfig {
 /// a_i = ε·σ_i²/σ_L², each one fused pass ([`annealed_langevin_step`]); optionally NCSNv2's
 /// final denoising step x ← x + σ_L²·score (no noise). The state starts from
 /// N(0, σ₁²)… as NCSNv2 does (NCSN's uniform start is the caller's to write into `state_mut`).
-#[derive(Debug)]
-pub struct AnnealedLangevin {
+///
+/// On other memory (a CUDA device), the same driver is [`AnnealedLangevin::on`] with the state
+/// buffer given; each step is one fused pass there too.
+pub struct AnnealedLangevin<M: Memory = Host<f32>> {
     sigmas: Vec<f64>,
     steps_per_level: usize,
     epsilon: f64,
     denoise: bool,
-    x: Vec<f32>,
+    x: M::Buffer,
     level: usize,
     step: usize,
     noise: NoiseSource,
+    mem: M,
     on_nonfinite: OnNonFinite,
+}
+
+impl<M: Memory> fmt::Debug for AnnealedLangevin<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AnnealedLangevin")
+            .field("sigmas", &self.sigmas)
+            .field("steps_per_level", &self.steps_per_level)
+            .field("epsilon", &self.epsilon)
+            .field("denoise", &self.denoise)
+            .field("at", &(self.level, self.step))
+            .field("noise", &self.noise)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Where an [`AnnealedLangevin`] wants the score next.
@@ -558,76 +574,126 @@ pub struct AnnealedEval {
     pub step: usize,
 }
 
-impl AnnealedLangevin {
-    /// A run with `config`'s settings, its state drawn from N(0, σ₁²).
+impl AnnealedLangevin<Host<f32>> {
+    /// An annealed Langevin run with `config`'s settings on host memory it owns (f32, on the
+    /// process-wide backend as selected now); the state starts from N(0, σ₁²).
     pub fn new(config: AnnealedConfig) -> Result<Self, Error> {
-        let AnnealedConfig {
+        let sigmas = annealed_levels(&config)?;
+        let x = try_vec("len", config.len, 0.0f32)?;
+        let mem = Host::with_backend(crate::runtime::backend()?)?;
+        AnnealedLangevin::start(config, sigmas, mem, x)
+    }
+
+    /// The state.
+    pub fn state(&self) -> &[f32] {
+        &self.x
+    }
+
+    /// The state, writable (e.g. for NCSN's uniform initialisation before the first step).
+    pub fn state_mut(&mut self) -> &mut [f32] {
+        &mut self.x
+    }
+}
+
+/// The noise levels of `config` after every check of its settings, before anything is
+/// allocated.
+fn annealed_levels(config: &AnnealedConfig) -> Result<Vec<f64>, Error> {
+    let AnnealedConfig {
+        ref levels,
+        steps_per_level,
+        epsilon,
+        len: n,
+        ref noise,
+        ..
+    } = *config;
+    let sigmas = match *levels {
+        NoiseLevels::Geometric {
+            sigma_max,
+            sigma_min,
             levels,
+        } => {
+            if !(sigma_min > 0.0 && sigma_max > sigma_min && sigma_max.is_finite()) {
+                return Err(Error::config(
+                    "sigma_max, sigma_min",
+                    "0 < σ_min < σ_max, finite",
+                    format!("{sigma_max}, {sigma_min}"),
+                ));
+            }
+            if levels < 2 {
+                return Err(Error::config("levels", "at least 2", levels));
+            }
+            let ratio = (sigma_min / sigma_max).ln() / (levels - 1) as f64;
+            let mut sigmas = try_vec("levels", levels, 0.0f64)?;
+            for (i, s) in sigmas.iter_mut().enumerate() {
+                *s = sigma_max * (ratio * i as f64).exp();
+            }
+            sigmas
+        }
+        NoiseLevels::Given(ref sigmas) => sigmas.clone(),
+    };
+    if sigmas.is_empty()
+        || sigmas.iter().any(|s| !(s.is_finite() && *s > 0.0))
+        || sigmas.windows(2).any(|w| w[1] >= w[0])
+    {
+        return Err(Error::config(
+            "sigmas",
+            "positive, finite, strictly decreasing noise levels",
+            format!("{} levels", sigmas.len()),
+        ));
+    }
+    if steps_per_level == 0 {
+        return Err(Error::config("steps_per_level", "at least 1", 0));
+    }
+    if !(epsilon.is_finite() && epsilon > 0.0) {
+        return Err(Error::config("epsilon", "a finite value > 0", epsilon));
+    }
+    check_step_count("steps_per_level", sigmas.len().checked_mul(steps_per_level))?;
+    if !(sigmas[0] as f32).is_finite() {
+        return Err(Error::config(
+            "sigmas",
+            "levels representable in f32",
+            sigmas[0],
+        ));
+    }
+    noise.check(n)?;
+    Ok(sigmas)
+}
+
+impl<M: Memory> AnnealedLangevin<M> {
+    /// An annealed Langevin run with `config`'s settings on memory `mem`, its state in `x`
+    /// (`config.len` elements), which it sets to N(0, σ₁²) in one pass.
+    pub fn on(config: AnnealedConfig, mem: M, x: M::Buffer) -> Result<Self, Error> {
+        let sigmas = annealed_levels(&config)?;
+        AnnealedLangevin::start(config, sigmas, mem, x)
+    }
+
+    /// The run from checked levels: the initial noise, then the driver.
+    fn start(
+        config: AnnealedConfig,
+        sigmas: Vec<f64>,
+        mem: M,
+        mut x: M::Buffer,
+    ) -> Result<Self, Error> {
+        let AnnealedConfig {
             steps_per_level,
             epsilon,
             denoise,
             len: n,
             noise,
+            ..
         } = config;
-        let sigmas = match levels {
-            NoiseLevels::Geometric {
-                sigma_max,
-                sigma_min,
-                levels,
-            } => {
-                if !(sigma_min > 0.0 && sigma_max > sigma_min && sigma_max.is_finite()) {
-                    return Err(Error::config(
-                        "sigma_max, sigma_min",
-                        "0 < σ_min < σ_max, finite",
-                        format!("{sigma_max}, {sigma_min}"),
-                    ));
-                }
-                if levels < 2 {
-                    return Err(Error::config("levels", "at least 2", levels));
-                }
-                let ratio = (sigma_min / sigma_max).ln() / (levels - 1) as f64;
-                let mut sigmas = try_vec("levels", levels, 0.0f64)?;
-                for (i, s) in sigmas.iter_mut().enumerate() {
-                    *s = sigma_max * (ratio * i as f64).exp();
-                }
-                sigmas
+        ito_kernels::check_len("x", None, n, M::len(M::view(&x)))?;
+        let written = mem.fill_normal(
+            M::view_mut(&mut x),
+            0.0,
+            sigmas[0] as f32,
+            noise.address(NoiseUse::Initial, 0),
+        )?;
+        if written.nonfinite {
+            if let Some(e) = mem.nonfinite_error(M::view(&x), None, "x") {
+                return Err(e);
             }
-            NoiseLevels::Given(sigmas) => sigmas,
-        };
-        if sigmas.is_empty()
-            || sigmas.iter().any(|s| !(s.is_finite() && *s > 0.0))
-            || sigmas.windows(2).any(|w| w[1] >= w[0])
-        {
-            return Err(Error::config(
-                "sigmas",
-                "positive, finite, strictly decreasing noise levels",
-                format!("{} levels", sigmas.len()),
-            ));
         }
-        if steps_per_level == 0 {
-            return Err(Error::config("steps_per_level", "at least 1", 0));
-        }
-        if !(epsilon.is_finite() && epsilon > 0.0) {
-            return Err(Error::config("epsilon", "a finite value > 0", epsilon));
-        }
-        check_step_count("steps_per_level", sigmas.len().checked_mul(steps_per_level))?;
-        if !(sigmas[0] as f32).is_finite() {
-            return Err(Error::config(
-                "sigmas",
-                "levels representable in f32",
-                sigmas[0],
-            ));
-        }
-        noise.check(n)?;
-        let mut x = try_vec("len", n, 0.0f32)?;
-        crate::runtime::backend()?
-            .fill_normal(
-                x.as_mut_slice().into(),
-                0.0,
-                sigmas[0] as f32,
-                noise.address(NoiseUse::Initial, 0),
-            )?
-            .check(None, "x", x.as_slice().into())?;
         Ok(AnnealedLangevin {
             sigmas,
             steps_per_level,
@@ -637,6 +703,7 @@ impl AnnealedLangevin {
             level: 0,
             step: 0,
             noise,
+            mem,
             on_nonfinite: OnNonFinite::Error,
         })
     }
@@ -653,14 +720,9 @@ impl AnnealedLangevin {
         &self.sigmas
     }
 
-    /// The state.
-    pub fn state(&self) -> &[f32] {
-        &self.x
-    }
-
-    /// The state, writable (e.g. for NCSN's uniform initialisation before the first step).
-    pub fn state_mut(&mut self) -> &mut [f32] {
-        &mut self.x
+    /// The state, as a view of the driver's memory.
+    pub fn state_view(&self) -> M::Ref<'_> {
+        M::view(&self.x)
     }
 
     /// Where the score is wanted next (None when done); evaluate it at [`Self::state`].
@@ -687,12 +749,16 @@ impl AnnealedLangevin {
     }
 
     /// Submits the score at [`Self::next_eval`]'s point and applies the update.
-    pub fn advance(&mut self, score: TensorRef<'_>) -> Result<(), Error> {
+    pub fn advance(&mut self, score: M::Ref<'_>) -> Result<(), Error> {
         let Some(at) = self.next_eval() else {
             return Err(Error::config("advance", "a step before the end", "done"));
         };
-        if score.len() != self.x.len() {
-            return Err(Error::config("score", "as long as the state", score.len()));
+        if M::len(score) != M::len(M::view(&self.x)) {
+            return Err(Error::config(
+                "score",
+                "as long as the state",
+                M::len(score),
+            ));
         }
         let levels = self.sigmas.len();
         if at.level == levels {
@@ -702,9 +768,10 @@ impl AnnealedLangevin {
                 ..Default::default()
             };
             c.inputs[0] = (at.sigma * at.sigma) as f32;
-            let r = crate::runtime::backend()?
-                .lincomb(self.x.as_mut_slice().into(), None, &[score], &c, None)?
-                .check(None, "x", self.x.as_slice().into());
+            let written = self
+                .mem
+                .lincomb(M::view_mut(&mut self.x), None, &[score], &c, None)?;
+            let r = self.checked(written);
             // Written either way: the run moves on, then reports.
             self.level += 1;
             return self
@@ -714,8 +781,7 @@ impl AnnealedLangevin {
         // Checked to fit a u32 at construction.
         let step = (at.level * self.steps_per_level + at.step) as u32;
         let step_size = self.step_size(at.level);
-        let r = annealed_langevin_step(
-            self.x.as_mut_slice().into(),
+        let r = self.langevin(
             score,
             step_size,
             self.noise.address(NoiseUse::Corrector, step),
@@ -730,6 +796,37 @@ impl AnnealedLangevin {
             self.level += 1;
         }
         r
+    }
+}
+
+impl<M: Memory> AnnealedLangevin<M> {
+    /// NCSN's fixed-step update x ← x + (ε/2)·score + √ε·z as one pass on this memory (the
+    /// same pass as [`annealed_langevin_step`]).
+    fn langevin(&mut self, score: M::Ref<'_>, step_size: f64, noise: Noise) -> Result<(), Error> {
+        if !(step_size.is_finite() && step_size >= 0.0) {
+            return Err(Error::config("step_size", "a finite value ≥ 0", step_size));
+        }
+        let mut c = LincombCoefs {
+            y: 1.0,
+            noise: step_size.sqrt() as f32,
+            ..Default::default()
+        };
+        c.inputs[0] = (0.5 * step_size) as f32;
+        let written =
+            self.mem
+                .lincomb(M::view_mut(&mut self.x), None, &[score], &c, Some(noise))?;
+        self.checked(written)
+    }
+
+    /// A pass's `Error::NonFinite` on the state (memory that reports per pass).
+    fn checked(&self, written: Written) -> Result<(), Error> {
+        match written
+            .nonfinite
+            .then(|| self.mem.nonfinite_error(M::view(&self.x), None, "x"))
+        {
+            Some(Some(e)) => Err(e),
+            _ => Ok(()),
+        }
     }
 }
 

@@ -18,7 +18,7 @@ use std::fmt;
 use crate::diffusion::schedule::{self, Schedule};
 use crate::runtime::memory::{Host, Memory};
 use crate::runtime::rng::{NoiseSource, NoiseUse};
-use crate::runtime::{try_vec, Backend, Error, OnNonFinite, Written};
+use crate::runtime::{try_vec, Backend, Error, OnNonFinite};
 
 /// `Ok` when `count` steps number into a u32 step word (the noise key's step).
 fn check_step_count(arg: &'static str, count: Option<usize>) -> Result<(), Error> {
@@ -51,8 +51,20 @@ pub fn langevin_step(
 ///
 /// A result that is not finite is [`Error::NonFinite`] (x has been written).
 pub fn annealed_langevin_step(
-    mut x: TensorMut<'_>,
+    x: TensorMut<'_>,
     score: TensorRef<'_>,
+    step_size: f64,
+    noise: Noise,
+) -> Result<(), Error> {
+    annealed_pass(&Host::<f32>::new(), x, score, step_size, noise)
+}
+
+/// [`annealed_langevin_step`] on any memory: one pass, its non-finite report turned into
+/// [`Error::NonFinite`] where the memory reports per pass.
+fn annealed_pass<M: Memory>(
+    mem: &M,
+    mut x: M::Mut<'_>,
+    score: M::Ref<'_>,
     step_size: f64,
     noise: Noise,
 ) -> Result<(), Error> {
@@ -65,9 +77,8 @@ pub fn annealed_langevin_step(
         ..Default::default()
     };
     c.inputs[0] = (0.5 * step_size) as f32;
-    crate::runtime::backend()?
-        .lincomb(x.reborrow(), None, &[score], &c, Some(noise))?
-        .check(None, "x", x.as_ref())
+    let written = mem.lincomb(M::reborrow(&mut x), None, &[score], &c, Some(noise))?;
+    mem.check_written(written, None, "x", M::as_ref(&x))
 }
 
 /// The predictor of a [`PcSampler`].
@@ -302,11 +313,7 @@ impl<M: Memory> PcSampler<M> {
             prior as f32,
             noise.address(NoiseUse::Initial, 0),
         )?;
-        if written.nonfinite {
-            if let Some(e) = mem.nonfinite_error(M::view(&x), None, "x") {
-                return Err(e);
-            }
-        }
+        mem.check_written(written, None, "x", M::view(&x))?;
         Ok(PcSampler {
             schedule,
             times,
@@ -467,7 +474,7 @@ impl<M: Memory> PcSampler<M> {
             let written = self
                 .mem
                 .lincomb(M::view_mut(&mut self.x), None, &[score], &c, noise)?;
-            let r = self.checked(written);
+            let r = self.mem.check_written(written, None, "x", M::view(&self.x));
             let r = self.on_nonfinite.filter(r, self.stage_number());
             if r.is_err() {
                 self.i += 1; // the step was taken: only NonFinite comes after the write
@@ -478,20 +485,6 @@ impl<M: Memory> PcSampler<M> {
         self.i += 1;
         self.j = 0;
         Ok(())
-    }
-}
-
-impl<M: Memory> PcSampler<M> {
-    /// The predictor's `Error::NonFinite` from its pass's report (memory that reports per
-    /// pass; a device reports through its report word).
-    fn checked(&self, written: Written) -> Result<(), Error> {
-        match written
-            .nonfinite
-            .then(|| self.mem.nonfinite_error(M::view(&self.x), None, "x"))
-        {
-            Some(Some(e)) => Err(e),
-            _ => Ok(()),
-        }
     }
 }
 
@@ -689,11 +682,7 @@ impl<M: Memory> AnnealedLangevin<M> {
             sigmas[0] as f32,
             noise.address(NoiseUse::Initial, 0),
         )?;
-        if written.nonfinite {
-            if let Some(e) = mem.nonfinite_error(M::view(&x), None, "x") {
-                return Err(e);
-            }
-        }
+        mem.check_written(written, None, "x", M::view(&x))?;
         Ok(AnnealedLangevin {
             sigmas,
             steps_per_level,
@@ -771,7 +760,7 @@ impl<M: Memory> AnnealedLangevin<M> {
             let written = self
                 .mem
                 .lincomb(M::view_mut(&mut self.x), None, &[score], &c, None)?;
-            let r = self.checked(written);
+            let r = self.mem.check_written(written, None, "x", M::view(&self.x));
             // Written either way: the run moves on, then reports.
             self.level += 1;
             return self
@@ -781,7 +770,9 @@ impl<M: Memory> AnnealedLangevin<M> {
         // Checked to fit a u32 at construction.
         let step = (at.level * self.steps_per_level + at.step) as u32;
         let step_size = self.step_size(at.level);
-        let r = self.langevin(
+        let r = annealed_pass(
+            &self.mem,
+            M::view_mut(&mut self.x),
             score,
             step_size,
             self.noise.address(NoiseUse::Corrector, step),
@@ -799,37 +790,6 @@ impl<M: Memory> AnnealedLangevin<M> {
     }
 }
 
-impl<M: Memory> AnnealedLangevin<M> {
-    /// NCSN's fixed-step update x ← x + (ε/2)·score + √ε·z as one pass on this memory (the
-    /// same pass as [`annealed_langevin_step`]).
-    fn langevin(&mut self, score: M::Ref<'_>, step_size: f64, noise: Noise) -> Result<(), Error> {
-        if !(step_size.is_finite() && step_size >= 0.0) {
-            return Err(Error::config("step_size", "a finite value ≥ 0", step_size));
-        }
-        let mut c = LincombCoefs {
-            y: 1.0,
-            noise: step_size.sqrt() as f32,
-            ..Default::default()
-        };
-        c.inputs[0] = (0.5 * step_size) as f32;
-        let written =
-            self.mem
-                .lincomb(M::view_mut(&mut self.x), None, &[score], &c, Some(noise))?;
-        self.checked(written)
-    }
-
-    /// A pass's `Error::NonFinite` on the state (memory that reports per pass).
-    fn checked(&self, written: Written) -> Result<(), Error> {
-        match written
-            .nonfinite
-            .then(|| self.mem.nonfinite_error(M::view(&self.x), None, "x"))
-        {
-            Some(Some(e)) => Err(e),
-            _ => Ok(()),
-        }
-    }
-}
-
 /// The Langevin–Gibbs sweep of denoising MCMC (Kim & Ye, "Denoising MCMC for accelerating
 /// diffusion-based generative models", 2022): Langevin dynamics in the joint space of data x
 /// and noise level t, alternating a Langevin step in x at each sample's own t,
@@ -841,9 +801,13 @@ impl<M: Memory> AnnealedLangevin<M> {
 /// Noise: the x-step of sweep k draws the source's normals under [`NoiseUse::Corrector`] at
 /// step k, the t-step under [`NoiseUse::Level`] at step k, one per sample (element
 /// offset/sample_len + b).
-#[derive(Debug)]
-pub struct LangevinGibbs {
-    x: Vec<f32>,
+///
+/// On other memory (a CUDA device), the same chain is [`LangevinGibbs::on`] with the data part
+/// in a buffer of that memory (`GibbsConfig<M::Buffer>`): the x-step is one fused pass there,
+/// the t-step stays on the host (one value per sample).
+pub struct LangevinGibbs<M: Memory = Host<f32>> {
+    x: M::Buffer,
+    mem: M,
     t: Vec<f64>,
     sample_len: usize,
     step_x: f64,
@@ -854,11 +818,26 @@ pub struct LangevinGibbs {
     on_nonfinite: OnNonFinite,
 }
 
-/// The settings and starting point of a [`LangevinGibbs`] chain, by name.
+impl<M: Memory> fmt::Debug for LangevinGibbs<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LangevinGibbs")
+            .field("t", &self.t)
+            .field("sample_len", &self.sample_len)
+            .field("step_x", &self.step_x)
+            .field("step_t", &self.step_t)
+            .field("t_range", &self.t_range)
+            .field("sweep", &self.sweep)
+            .field("noise", &self.noise)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The settings and starting point of a [`LangevinGibbs`] chain, by name. `B` is the data
+/// part's storage: a host `Vec<f32>`, or a buffer of another memory ([`LangevinGibbs::on`]).
 #[derive(Clone, Debug, PartialEq)]
-pub struct GibbsConfig {
+pub struct GibbsConfig<B = Vec<f32>> {
     /// The data part of the starting point.
-    pub x: Vec<f32>,
+    pub x: B,
     /// Elements per sample (divides `x.len()`).
     pub sample_len: usize,
     /// Each sample's starting noise level, inside `t_range`.
@@ -874,9 +853,24 @@ pub struct GibbsConfig {
     pub noise: NoiseSource,
 }
 
-impl LangevinGibbs {
-    /// A chain from `config`'s starting point with its step sizes.
+impl LangevinGibbs<Host<f32>> {
+    /// A chain from `config`'s starting point with its step sizes, on host memory (f32, on the
+    /// process-wide backend as selected now).
     pub fn new(config: GibbsConfig) -> Result<Self, Error> {
+        let mem = Host::with_backend(crate::runtime::backend()?)?;
+        LangevinGibbs::on(config, mem)
+    }
+
+    /// The data part of the chain.
+    pub fn state(&self) -> &[f32] {
+        &self.x
+    }
+}
+
+impl<M: Memory> LangevinGibbs<M> {
+    /// A chain from `config`'s starting point (its data part a buffer of `mem`) with its step
+    /// sizes.
+    pub fn on(config: GibbsConfig<M::Buffer>, mem: M) -> Result<Self, Error> {
         let GibbsConfig {
             x,
             sample_len,
@@ -886,15 +880,16 @@ impl LangevinGibbs {
             step_t,
             noise,
         } = config;
-        if sample_len == 0 || x.len() % sample_len != 0 || noise.offset % sample_len as u64 != 0 {
+        let n = M::len(M::view(&x));
+        if sample_len == 0 || n % sample_len != 0 || noise.offset % sample_len as u64 != 0 {
             return Err(Error::config(
                 "sample_len",
                 "a positive divisor of x's length and of the noise offset",
                 sample_len,
             ));
         }
-        noise.check(x.len())?;
-        if t.len() != x.len() / sample_len {
+        noise.check(n)?;
+        if t.len() != n / sample_len {
             return Err(Error::config("t", "one noise level per sample", t.len()));
         }
         let (lo, hi) = t_range;
@@ -915,6 +910,7 @@ impl LangevinGibbs {
         }
         Ok(LangevinGibbs {
             x,
+            mem,
             t,
             sample_len,
             step_x,
@@ -933,9 +929,9 @@ impl LangevinGibbs {
         self
     }
 
-    /// The data part of the chain.
-    pub fn state(&self) -> &[f32] {
-        &self.x
+    /// The data part of the chain, as a view of its memory.
+    pub fn state_view(&self) -> M::Ref<'_> {
+        M::view(&self.x)
     }
 
     /// Each sample's noise level.
@@ -948,18 +944,19 @@ impl LangevinGibbs {
         self.sweep
     }
 
-    /// The x half of a sweep: `score_x` = ∇ₓ log p(x | t) at [`Self::state`] and
-    /// [`Self::levels`]. One fused pass per sample.
-    pub fn step_x(&mut self, score_x: TensorRef<'_>) -> Result<(), Error> {
-        if score_x.len() != self.x.len() {
+    /// The x half of a sweep: `score_x` = ∇ₓ log p(x | t) at the state and
+    /// [`Self::levels`]. One fused pass over the batch.
+    pub fn step_x(&mut self, score_x: M::Ref<'_>) -> Result<(), Error> {
+        if M::len(score_x) != M::len(M::view(&self.x)) {
             return Err(Error::config(
                 "score_x",
                 "as long as the state",
-                score_x.len(),
+                M::len(score_x),
             ));
         }
-        let r = annealed_langevin_step(
-            self.x.as_mut_slice().into(),
+        let r = annealed_pass(
+            &self.mem,
+            M::view_mut(&mut self.x),
             score_x,
             self.step_x,
             self.noise.address(NoiseUse::Corrector, self.sweep),

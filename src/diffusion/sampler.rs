@@ -65,7 +65,7 @@ use crate::diffusion::solver::{Call, Eval, Expr, Plan, Slot, HISTORY};
 pub use crate::runtime::memory::Storage;
 use crate::runtime::memory::{Host, Memory};
 use crate::runtime::rng::{NoiseSource, NoiseUse};
-use crate::runtime::{backend, fill_normal, Backend, Error, OnNonFinite};
+use crate::runtime::{backend, fill_normal, Backend, Error, OnNonFinite, Written};
 use crate::sde::brownian::{BrownianTree, Term};
 
 /// `torch.quantile`'s linear interpolation between sorted values (and its `lerp`).
@@ -334,21 +334,19 @@ impl<M: Memory> PlanRunner<M> {
                 .mem
                 .lincomb(M::reborrow(&mut x), None, &[], &c, Some(key)),
         }?;
-        self.check_written(written.nonfinite, None, "x", M::as_ref(&x))
+        self.check_written(written, None, "x", M::as_ref(&x))
     }
 
     /// `Error::NonFinite` for `t` when the report says so and the policy wants errors.
     fn check_written(
         &self,
-        nonfinite: bool,
+        written: Written,
         step: Option<u64>,
         buffer: &'static str,
         t: M::Ref<'_>,
     ) -> Result<(), Error> {
-        if nonfinite && self.on_nonfinite == OnNonFinite::Error {
-            if let Some(e) = self.mem.nonfinite_error(t, step, buffer) {
-                return Err(e);
-            }
+        if self.on_nonfinite == OnNonFinite::Error {
+            self.mem.check_written(written, step, buffer, t)?;
         }
         Ok(())
     }
@@ -456,11 +454,8 @@ impl<M: Memory> PlanRunner<M> {
                     &terms,
                     at.offset,
                 )?;
-                if written.nonfinite {
-                    if let Some(e) = self.mem.nonfinite_error(M::view(buf), None, "tree noise") {
-                        return Err(e);
-                    }
-                }
+                self.mem
+                    .check_written(written, None, "tree noise", M::view(buf))?;
             }
             coefs.inputs[slots.len()] = coefs.noise;
             coefs.noise = 0.0;
@@ -553,11 +548,11 @@ impl<M: Memory> PlanRunner<M> {
                 slot => self.buffer(slot),
             };
             if let Some(t) = out_ref {
-                self.check_written(true, step, call.out.name(), t)?;
+                self.check_written(written, step, call.out.name(), t)?;
             }
             if let Some((slot, _)) = call.store {
                 if let Some(t) = self.buffer(slot) {
-                    self.check_written(true, step, slot.name(), t)?;
+                    self.check_written(written, step, slot.name(), t)?;
                 }
             }
         }

@@ -160,6 +160,23 @@ pub trait Memory {
         step: Option<u64>,
         buffer: &'static str,
     ) -> Option<Error>;
+    /// `Err(`[`Error::NonFinite`]`)` for `t` when a pass's report says it stored a value that
+    /// is not finite (and this memory can name the element); `Ok` otherwise.
+    fn check_written(
+        &self,
+        written: Written,
+        step: Option<u64>,
+        buffer: &'static str,
+        t: Self::Ref<'_>,
+    ) -> Result<(), Error> {
+        match written
+            .nonfinite
+            .then(|| self.nonfinite_error(t, step, buffer))
+        {
+            Some(Some(e)) => Err(e),
+            _ => Ok(()),
+        }
+    }
     /// The reports that accumulate instead of returning with each pass (device memory):
     /// whether any pass since the last call stored a value that is not finite, and clears
     /// them. Host memory reports each pass itself and returns false here.

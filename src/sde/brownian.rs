@@ -33,7 +33,9 @@
 pub use ito_kernels::brownian_tree::{Term, MAX_TERMS};
 
 use ito_kernels::lincomb::LincombCoefs;
-use ito_kernels::storage::{TensorMut, TensorRef};
+use ito_kernels::storage::TensorMut;
+
+use crate::runtime::memory::{Host, Memory};
 
 use crate::runtime::rng::{NoiseSource, NoiseUse};
 use crate::runtime::{try_vec, Backend, Error};
@@ -285,32 +287,79 @@ impl BrownianTree {
         &self,
         backend: Backend,
         terms: &[Term],
-        mut y: TensorMut<'_>,
+        y: TensorMut<'_>,
     ) -> Result<(), Error> {
-        let at = self.noise.noise(NoiseUse::Tree, 0, y.len())?;
-        backend
-            .brownian_tree(y.reborrow(), self.noise.seed, terms, at.offset)?
-            .check(None, "y", y.as_ref())
+        self.combine_in(&Host::<f32>::with_backend(backend)?, terms, y)
+    }
+
+    /// [`BrownianTree::combine_on`] on any [`Memory`] (a CUDA device: one launch, the report
+    /// deferred to its report word).
+    pub fn combine_in<M: Memory>(
+        &self,
+        mem: &M,
+        terms: &[Term],
+        mut y: M::Mut<'_>,
+    ) -> Result<(), Error> {
+        let at = self.noise.noise(NoiseUse::Tree, 0, M::len(M::as_ref(&y)))?;
+        let written = mem.brownian_tree(M::reborrow(&mut y), self.noise.seed, terms, at.offset)?;
+        mem.check_written(written, None, "y", M::as_ref(&y))
+    }
+
+    /// y ← W(s, t) on any [`Memory`] (see [`BrownianTree::increment_on`]).
+    pub fn increment_in<M: Memory>(
+        &self,
+        mem: &M,
+        s: f64,
+        t: f64,
+        y: M::Mut<'_>,
+    ) -> Result<(), Error> {
+        let terms = self.terms(s, t)?;
+        self.combine_in(mem, &terms, y)
     }
 }
 
 /// A sequential sweep over a time grid that reuses each endpoint: per step one descent
 /// (W at the new time, ≤ depth + 2 normal streams) and one pass for the difference, instead
 /// of two descents. The increment is the difference of two f32 values of W, so it carries
-/// their rounding (≈ 2^-24·|W|) rather than 2^-24·|ΔW|.
-#[derive(Debug)]
-pub struct BrownianSweep {
+/// their rounding (≈ 2^-24·|W|) rather than 2^-24·|ΔW|. On host memory by default
+/// ([`BrownianSweep::new`]); on any [`Memory`] with its two scratch buffers given
+/// ([`BrownianSweep::on`]).
+pub struct BrownianSweep<M: Memory = Host<f32>> {
     tree: BrownianTree,
     times: Vec<f64>,
     k: usize,
-    w_prev: Vec<f32>,
-    w_next: Vec<f32>,
-    backend: Backend,
+    w_prev: M::Buffer,
+    w_next: M::Buffer,
+    mem: M,
 }
 
-impl BrownianSweep {
+impl<M: Memory> std::fmt::Debug for BrownianSweep<M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BrownianSweep")
+            .field("tree", &self.tree)
+            .field("times", &self.times.len())
+            .field("k", &self.k)
+            .finish_non_exhaustive()
+    }
+}
+
+/// At least two strictly increasing times.
+fn check_times(times: &[f64]) -> Result<(), Error> {
+    let increasing = |w: &[f64]| w[0].partial_cmp(&w[1]) == Some(std::cmp::Ordering::Less);
+    if times.len() < 2 || !times.windows(2).all(increasing) {
+        return Err(Error::config(
+            "times",
+            "at least two strictly increasing times",
+            times.len(),
+        ));
+    }
+    Ok(())
+}
+
+impl BrownianSweep<Host<f32>> {
     /// A sweep over strictly increasing `times` in [t0, t1] for `n` elements (element 0 at the
-    /// tree's offset).
+    /// tree's offset), on host memory it owns (f32, on the process-wide backend as selected
+    /// now).
     ///
     /// ```
     /// use ito::runtime::rng::NoiseSource;
@@ -326,49 +375,58 @@ impl BrownianSweep {
     /// # Ok::<(), ito::Error>(())
     /// ```
     pub fn new(tree: BrownianTree, times: &[f64], n: usize) -> Result<Self, Error> {
-        let increasing = |w: &[f64]| w[0].partial_cmp(&w[1]) == Some(std::cmp::Ordering::Less);
-        if times.len() < 2 || !times.windows(2).all(increasing) {
-            return Err(Error::config(
-                "times",
-                "at least two strictly increasing times",
-                times.len(),
-            ));
-        }
-        let backend = crate::runtime::backend()?;
+        check_times(times)?;
         tree.noise.check(n)?;
-        let mut w_prev = try_vec("n", n, 0.0f32)?;
-        tree.increment_on(backend, tree.t0, times[0], w_prev.as_mut_slice().into())?;
+        let mem = Host::with_backend(crate::runtime::backend()?)?;
+        let buffers = [try_vec("n", n, 0.0f32)?, try_vec("n", n, 0.0f32)?];
+        BrownianSweep::on(tree, times, mem, buffers)
+    }
+}
+
+impl<M: Memory> BrownianSweep<M> {
+    /// A sweep over `times` on memory `mem`, with two scratch buffers of the increments'
+    /// length (W at the previous and the next time; any storage type the memory has, f32 for
+    /// the rounding stated above).
+    pub fn on(
+        tree: BrownianTree,
+        times: &[f64],
+        mem: M,
+        buffers: [M::Buffer; 2],
+    ) -> Result<Self, Error> {
+        check_times(times)?;
+        let [mut w_prev, w_next] = buffers;
+        let n = M::len(M::view(&w_prev));
+        ito_kernels::check_len("buffers", Some(1), n, M::len(M::view(&w_next)))?;
+        tree.noise.check(n)?;
+        tree.increment_in(&mem, tree.t0, times[0], M::view_mut(&mut w_prev))?;
         Ok(BrownianSweep {
             tree,
             times: times.to_vec(),
             k: 0,
             w_prev,
-            w_next: try_vec("n", n, 0.0f32)?,
-            backend,
+            w_next,
+            mem,
         })
     }
 
-    /// Writes the next increment W(t_k, t_{k+1}) into `dw` and moves on; returns false (and
-    /// writes nothing) once the grid is exhausted.
-    pub fn next_increment(&mut self, mut dw: TensorMut<'_>) -> Result<bool, Error> {
+    /// Writes the next increment W(t_k, t_{k+1}) into `dw` (as long as the scratch) and moves
+    /// on; returns false (and writes nothing) once the grid is exhausted.
+    pub fn next_increment(&mut self, mut dw: M::Mut<'_>) -> Result<bool, Error> {
         if self.k + 1 >= self.times.len() {
             return Ok(false);
         }
         let t = self.times[self.k + 1];
-        self.tree.increment_on(
-            self.backend,
-            self.tree.t0,
-            t,
-            self.w_next.as_mut_slice().into(),
-        )?;
+        self.tree
+            .increment_in(&self.mem, self.tree.t0, t, M::view_mut(&mut self.w_next))?;
         let mut c = LincombCoefs::default();
         c.inputs[0] = 1.0;
         c.inputs[1] = -1.0;
-        let inputs: [TensorRef<'_>; 2] =
-            [self.w_next.as_slice().into(), self.w_prev.as_slice().into()];
-        self.backend
-            .lincomb(dw.reborrow(), None, &inputs, &c, None)?
-            .check(Some(self.k as u64), "dw", dw.as_ref())?;
+        let inputs = [M::view(&self.w_next), M::view(&self.w_prev)];
+        let written = self
+            .mem
+            .lincomb(M::reborrow(&mut dw), None, &inputs, &c, None)?;
+        self.mem
+            .check_written(written, Some(self.k as u64), "dw", M::as_ref(&dw))?;
         std::mem::swap(&mut self.w_prev, &mut self.w_next);
         self.k += 1;
         Ok(true)

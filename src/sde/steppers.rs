@@ -43,7 +43,7 @@ use ito_kernels::storage::{TensorMut, TensorRef};
 
 use crate::runtime::memory::{Host, Memory};
 use crate::runtime::rng::{NoiseSource, NoiseUse};
-use crate::runtime::{try_vec, Error, Written};
+use crate::runtime::{try_vec, Error};
 
 /// Checks a step's tensors against x by the names the caller used, and the increment's
 /// address range; returns the counter address of step `step`'s diagonal increments.
@@ -107,24 +107,6 @@ impl<M: Memory> Stepper<M> {
         &self.mem
     }
 
-    /// The step's [`Error::NonFinite`], from a pass's report on `buffer` (memory that reports
-    /// per pass; a device reports through its report word instead).
-    fn checked(
-        &self,
-        written: Written,
-        step: u32,
-        buffer: &'static str,
-        t: M::Ref<'_>,
-    ) -> Result<(), Error> {
-        match written
-            .nonfinite
-            .then(|| self.mem.nonfinite_error(t, Some(step.into()), buffer))
-        {
-            Some(Some(e)) => Err(e),
-            _ => Ok(()),
-        }
-    }
-
     /// Euler–Maruyama, diagonal noise: x ← x + Δt·f + g·ΔW.
     pub fn euler_maruyama(
         &self,
@@ -155,7 +137,8 @@ impl<M: Memory> Stepper<M> {
             &c,
             Some(at),
         )?;
-        self.checked(written, step, "x", M::as_ref(&x))
+        self.mem
+            .check_written(written, Some(step.into()), "x", M::as_ref(&x))
     }
 
     /// Milstein, diagonal noise: x ← x + Δt·f + g·ΔW + ½·h·(ΔW² − Δt), h = g·∂g/∂x.
@@ -180,7 +163,8 @@ impl<M: Memory> Stepper<M> {
         let written = self
             .mem
             .milstein(M::reborrow(&mut x), f, g, h, dt as f32, at)?;
-        self.checked(written, step, "x", M::as_ref(&x))
+        self.mem
+            .check_written(written, Some(step.into()), "x", M::as_ref(&x))
     }
 
     /// Stochastic Heun (Stratonovich), stage 1: x̃ ← x + Δt·f + g·ΔW (then evaluate f̃, g̃
@@ -214,7 +198,8 @@ impl<M: Memory> Stepper<M> {
             &c,
             Some(at),
         )?;
-        self.checked(written, step, "x_pred", M::as_ref(&x_pred))
+        self.mem
+            .check_written(written, Some(step.into()), "x_pred", M::as_ref(&x_pred))
     }
 
     /// Stochastic Heun, stage 2: x ← x + ½Δt·(f + f̃) + ½(g + g̃)·ΔW, the same ΔW as stage 1.
@@ -275,7 +260,8 @@ impl<M: Memory> Stepper<M> {
         let written = self
             .mem
             .lincomb(M::reborrow(&mut y), None, &fg, &c, Some(at))?;
-        self.checked(written, step, "y", M::as_ref(&y))
+        self.mem
+            .check_written(written, Some(step.into()), "y", M::as_ref(&y))
     }
 
     /// Reversible Heun, the first half of forward step n from (y_n, ŷ_n) with f₀ = f(ŷ_n),
@@ -330,7 +316,8 @@ impl<M: Memory> Stepper<M> {
         let written = self
             .mem
             .lincomb(M::reborrow(&mut y_hat), None, &[y, f, g], &c, Some(at))?;
-        self.checked(written, step, "y_hat", M::as_ref(&y_hat))
+        self.mem
+            .check_written(written, Some(step.into()), "y_hat", M::as_ref(&y_hat))
     }
 
     /// Reversible Heun's y update: y ← y + ½Δt·(f₀ + f₁) + ½(g₀ + g₁)·ΔW (Δt < 0 in reverse).

@@ -416,3 +416,71 @@ fn annealed_langevin_on_the_emulated_device_equals_host_memory() {
     assert_eq!(steps, 8 * 3 + 1);
     assert_eq!(bits(host.state().into()), bits(device.state_view()));
 }
+
+/// Denoising MCMC's Langevin–Gibbs chain with its data part on the emulated device equals the
+/// host chain (the x-steps on the device, the t-steps on the host in both).
+#[test]
+fn langevin_gibbs_on_the_emulated_device_equals_host_memory() {
+    use ito::diffusion::langevin::{GibbsConfig, LangevinGibbs};
+    let n = 1030;
+    let x0: Vec<f32> = (0..n).map(|i| (i % 23) as f32 / 11.0 - 1.0).collect();
+    fn config<B>(x: B) -> GibbsConfig<B> {
+        GibbsConfig {
+            x,
+            sample_len: 515,
+            t: vec![0.4, 0.7],
+            t_range: (0.05, 1.0),
+            step_x: 1e-3,
+            step_t: 1e-4,
+            noise: NoiseSource::new(9).with_offset(515),
+        }
+    }
+    let mut host = LangevinGibbs::new(config(x0.clone())).unwrap();
+    let mut device =
+        LangevinGibbs::on(config(EmulatedBuffer::F32(x0)), EmulatedDevice::new()).unwrap();
+    for _ in 0..10 {
+        let score_h: Vec<f32> = host.state().iter().map(|v| -v).collect();
+        let score_d: Vec<f32> = values(device.state_view()).iter().map(|v| -v).collect();
+        host.step_x(score_h.as_slice().into()).unwrap();
+        device.step_x(score_d.as_slice().into()).unwrap();
+        let score_t: Vec<f64> = host.levels().iter().map(|t| -t).collect();
+        host.step_t(&score_t).unwrap();
+        device.step_t(&score_t).unwrap();
+    }
+    assert_eq!(bits(host.state().into()), bits(device.state_view()));
+    assert_eq!(host.levels(), device.levels());
+}
+
+/// A Brownian sweep with its scratch on the emulated device gives the host sweep's
+/// increments.
+#[test]
+fn a_brownian_sweep_on_the_emulated_device_equals_host_memory() {
+    use ito::sde::BrownianSweep;
+    let n = 1030;
+    let tree = || {
+        BrownianTree::new(NoiseSource::new(13).with_stream(5), 0.0, 2.0)
+            .unwrap()
+            .with_depth(12)
+            .unwrap()
+    };
+    let times = [0.0, 0.1, 0.35, 0.9, 1.7, 2.0];
+    let mut host = BrownianSweep::new(tree(), &times, n).unwrap();
+    let buffers = [
+        EmulatedBuffer::zeros(Dtype::F32, n),
+        EmulatedBuffer::zeros(Dtype::F32, n),
+    ];
+    let mut device = BrownianSweep::on(tree(), &times, EmulatedDevice::new(), buffers).unwrap();
+    let (mut dw_h, mut dw_d) = (vec![0.0f32; n], EmulatedBuffer::zeros(Dtype::F32, n));
+    let mut steps = 0;
+    while host.next_increment(dw_h.as_mut_slice().into()).unwrap() {
+        assert!(device.next_increment(view_mut(&mut dw_d)).unwrap());
+        assert_eq!(
+            bits(dw_h.as_slice().into()),
+            bits(view(&dw_d)),
+            "step {steps}"
+        );
+        steps += 1;
+    }
+    assert!(!device.next_increment(view_mut(&mut dw_d)).unwrap());
+    assert_eq!(steps, times.len() - 1);
+}

@@ -7,6 +7,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use ito::runtime::cuda::launch::Shape;
 use ito::runtime::{Error, Memory, Written};
 use ito::{bf16, f16, Dtype, LincombCoefs, Noise, TensorMut, TensorRef};
 use ito_kernels::brownian_tree::Term;
@@ -38,12 +39,23 @@ impl EmulatedBuffer {
 #[derive(Debug, Default)]
 pub struct EmulatedDevice {
     nonfinite: AtomicBool,
+    shape: Option<Shape>,
 }
 
 impl EmulatedDevice {
-    /// A device with a clear report.
+    /// A device with a clear report, launching with the runtime's default shapes.
     pub fn new() -> Self {
         EmulatedDevice::default()
+    }
+
+    /// The same, launching every elementwise kernel with `shape` (grid-stride loops cover
+    /// any data size), and thresholding with one block of `shape.block` threads per sample
+    /// over `shape.grid` blocks: the results must not depend on it.
+    pub fn with_shape(shape: Shape) -> Self {
+        EmulatedDevice {
+            shape: Some(shape),
+            ..EmulatedDevice::default()
+        }
     }
 
     fn report(&self, w: Written) -> Written {
@@ -103,7 +115,7 @@ impl Memory for EmulatedDevice {
         coefs: &LincombCoefs,
         noise: Option<Noise>,
     ) -> Result<Written, Error> {
-        crate::lincomb(y, y2, inputs, coefs, noise, None).map(|w| self.report(w))
+        crate::lincomb(y, y2, inputs, coefs, noise, self.shape).map(|w| self.report(w))
     }
 
     fn fill_normal(
@@ -113,7 +125,7 @@ impl Memory for EmulatedDevice {
         std: f32,
         noise: Noise,
     ) -> Result<Written, Error> {
-        crate::fill_normal(y, mean, std, noise, None).map(|w| self.report(w))
+        crate::fill_normal(y, mean, std, noise, self.shape).map(|w| self.report(w))
     }
 
     fn langevin_step(
@@ -134,7 +146,7 @@ impl Memory for EmulatedDevice {
         terms: &[Term],
         offset: u64,
     ) -> Result<Written, Error> {
-        crate::brownian_tree(y, seed, terms, offset, None).map(|w| self.report(w))
+        crate::brownian_tree(y, seed, terms, offset, self.shape).map(|w| self.report(w))
     }
 
     fn milstein(
@@ -146,7 +158,7 @@ impl Memory for EmulatedDevice {
         dt: f32,
         noise: Noise,
     ) -> Result<Written, Error> {
-        crate::milstein(x, f, g, h, dt, noise, None).map(|w| self.report(w))
+        crate::milstein(x, f, g, h, dt, noise, self.shape).map(|w| self.report(w))
     }
 
     fn threshold(
@@ -156,7 +168,7 @@ impl Memory for EmulatedDevice {
         ratio: f64,
         max_value: f64,
     ) -> Result<(), Error> {
-        crate::threshold(x, sample_len, ratio, max_value, None)
+        crate::threshold(x, sample_len, ratio, max_value, self.shape)
     }
 
     fn nonfinite_error(

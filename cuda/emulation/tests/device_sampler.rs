@@ -127,6 +127,72 @@ fn every_solver_on_the_emulated_device_equals_host_memory() {
 }
 
 #[test]
+fn launch_shapes_do_not_change_the_device_sampler() {
+    use ito::runtime::cuda::launch::Shape;
+    // One block of 32 threads (many grid-stride turns), thresholded so that the quantile
+    // kernel runs under it too; and more 1024-thread blocks than the data needs (thresholded
+    // for one solver only: each such block is 1024 OS threads in the emulation).
+    let n = 1030;
+    for shape in [
+        Shape { grid: 1, block: 32 },
+        Shape {
+            grid: 9,
+            block: 1024,
+        },
+    ] {
+        for name in SOLVER_NAMES {
+            let threshold = (shape.block == 32 || *name == "dpmpp-2m").then_some(515);
+            let plan = plans::plan_for(name, 5, threshold);
+            let noise = NoiseSource::new(3);
+            let mut host = PlanRunner::new(plan.clone(), n, noise, Host::<f32>::new()).unwrap();
+            let mut x = state(Dtype::F32, n);
+            sample!(host, x);
+            let mut dev =
+                PlanRunner::new(plan, n, noise, EmulatedDevice::with_shape(shape)).unwrap();
+            let mut xd = state(Dtype::F32, n);
+            sample!(dev, xd);
+            assert_eq!(bits(view(&x)), bits(view(&xd)), "{name} {shape:?}");
+        }
+    }
+}
+
+/// A mean-reverting plan (MRS: the mean μ one more input of every fused pass) with the mean
+/// in device memory equals the host run.
+#[test]
+fn a_mean_on_the_emulated_device_equals_host_memory() {
+    use ito::{Grid, Param, Plan, PlanOptions, Schedule};
+    let n = 1030;
+    let mr = Schedule::mean_reverting(2.0, 1.0, 3.0).unwrap();
+    let mean: Vec<f32> = (0..n).map(|i| (i % 5) as f32 - 2.0).collect();
+    for name in ["dpmpp-2m", "sde-dpmpp-2m", "dpm-2m"] {
+        let plan = Plan::new(
+            name.parse().unwrap(),
+            Grid::uniform_lambda(&mr, 3.0, 1e-3, 8).unwrap(),
+            Param::Eps,
+            PlanOptions {
+                has_mean: true,
+                ..PlanOptions::default()
+            },
+        )
+        .unwrap();
+        let noise = NoiseSource::new(4);
+        let mut host = PlanRunner::new(plan.clone(), n, noise, Host::<f32>::new())
+            .unwrap()
+            .with_mean(mean.clone())
+            .unwrap();
+        let mut x = state(Dtype::F32, n);
+        sample!(host, x);
+        let mut dev = PlanRunner::new(plan, n, noise, EmulatedDevice::new())
+            .unwrap()
+            .with_mean(EmulatedBuffer::F32(mean.clone()))
+            .unwrap();
+        let mut xd = state(Dtype::F32, n);
+        sample!(dev, xd);
+        assert_eq!(bits(view(&x)), bits(view(&xd)), "{name}");
+    }
+}
+
+#[test]
 fn thresholded_solvers_on_the_emulated_device_equal_host_memory() {
     // Two samples of 515: the device thresholds them in one block each.
     let n = 1030;

@@ -35,7 +35,9 @@ pub struct Grid {
 pub enum Spacing {
     /// `linspace(0, N−1, steps+1)`, rounded, reversed, the last dropped (DPM-Solver's default).
     Linspace,
-    /// Multiples of ⌊N/steps⌋ from the bottom, plus `steps_offset`.
+    /// Multiples of ⌊N/(steps + 1)⌋ from the bottom, plus `steps_offset`: diffusers' multistep
+    /// schedulers (DPM-Solver, DEIS, UniPC), which place steps + 1 nodes and drop the last.
+    /// (DDIM's own leading spacing uses ⌊N/steps⌋; build it with `Grid::from_nodes`.)
     Leading,
     /// `round(arange(N, 0, −N/steps)) − 1`: always starts from the last training step.
     Trailing,

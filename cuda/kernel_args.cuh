@@ -1,8 +1,10 @@
 // The argument blocks of every CUDA kernel, passed by value (one struct per launch). The Rust
 // side mirrors them as #[repr(C)] structs in src/runtime/cuda/abi.rs; a test compares every size
 // and field offset with these (cuda/emulation/tests/abi.rs). Every kernel that stores tensor
-// elements takes a `nonfinite` report word: it ORs 1 into it when it stored a value that is
-// not finite (cuda/storage.cuh), the same pass, as every CPU backend reports.
+// elements from arithmetic takes a `nonfinite` report word: it ORs 1 into it when it stored a
+// value that is not finite (cuda/storage.cuh), the same pass, as every CPU backend reports.
+// (ito_threshold has none: it makes a sample NaN only when the sample already held a NaN or
+// an infinity, which the pass that stored it reported.)
 #ifndef ITO_KERNEL_ARGS_CUH
 #define ITO_KERNEL_ARGS_CUH
 
@@ -130,7 +132,7 @@ struct ito_langevin_args {
     unsigned long long sample_len;
     unsigned long long samples;
     unsigned long long leaves_per_sample;
-    unsigned int* nonfinite;  // ito_langevin_update's report word, or null
+    unsigned int* nonfinite;  // report word of the update and of step sizes that are not finite
     float* leaf_stats;  // 3 per leaf
     float* norms;       // 3 per sample: (Σscore², Σz², 0)
     double* eps;        // per sample

@@ -78,8 +78,12 @@ extern "C" __global__ void __launch_bounds__(256) ito_langevin_step_size(ito_lan
                                : ito_langevin_eps(p.snr, p.alpha, __dsqrt_rn((double)p.norms[3ull * b]),
                                                   __dsqrt_rn((double)p.norms[3ull * b + 1ull]));
         p.eps[b] = eps;
-        p.coefs[2ull * b] = (float)eps;
-        p.coefs[2ull * b + 1ull] = (float)__dsqrt_rn(2.0 * eps);
+        const float c = (float)eps, c_z = (float)__dsqrt_rn(2.0 * eps);
+        p.coefs[2ull * b] = c;
+        p.coefs[2ull * b + 1ull] = c_z;
+        // A step size that is no step (a zero or non-finite score norm) leaves the sample
+        // unchanged (ito_langevin_update) and is reported: the host refuses it as an error.
+        ito_report_nonfinite(p.nonfinite, ito_f32_nonfinite(c) | ito_f32_nonfinite(c_z));
     }
 }
 

@@ -17,7 +17,8 @@ __device__ __forceinline__ double ito_lerp(double a, double b, double w) {
     return w < 0.5 ? a + w * (b - a) : b - (b - a) * (1.0 - w);
 }
 
-// 256 threads per block: one histogram bin each when zeroing.
+// 256 threads per block at most (launch::THRESHOLD_MAX_BLOCK): one histogram bin each when
+// zeroing.
 extern "C" __global__ void __launch_bounds__(256) ito_threshold(ito_threshold_args p) {
     __shared__ unsigned int hist[256];
     __shared__ unsigned int prefix, mask, rank_left, nan_seen, at_most, above;

@@ -428,3 +428,42 @@ fn langevin_results_that_are_not_finite_are_errors() {
         );
     }
 }
+
+/// A thresholded step whose data prediction overflows reports `Error::NonFinite` after the
+/// whole step: the thresholding and the update ran, and the plan moved on with its buffers.
+#[test]
+fn a_thresholded_step_finishes_before_it_reports() {
+    let n = 64;
+    let s = Schedule::vp_linear(0.1, 20.0).unwrap();
+    let opts = PlanOptions {
+        thresholding: Some(ito::Thresholding {
+            ratio: 0.9,
+            max_value: 1.5,
+            sample_len: n,
+        }),
+        ..PlanOptions::default()
+    };
+    let plan = Plan::new(
+        "dpmpp-2m".parse().unwrap(),
+        Grid::uniform_lambda(&s, 1.0, 1e-3, 4).unwrap(),
+        Param::Eps,
+        opts,
+    )
+    .unwrap();
+    let mut sampler = Sampler::<f32>::new(plan, n, NoiseSource::new(2)).unwrap();
+    sampler.init_noise().unwrap();
+    let before: Vec<u32> = sampler.state().iter().map(|v| v.to_bits()).collect();
+    sampler.next_eval().unwrap();
+    let huge = vec![f32::MAX; n];
+    let err = sampler.advance(huge.as_slice().into()).unwrap_err();
+    assert!(err.is_nonfinite(), "{err}");
+    // The update was applied (the state changed) and the plan stands at the next step.
+    let after: Vec<u32> = sampler.state().iter().map(|v| v.to_bits()).collect();
+    assert_ne!(before, after);
+    assert_eq!(sampler.plan().step(), 1);
+    // The run goes on from there.
+    let finite = vec![0.0f32; n];
+    assert!(sampler.next_eval().unwrap().is_some());
+    let _ = sampler.advance(finite.as_slice().into());
+    assert_eq!(sampler.plan().step(), 2);
+}

@@ -160,9 +160,14 @@ fn no_mean() -> Error {
 
 /// Walks a [`Plan`] over memory `M` (see the module docs): the state is the caller's, passed
 /// to each call; the runner owns the noise identity, the Brownian tree if any, the mean and the
-/// scratch buffers (stage, history, tree noise), allocated like the state at first use or all
-/// at once by [`PlanRunner::reserve`]. Every update is one fused pass (plus one for tree noise
-/// and one per thresholded step); on device memory none waits for the device.
+/// scratch buffers (stage, history, tree noise), allocated at first use or all at once by
+/// [`PlanRunner::reserve`]. Every update is one fused pass (plus one for tree noise and one per
+/// thresholded step); on device memory none waits for the device.
+///
+/// **Non-finite values on device memory**: a device pass cannot report without a
+/// synchronisation, so [`OnNonFinite::Error`] (the default) is not applied per step there; the
+/// kernels OR the device's report word instead. Call [`PlanRunner::take_nonfinite`] where a
+/// synchronisation is due anyway (after the loop, or every k steps).
 pub struct PlanRunner<M: Memory> {
     plan: Plan,
     n: usize,
@@ -221,6 +226,15 @@ impl<M: Memory> PlanRunner<M> {
     pub fn with_tree_noise(mut self, tree: BrownianTree) -> Result<Self, Error> {
         let tree = tree.with_offset(self.noise.offset);
         tree.noise().check(self.n)?;
+        let (t0, t1) = tree.span();
+        let nodes = self.plan.grid().nodes();
+        if let Some(outside) = nodes.iter().find(|n| !(n.t >= t0 && n.t <= t1)) {
+            return Err(Error::config(
+                "tree",
+                "a tree whose span covers the grid's times",
+                format!("t = {} outside [{t0}, {t1}]", outside.t),
+            ));
+        }
         self.tree = Some(tree);
         Ok(self)
     }
@@ -265,8 +279,8 @@ impl<M: Memory> PlanRunner<M> {
         self.n == 0
     }
 
-    /// Allocates, stored like `like` (e.g. the state), every scratch buffer the rest of the
-    /// plan will use, so that no later call allocates (e.g. before capturing a CUDA graph, or
+    /// Allocates every scratch buffer the rest of the plan will use (on a device: stored like
+    /// `like`, e.g. the state; on the host: as the memory's storage type `S`), so that no later call allocates (e.g. before capturing a CUDA graph, or
     /// under a counting allocator). Walks a copy of the plan to find them.
     pub fn reserve(&mut self, like: M::Ref<'_>) -> Result<(), Error> {
         check_len("like", self.n, M::len(like))?;
@@ -375,11 +389,11 @@ impl<M: Memory> PlanRunner<M> {
     /// Submits the model output at the point [`PlanRunner::next_eval`] named and performs the
     /// update on `x`: one fused pass (after the thresholding pass, when the plan thresholds).
     ///
-    /// Errors: a wrong length of `x` or `model_out` is refused before anything happens. An
-    /// [`Error::NonFinite`] comes after the pass: the step has been taken and written, and the
-    /// run goes on from there if you continue. Any other error (a first-use buffer that cannot
-    /// be allocated, a missing mean, a tree that does not cover the grid) leaves the plan one
-    /// step ahead of the buffers: start a new runner.
+    /// Errors: a wrong length of `x` or `model_out`, or a missing mean, is refused before
+    /// anything happens. An [`Error::NonFinite`] comes after the whole step: it has been taken
+    /// and written, and the run goes on from there if you continue. A first-use buffer that
+    /// cannot be allocated (none after [`PlanRunner::reserve`]) leaves the plan one step ahead
+    /// of the buffers: start a new runner.
     pub fn advance(&mut self, mut x: M::Mut<'_>, model_out: M::Ref<'_>) -> Result<(), Error> {
         check_len("x", self.n, M::len(M::as_ref(&x)))?;
         check_len("model_out", self.n, M::len(model_out))?;
@@ -387,17 +401,28 @@ impl<M: Memory> PlanRunner<M> {
         if !self.started {
             self.next_eval(M::reborrow(&mut x))?;
         }
+        // What can fail before anything is written is checked before the plan moves on.
+        if self.plan.has_mean() && self.mean.is_none() {
+            return Err(no_mean());
+        }
         let step = self.plan.step();
         let up = self.plan.advance()?;
+        let mut first = Ok(());
         if let Some(t) = &up.threshold {
-            self.run(&t.x0, M::reborrow(&mut x), Some(model_out), step)?;
+            // A value that is not finite in x₀ is reported after the whole step, which goes on
+            // (thresholding, then the update) so that the run stays consistent.
+            first = self.run(&t.x0, M::reborrow(&mut x), Some(model_out), step);
+            if first.as_ref().is_err_and(|e| !e.is_nonfinite()) {
+                return first;
+            }
             let out = match t.x0.out {
                 Slot::Stage => self.stage.as_mut().map(M::view_mut),
                 Slot::History(j) => self
                     .hist
                     .get_mut(j)
                     .and_then(|b| b.as_mut().map(M::view_mut)),
-                _ => Some(M::reborrow(&mut x)),
+                Slot::State => Some(M::reborrow(&mut x)),
+                Slot::Mean | Slot::Model => None,
             };
             let out = out.ok_or_else(|| {
                 Error::config(
@@ -409,7 +434,8 @@ impl<M: Memory> PlanRunner<M> {
             self.mem
                 .threshold(out, t.sample_len, t.ratio, t.max_value)?;
         }
-        self.run(&up.call, x, Some(model_out), step)
+        let second = self.run(&up.call, x, Some(model_out), step);
+        first.and(second)
     }
 
     /// The reports that accumulate on device memory instead of returning with each pass:
@@ -454,8 +480,14 @@ impl<M: Memory> PlanRunner<M> {
                     &terms,
                     at.offset,
                 )?;
-                self.mem
-                    .check_written(written, None, "tree noise", M::view(buf))?;
+                if self.on_nonfinite == OnNonFinite::Error {
+                    self.mem.check_written(
+                        written,
+                        Some(call.noise_step.into()),
+                        "tree noise",
+                        M::view(buf),
+                    )?;
+                }
             }
             coefs.inputs[slots.len()] = coefs.noise;
             coefs.noise = 0.0;
@@ -473,12 +505,21 @@ impl<M: Memory> PlanRunner<M> {
             }
             self.ensure(slot, M::as_ref(&x))?;
         }
-        let mut out_buf = self.take(call.out);
-        let mut store_buf = call.store.and_then(|(slot, _)| self.take(slot));
         let noise = match use_tree {
             true => None,
             false => lowered.noise(&self.noise, n)?,
         };
+        if !matches!(call.out, Slot::State | Slot::Stage)
+            && !matches!(call.out, Slot::History(j) if j < HISTORY)
+        {
+            return Err(Error::config(
+                "plan",
+                "an output in the state, stage or a history buffer (internal)",
+                call.out.name(),
+            ));
+        }
+        let mut out_buf = self.take(call.out);
+        let mut store_buf = call.store.and_then(|(slot, _)| self.take(slot));
         let result = {
             let model = model.map(M::shorten);
             let (y, x_ref) = match &mut out_buf {

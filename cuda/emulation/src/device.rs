@@ -7,7 +7,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use ito::runtime::cuda::launch::Shape;
+use ito::runtime::cuda::launch::{self, Shape};
 use ito::runtime::{Error, Memory, Written};
 use ito::{bf16, f16, Dtype, LincombCoefs, Noise, TensorMut, TensorRef};
 use ito_kernels::brownian_tree::Term;
@@ -49,8 +49,9 @@ impl EmulatedDevice {
     }
 
     /// The same, launching every elementwise kernel with `shape` (grid-stride loops cover
-    /// any data size), and thresholding with one block of `shape.block` threads per sample
-    /// over `shape.grid` blocks: the results must not depend on it.
+    /// any data size), and thresholding over `shape.grid` blocks of `shape.block` threads
+    /// (at most 256, its launch bounds) looping over samples: the results must not depend on
+    /// it. The Langevin corrector keeps its default shapes.
     pub fn with_shape(shape: Shape) -> Self {
         EmulatedDevice {
             shape: Some(shape),
@@ -168,7 +169,11 @@ impl Memory for EmulatedDevice {
         ratio: f64,
         max_value: f64,
     ) -> Result<(), Error> {
-        crate::threshold(x, sample_len, ratio, max_value, self.shape)
+        let shape = self.shape.map(|s| Shape {
+            block: s.block.min(launch::THRESHOLD_MAX_BLOCK),
+            ..s
+        });
+        crate::threshold(x, sample_len, ratio, max_value, shape)
     }
 
     fn nonfinite_error(

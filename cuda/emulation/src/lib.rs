@@ -351,7 +351,7 @@ pub fn ou_bank(
 
 /// Dynamic thresholding through `cuda/threshold.cu`, validated as on the CPU. `shape`
 /// overrides the default (one 256-thread block per sample, up to the emulated device's
-/// resident blocks); any block size from 1 to 1024 works.
+/// resident blocks); blocks of 1 to 256 threads (the kernel's launch bounds).
 pub fn threshold(
     mut x: TensorMut<'_>,
     sample_len: usize,
@@ -371,6 +371,13 @@ pub fn threshold(
         )
     });
     check_shape(s)?;
+    if s.block > launch::THRESHOLD_MAX_BLOCK {
+        return Err(Error::Config {
+            arg: "shape",
+            expected: "at most 256 threads per block (threshold's launch bounds)",
+            found: format!("{s:?}"),
+        });
+    }
     // SAFETY: x is exclusively borrowed for samples·sample_len elements; each block touches
     // its samples' elements only; the launch returns after every thread finished.
     unsafe { ffi::ito_emulate_threshold(&args, s.grid, s.block) };

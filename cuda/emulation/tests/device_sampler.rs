@@ -130,8 +130,9 @@ fn every_solver_on_the_emulated_device_equals_host_memory() {
 fn launch_shapes_do_not_change_the_device_sampler() {
     use ito::runtime::cuda::launch::Shape;
     // One block of 32 threads (many grid-stride turns), thresholded so that the quantile
-    // kernel runs under it too; and more 1024-thread blocks than the data needs (thresholded
-    // for one solver only: each such block is 1024 OS threads in the emulation).
+    // kernel runs under it too; and more 1024-thread blocks than the data needs (thresholding,
+    // whose blocks are capped at 256 threads, for one solver only: each emulated block is that
+    // many OS threads).
     let n = 1030;
     for shape in [
         Shape { grid: 1, block: 32 },

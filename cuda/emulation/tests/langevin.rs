@@ -65,7 +65,10 @@ proptest! {
                 prop_assert_eq!(first_difference(&x, &x_ref), None);
                 prop_assert!(written.nonfinite, "the CPU step reported a non-finite x, the kernel did not");
             }
-            Err(_) => prop_assert!(eps.iter().any(|e| !e.is_finite() || !(*e as f32).is_finite()), "{:?}", eps),
+            Err(_) => {
+                prop_assert!(eps.iter().any(|e| !e.is_finite() || !(*e as f32).is_finite()), "{:?}", eps);
+                prop_assert!(written.nonfinite, "a step size that is not finite is reported");
+            }
         }
     }
 }

@@ -1,5 +1,6 @@
-//! The CUDA driver runtime (cargo feature `cuda`, on by default): detection, one module load
-//! per device, device buffers of f32/f16/bf16, and the kernel launches.
+//! The CUDA driver runtime (cargo feature `cuda`, on by default): detection, the kernel
+//! modules (each family loaded at its first launch on a device), device views and buffers of
+//! f32/f16/bf16 (ito's, cudarc's or foreign pointers), and the kernel launches.
 //!
 //! The driver is loaded at run time (cudarc's dynamic loading), so building ito needs no CUDA
 //! toolkit and a machine without a GPU simply reports the backend absent. The PTX is embedded
@@ -128,7 +129,7 @@ enum Module {
 }
 
 impl Module {
-    const COUNT: usize = 8;
+    const COUNT: usize = Module::ALL.len();
 
     fn ptx(self) -> (&'static str, &'static str) {
         match self {
@@ -161,7 +162,20 @@ enum Kernel {
 }
 
 impl Kernel {
-    const COUNT: usize = 11;
+    const ALL: [Kernel; 11] = [
+        Kernel::Lincomb,
+        Kernel::FillNormal,
+        Kernel::ReduceLeaves,
+        Kernel::ReduceCombine,
+        Kernel::BrownianTree,
+        Kernel::Milstein,
+        Kernel::OuBank,
+        Kernel::LangevinNormsLeaves,
+        Kernel::LangevinStepSize,
+        Kernel::LangevinUpdate,
+        Kernel::Threshold,
+    ];
+    const COUNT: usize = Kernel::ALL.len();
 
     fn entry(self) -> (Module, &'static str) {
         match self {
@@ -235,7 +249,7 @@ impl Loaded {
 }
 
 impl Module {
-    const ALL: [Module; Module::COUNT] = [
+    const ALL: [Module; 8] = [
         Module::Lincomb,
         Module::FillNormal,
         Module::Reduce,
@@ -374,11 +388,16 @@ views_from!(f32, F32);
 views_from!(f16, F16);
 views_from!(bf16, Bf16);
 
-/// The checks every foreign pointer passes before it becomes a view: not null, aligned to
-/// its element, its range inside the address space, and memory the driver places on
-/// `device` (`cuPointerGetAttribute`, once per view, not per launch).
+/// The checks every foreign pointer passes before it becomes a view: not null (unless the
+/// view is empty, as an empty framework tensor's address may be), aligned to its element, and
+/// `len` elements inside one allocation the driver places on `device` (`cuPointerGetAttribute`,
+/// once per view, not per launch).
 fn check_raw(ptr: u64, len: usize, dtype: Dtype, device: &CudaDevice) -> Result<Raw, Error> {
     let size = dtype.size() as u64;
+    let ctx = device.loaded.ctx.cu_ctx() as usize;
+    if len == 0 {
+        return Ok(Raw { ptr, dtype, ctx });
+    }
     if ptr == 0 {
         return Err(Error::config("ptr", "a device address, not null", "0"));
     }
@@ -400,6 +419,11 @@ fn check_raw(ptr: u64, len: usize, dtype: Dtype, device: &CudaDevice) -> Result<
             len,
         ));
     }
+    device
+        .loaded
+        .ctx
+        .bind_to_thread()
+        .map_err(driver("binding the device's context"))?;
     let mut ordinal: i32 = -1;
     // SAFETY: the driver writes one int for CU_POINTER_ATTRIBUTE_DEVICE_ORDINAL into `ordinal`;
     // it only reads its own tables for `ptr` (an unknown address is an error code, not UB).
@@ -430,11 +454,47 @@ fn check_raw(ptr: u64, len: usize, dtype: Dtype, device: &CudaDevice) -> Result<
             ))
         }
     }
-    Ok(Raw {
-        ptr,
-        dtype,
-        ctx: device.loaded.ctx.cu_ctx() as usize,
-    })
+    let (mut start, mut bytes): (u64, usize) = (0, 0);
+    // SAFETY: the driver writes a CUdeviceptr (u64) for RANGE_START_ADDR and a size_t for
+    // RANGE_SIZE into the two locals; `ptr` is an address it knows (checked above).
+    let range = unsafe {
+        sys::cuPointerGetAttribute(
+            (&mut start as *mut u64).cast(),
+            sys::CUpointer_attribute::CU_POINTER_ATTRIBUTE_RANGE_START_ADDR,
+            ptr,
+        )
+        .result()
+        .and_then(|()| {
+            sys::cuPointerGetAttribute(
+                (&mut bytes as *mut usize).cast(),
+                sys::CUpointer_attribute::CU_POINTER_ATTRIBUTE_RANGE_SIZE,
+                ptr,
+            )
+            .result()
+        })
+    };
+    let end = (len as u64).saturating_mul(size).saturating_add(ptr);
+    match range {
+        Ok(()) if end <= start.saturating_add(bytes as u64) => {}
+        Ok(()) => {
+            return Err(Error::config(
+                "len",
+                "elements inside the pointer's allocation",
+                format!(
+                    "{len} elements from {ptr:#x}; the allocation ends at {:#x}",
+                    start.saturating_add(bytes as u64)
+                ),
+            ))
+        }
+        Err(e) => {
+            return Err(Error::config(
+                "ptr",
+                "an address whose allocation the CUDA driver reports",
+                format!("{ptr:#x} ({e:?})"),
+            ))
+        }
+    }
+    Ok(Raw { ptr, dtype, ctx })
 }
 
 impl<'a> DeviceRef<'a> {
@@ -722,6 +782,23 @@ impl std::fmt::Debug for Loaded {
     }
 }
 
+/// The Langevin launches' f32 scratch for `samples` samples of `sample_len` elements: 6 floats
+/// per 256-element leaf (leaf sums and their ping-pong copy) and 5 per sample (norms and
+/// coefficients), or a typed error when that does not fit in usize.
+fn langevin_scratch_floats(samples: usize, sample_len: usize) -> Result<usize, Error> {
+    samples
+        .checked_mul(sample_len.div_ceil(LEAF))
+        .and_then(|leaves| leaves.checked_mul(6))
+        .and_then(|f| f.checked_add(samples.checked_mul(5)?))
+        .ok_or_else(|| {
+            Error::config(
+                "samples, sample_len",
+                "a scratch size that fits in usize",
+                format!("{samples} × {sample_len}"),
+            )
+        })
+}
+
 /// How many CUDA devices this machine has (0 when there is no driver).
 pub fn device_count() -> usize {
     probe().unwrap_or(0)
@@ -768,8 +845,10 @@ impl CudaDevice {
     /// # Safety
     ///
     /// `stream` is a valid stream handle; its owner keeps it alive as long as the returned
-    /// device (and anything cloned from it) may launch on it, and orders the work it submits
-    /// itself with the work ito submits.
+    /// device, and every buffer allocated through it (its own report word and scratch,
+    /// `alloc`/`upload` results, a runner's scratch), exists: cudarc frees a buffer on the
+    /// stream it was allocated on. The owner orders the work it submits itself with the work
+    /// ito submits.
     pub unsafe fn from_raw_stream(ordinal: usize, stream: sys::CUstream) -> Result<Self, Error> {
         let base = CudaDevice::new(ordinal)?;
         if stream as usize > 2 {
@@ -820,19 +899,7 @@ impl CudaDevice {
     /// Loads every kernel family now (e.g. before capturing a CUDA graph, or to take the JIT
     /// compilation out of the first step).
     pub fn preload(&self) -> Result<(), Error> {
-        for k in [
-            Kernel::Lincomb,
-            Kernel::FillNormal,
-            Kernel::ReduceLeaves,
-            Kernel::ReduceCombine,
-            Kernel::BrownianTree,
-            Kernel::Milstein,
-            Kernel::OuBank,
-            Kernel::LangevinNormsLeaves,
-            Kernel::LangevinStepSize,
-            Kernel::LangevinUpdate,
-            Kernel::Threshold,
-        ] {
+        for k in Kernel::ALL {
             self.loaded.kernel(k)?;
         }
         Ok(())
@@ -847,7 +914,10 @@ impl CudaDevice {
     /// is not finite (a NaN, an infinity, or an overflow of an f16/bf16 tensor), and clears the
     /// report. The kernels set it in the pass that stores (an integer test per store, one atomic
     /// per thread that saw one); reading it waits for the stream, so call it where a
-    /// synchronisation is due anyway, e.g. once per sampling loop or per step.
+    /// synchronisation is due anyway, e.g. once per sampling loop or per step. The word belongs
+    /// to the handle: a launch another thread makes through the same handle while this call
+    /// runs may have its report cleared unread, so give each thread its own handle
+    /// (`with_stream`) when reports must be exact.
     ///
     /// ```no_run
     /// use ito::runtime::cuda::CudaDevice;
@@ -982,7 +1052,9 @@ impl CudaDevice {
         // SAFETY: `A` is the #[repr(C)] twin of the kernel's only parameter (the layouts are
         // compared in cuda/emulation/tests/abi.rs); every address in it comes from a view of
         // this device that the caller borrows for this call, with the element count the
-        // kernel is told, and cudarc's events keep the memory alive until the kernel ran.
+        // kernel is told. cudarc buffers are kept alive until the kernel ran by their events;
+        // foreign pointers by their `from_raw` contract; the report word and scratch live as
+        // long as this handle and are freed on its stream, after the kernel.
         unsafe { builder.launch(cfg) }.map_err(driver(during))?;
         Ok(())
     }
@@ -1087,13 +1159,26 @@ impl CudaDevice {
     /// Sizes `reduce`'s scratch for segments of `leaves` leaves in all (256 elements each), so
     /// that no later call allocates.
     pub fn reserve_reduce_scratch(&self, leaves: usize) -> Result<(), Error> {
-        self.reserve_scratch(6 * leaves)
+        let floats = leaves
+            .checked_mul(6)
+            .ok_or_else(|| Error::config("leaves", "a scratch size that fits in usize", leaves))?;
+        self.reserve_scratch(floats)
     }
 
     /// Sizes the scratch for `langevin_step`/`langevin_norms` over `samples` samples of
     /// `sample_len` elements (6 floats per 256-element leaf + 5 per sample), so that no later
     /// call allocates (e.g. before capturing a CUDA graph).
     pub fn reserve_langevin_scratch(&self, samples: usize, sample_len: usize) -> Result<(), Error> {
+        let floats = langevin_scratch_floats(samples, sample_len)?;
+        drop(self.eps_scratch(samples)?);
+        self.reserve_scratch(floats)
+    }
+
+    /// The step-size scratch, grown to at least `samples` f64 (locked for the caller).
+    fn eps_scratch(
+        &self,
+        samples: usize,
+    ) -> Result<std::sync::MutexGuard<'_, Option<CudaSlice<f64>>>, Error> {
         let mut eps = self.eps.lock().unwrap_or_else(|p| p.into_inner());
         if eps.as_ref().is_none_or(|b| b.len() < samples.max(1)) {
             *eps = Some(
@@ -1102,8 +1187,7 @@ impl CudaDevice {
                     .map_err(driver("allocating Langevin step sizes"))?,
             );
         }
-        drop(eps);
-        self.reserve_scratch(6 * samples * sample_len.div_ceil(LEAF) + 5 * samples)
+        Ok(eps)
     }
 
     /// Grows the scratch buffer to at least `floats` f32.
@@ -1347,9 +1431,9 @@ impl CudaDevice {
     /// regenerated), ε per sample computed on the device (written to `eps`, one f64 per
     /// sample), pass 2 (x ← x + ε·score + √(2ε)·z, the same z). The same bits as
     /// [`Backend::langevin_step`](crate::runtime::Backend::langevin_step) on a CPU backend. A sample whose ε is not finite (a
-    /// zero or non-finite score norm) is left unchanged and its ε written as computed: the call
-    /// cannot report it without a synchronisation, so check `eps` where it matters (the host
-    /// API returns an error instead).
+    /// zero or non-finite score norm) is left unchanged, its ε written as computed, and the
+    /// device's report word set ([`CudaDevice::take_nonfinite`]); the host API returns an error
+    /// instead.
     pub fn langevin_step(
         &self,
         mut x: DeviceMut<'_>,
@@ -1376,8 +1460,7 @@ impl CudaDevice {
             return Ok(());
         }
         let per_sample = sample_len.div_ceil(LEAF);
-        let leaves = samples * per_sample;
-        self.reserve_scratch(6 * leaves + 5 * samples)?;
+        self.reserve_scratch(langevin_scratch_floats(samples, sample_len)?)?;
         let mut scratch = self.scratch.lock().unwrap_or_else(|p| p.into_inner());
         let Some(buf) = scratch.as_mut() else {
             return Err(Error::Cuda {
@@ -1433,14 +1516,7 @@ impl CudaDevice {
         noise: Noise,
     ) -> Result<(), Error> {
         let samples = check_langevin(score.len(), sample_len, noise)?;
-        let mut eps = self.eps.lock().unwrap_or_else(|p| p.into_inner());
-        if eps.as_ref().is_none_or(|b| b.len() < samples.max(1)) {
-            *eps = Some(
-                self.stream
-                    .alloc_zeros::<f64>(samples.max(1))
-                    .map_err(driver("allocating Langevin step sizes"))?,
-            );
-        }
+        let mut eps = self.eps_scratch(samples)?;
         let Some(buf) = eps.as_mut() else {
             return Err(Error::Cuda {
                 during: "Langevin step sizes",
@@ -1467,7 +1543,7 @@ impl CudaDevice {
             return Ok(());
         }
         let per_sample = sample_len.div_ceil(LEAF);
-        self.reserve_scratch(6 * samples * per_sample + 5 * samples)?;
+        self.reserve_scratch(langevin_scratch_floats(samples, sample_len)?)?;
         let mut scratch = self.scratch.lock().unwrap_or_else(|p| p.into_inner());
         let Some(buf) = scratch.as_mut() else {
             return Err(Error::Cuda {

@@ -75,11 +75,14 @@ pub fn langevin_step_size(samples: u64, batch_mean: bool) -> Shape {
     }
 }
 
-/// `ito_threshold` over `samples` samples: one block of [`BLOCK`] threads per sample, the grid
-/// capped at what the device keeps resident (blocks loop over the rest).
+/// The most threads per block `ito_threshold` launches with (its launch bounds).
+pub const THRESHOLD_MAX_BLOCK: u32 = 256;
+
+/// `ito_threshold` over `samples` samples: one block of [`THRESHOLD_MAX_BLOCK`] threads per
+/// sample, the grid capped at what the device keeps resident (blocks loop over the rest).
 pub fn threshold(samples: u64, max_grid: u32) -> Shape {
     Shape {
         grid: samples.clamp(1, u64::from(max_grid.max(1))) as u32,
-        block: BLOCK,
+        block: THRESHOLD_MAX_BLOCK,
     }
 }

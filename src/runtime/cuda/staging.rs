@@ -41,6 +41,7 @@ pub(crate) fn host_langevin_norms(
         return Ok(());
     }
     let dev = host_device()?;
+    dev.take_nonfinite()?; // a report left by a call that failed after its launch
     let ds = dev.upload(score)?;
     let mut dout = dev
         .stream()
@@ -73,6 +74,7 @@ pub(crate) fn host_brownian_tree(
         return Ok(Written::default());
     }
     let dev = host_device()?;
+    dev.take_nonfinite()?; // a report left by a call that failed after its launch
     let mut d = dev.alloc(y.dtype(), y.len())?;
     dev.brownian_tree(d.as_mut(), seed, terms, offset)?;
     dev.download(&d, y.reborrow())?;
@@ -93,6 +95,7 @@ pub(crate) fn host_milstein(
         return Ok(Written::default());
     }
     let dev = host_device()?;
+    dev.take_nonfinite()?; // a report left by a call that failed after its launch
     let mut dx = dev.upload(x.as_ref())?;
     let (df, dg, dh) = (dev.upload(f)?, dev.upload(g)?, dev.upload(h)?);
     dev.milstein(
@@ -128,6 +131,7 @@ pub(crate) fn host_ou_bank(
         return Ok(Written::default());
     }
     let dev = host_device()?;
+    dev.take_nonfinite()?; // a report left by a call that failed after its launch
     let mut ds = dev.upload(state.as_ref())?;
     let mut dout = match &out {
         Some(o) => Some(dev.alloc(o.dtype(), o.len())?),
@@ -185,6 +189,7 @@ pub(crate) fn host_lincomb(
         return Ok(Written::default());
     }
     let dev = host_device()?;
+    dev.take_nonfinite()?; // a report left by a call that failed after its launch
     let mut dy = dev.upload(y.as_ref())?;
     let mut dy2 = match (&y2, p.writes_y2) {
         (Some(t), true) => Some(dev.upload(t.as_ref())?),
@@ -221,6 +226,7 @@ pub(crate) fn host_fill_normal(
         return Ok(Written::default());
     }
     let dev = host_device()?;
+    dev.take_nonfinite()?; // a report left by a call that failed after its launch
     let mut d = dev.alloc(y.dtype(), y.len())?;
     dev.fill_normal(d.as_mut(), mean, std, noise)?;
     dev.download(&d, y.reborrow())?;
@@ -240,6 +246,7 @@ pub(crate) fn host_reduce(
         return Ok(());
     }
     let dev = host_device()?;
+    dev.take_nonfinite()?; // a report left by a call that failed after its launch
     let dx = dev.upload(x)?;
     let dy = y.map(|t| dev.upload(t)).transpose()?;
     let mut dout = dev

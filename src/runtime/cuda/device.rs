@@ -1023,6 +1023,36 @@ impl CudaDevice {
         self.synchronize()
     }
 
+    /// Copies a device view into another of the same type and length, on the stream (no host
+    /// round trip; e.g. a runner's stage buffer from `eval_input` into a tensor an engine's
+    /// model reads).
+    pub fn copy(&self, src: DeviceRef<'_>, mut dst: DeviceMut<'_>) -> Result<(), Error> {
+        check_len("dst", None, src.len(), dst.len())?;
+        self.check_device("src", src.context())?;
+        self.check_device("dst", dst.context())?;
+        if src.dtype() != dst.dtype() {
+            return Err(Error::Config {
+                arg: "dst",
+                expected: "the source view's storage type",
+                found: format!("{:?}", dst.dtype()),
+            });
+        }
+        if src.is_empty() {
+            return Ok(());
+        }
+        let stream = &*self.stream;
+        let bytes = src.len() * src.dtype().size();
+        let (s, _gs) = src.address(stream);
+        let (d, _gd) = dst.address(stream);
+        // SAFETY: both addresses hold `src.len()` elements of one storage type on this device
+        // (checked above); `dst` is exclusively borrowed, so the ranges do not overlap; the
+        // guards order the copy after earlier work on cudarc buffers.
+        unsafe {
+            cudarc::driver::result::memcpy_dtod_async(d.ptr, s.ptr, bytes, stream.cu_stream())
+        }
+        .map_err(driver("copying on the device"))
+    }
+
     fn check_device(&self, arg: &'static str, ctx: sys::CUcontext) -> Result<(), Error> {
         if ctx != self.loaded.ctx.cu_ctx() {
             return Err(Error::Config {

@@ -824,8 +824,11 @@ fn raw_pointers_sample_the_same_bits_and_bad_ones_are_refused() {
         )
     };
     dev.lincomb(ry, None, &[ra], &c, None).unwrap();
+    // Through a device-to-device copy into an ito buffer, then to the host.
+    let mut copied = dev.alloc(Dtype::F32, n).unwrap();
+    dev.copy((&y).into(), copied.as_mut()).unwrap();
     let mut got = vec![0.0f32; n];
-    dev.copy_to_host((&y).into(), got.as_mut_slice().into())
+    dev.copy_to_host(copied.as_ref(), got.as_mut_slice().into())
         .unwrap();
     let mut want = vals.clone();
     Backend::Scalar

@@ -194,6 +194,22 @@ pub struct PcEval {
     pub stage: usize,
 }
 
+/// A driver's starting state: x ~ N(0, std²) from the source's initial noise, one pass.
+fn fill_prior<M: Memory>(
+    mem: &M,
+    x: &mut M::Buffer,
+    std: f32,
+    noise: &NoiseSource,
+) -> Result<(), Error> {
+    let written = mem.fill_normal(
+        M::view_mut(x),
+        0.0,
+        std,
+        noise.address(NoiseUse::Initial, 0),
+    )?;
+    mem.check_written(written, None, "x", M::view(x))
+}
+
 /// Every check of a [`PcConfig`], before anything is allocated.
 fn config_check(config: &PcConfig) -> Result<(), Error> {
     let PcConfig {
@@ -307,13 +323,7 @@ impl<M: Memory> PcSampler<M> {
                 prior,
             ));
         }
-        let written = mem.fill_normal(
-            M::view_mut(&mut x),
-            0.0,
-            prior as f32,
-            noise.address(NoiseUse::Initial, 0),
-        )?;
-        mem.check_written(written, None, "x", M::view(&x))?;
+        fill_prior(&mem, &mut x, prior as f32, &noise)?;
         Ok(PcSampler {
             schedule,
             times,
@@ -676,13 +686,7 @@ impl<M: Memory> AnnealedLangevin<M> {
             ..
         } = config;
         ito_kernels::check_len("x", None, n, M::len(M::view(&x)))?;
-        let written = mem.fill_normal(
-            M::view_mut(&mut x),
-            0.0,
-            sigmas[0] as f32,
-            noise.address(NoiseUse::Initial, 0),
-        )?;
-        mem.check_written(written, None, "x", M::view(&x))?;
+        fill_prior(&mem, &mut x, sigmas[0] as f32, &noise)?;
         Ok(AnnealedLangevin {
             sigmas,
             steps_per_level,

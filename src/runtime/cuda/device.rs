@@ -799,6 +799,18 @@ fn langevin_scratch_floats(samples: usize, sample_len: usize) -> Result<usize, E
         })
 }
 
+/// A copy's destination `arg` must have the source's storage type.
+fn same_dtype(arg: &'static str, source: Dtype, found: Dtype) -> Result<(), Error> {
+    if source == found {
+        return Ok(());
+    }
+    Err(Error::Config {
+        arg,
+        expected: "the source's storage type",
+        found: format!("{found:?}"),
+    })
+}
+
 /// How many CUDA devices this machine has (0 when there is no driver).
 pub fn device_count() -> usize {
     probe().unwrap_or(0)
@@ -965,22 +977,7 @@ impl CudaDevice {
 
     /// Copies a device buffer into a host tensor of the same type and length (waits for it).
     pub fn download(&self, dev: &DeviceBuffer, host: TensorMut<'_>) -> Result<(), Error> {
-        check_len("host", None, dev.len(), host.len())?;
-        let s = &self.stream;
-        let e = driver("copying from the device");
-        match (dev, host) {
-            (DeviceBuffer::F32(d), TensorMut::F32(h)) => s.memcpy_dtoh(d, h).map_err(e)?,
-            (DeviceBuffer::F16(d), TensorMut::F16(h)) => s.memcpy_dtoh(d, h).map_err(e)?,
-            (DeviceBuffer::Bf16(d), TensorMut::Bf16(h)) => s.memcpy_dtoh(d, h).map_err(e)?,
-            _ => {
-                return Err(Error::Config {
-                    arg: "host",
-                    expected: "the device buffer's storage type",
-                    found: "another storage type".into(),
-                })
-            }
-        }
-        self.synchronize()
+        self.copy_to_host(dev.as_ref(), host)
     }
 
     /// Copies a device view (a buffer's, a slice's, a foreign pointer's, or a runner's stage
@@ -989,13 +986,7 @@ impl CudaDevice {
     pub fn copy_to_host(&self, view: DeviceRef<'_>, mut host: TensorMut<'_>) -> Result<(), Error> {
         check_len("host", None, view.len(), host.len())?;
         self.check_device("view", view.context())?;
-        if view.dtype() != host.dtype() {
-            return Err(Error::Config {
-                arg: "host",
-                expected: "the device view's storage type",
-                found: format!("{:?}", host.dtype()),
-            });
-        }
+        same_dtype("host", view.dtype(), host.dtype())?;
         if view.is_empty() {
             return Ok(());
         }
@@ -1030,13 +1021,7 @@ impl CudaDevice {
         check_len("dst", None, src.len(), dst.len())?;
         self.check_device("src", src.context())?;
         self.check_device("dst", dst.context())?;
-        if src.dtype() != dst.dtype() {
-            return Err(Error::Config {
-                arg: "dst",
-                expected: "the source view's storage type",
-                found: format!("{:?}", dst.dtype()),
-            });
-        }
+        same_dtype("dst", src.dtype(), dst.dtype())?;
         if src.is_empty() {
             return Ok(());
         }

@@ -41,7 +41,6 @@ pub(crate) fn host_langevin_norms(
         return Ok(());
     }
     let dev = host_device()?;
-    dev.take_nonfinite()?; // a report left by a call that failed after its launch
     let ds = dev.upload(score)?;
     let mut dout = dev
         .stream()
@@ -73,8 +72,7 @@ pub(crate) fn host_brownian_tree(
     if y.is_empty() {
         return Ok(Written::default());
     }
-    let dev = host_device()?;
-    dev.take_nonfinite()?; // a report left by a call that failed after its launch
+    let dev = reporting_device()?;
     let mut d = dev.alloc(y.dtype(), y.len())?;
     dev.brownian_tree(d.as_mut(), seed, terms, offset)?;
     dev.download(&d, y.reborrow())?;
@@ -94,8 +92,7 @@ pub(crate) fn host_milstein(
     if x.is_empty() {
         return Ok(Written::default());
     }
-    let dev = host_device()?;
-    dev.take_nonfinite()?; // a report left by a call that failed after its launch
+    let dev = reporting_device()?;
     let mut dx = dev.upload(x.as_ref())?;
     let (df, dg, dh) = (dev.upload(f)?, dev.upload(g)?, dev.upload(h)?);
     dev.milstein(
@@ -130,8 +127,7 @@ pub(crate) fn host_ou_bank(
     if len == 0 {
         return Ok(Written::default());
     }
-    let dev = host_device()?;
-    dev.take_nonfinite()?; // a report left by a call that failed after its launch
+    let dev = reporting_device()?;
     let mut ds = dev.upload(state.as_ref())?;
     let mut dout = match &out {
         Some(o) => Some(dev.alloc(o.dtype(), o.len())?),
@@ -150,6 +146,14 @@ pub(crate) fn host_ou_bank(
         dev.download(d, o.reborrow())?;
     }
     reported(&dev)
+}
+
+/// [`host_device`] for a call that reports non-finite values, its report word cleared of
+/// anything a call that failed after its launch left there.
+fn reporting_device() -> Result<MutexGuard<'static, CudaDevice>, Error> {
+    let dev = host_device()?;
+    dev.take_nonfinite()?;
+    Ok(dev)
 }
 
 /// The device the host-slice entry points use for `Backend::Cuda`: `ITO_CUDA_DEVICE` (an
@@ -188,8 +192,7 @@ pub(crate) fn host_lincomb(
     if y.is_empty() {
         return Ok(Written::default());
     }
-    let dev = host_device()?;
-    dev.take_nonfinite()?; // a report left by a call that failed after its launch
+    let dev = reporting_device()?;
     let mut dy = dev.upload(y.as_ref())?;
     let mut dy2 = match (&y2, p.writes_y2) {
         (Some(t), true) => Some(dev.upload(t.as_ref())?),
@@ -225,8 +228,7 @@ pub(crate) fn host_fill_normal(
     if y.is_empty() {
         return Ok(Written::default());
     }
-    let dev = host_device()?;
-    dev.take_nonfinite()?; // a report left by a call that failed after its launch
+    let dev = reporting_device()?;
     let mut d = dev.alloc(y.dtype(), y.len())?;
     dev.fill_normal(d.as_mut(), mean, std, noise)?;
     dev.download(&d, y.reborrow())?;
@@ -246,7 +248,6 @@ pub(crate) fn host_reduce(
         return Ok(());
     }
     let dev = host_device()?;
-    dev.take_nonfinite()?; // a report left by a call that failed after its launch
     let dx = dev.upload(x)?;
     let dy = y.map(|t| dev.upload(t)).transpose()?;
     let mut dout = dev

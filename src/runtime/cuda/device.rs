@@ -547,6 +547,13 @@ impl<'a> DeviceRef<'a> {
             len,
         })
     }
+    /// The device address of element 0, for code outside ito that reads the view (a C
+    /// caller, a foreign framework): `device`'s stream is ordered after earlier writes of a
+    /// cudarc buffer first (an event wait queued now, no host synchronisation). The address is
+    /// valid while the view's buffer lives.
+    pub fn device_ptr(&self, device: &CudaDevice) -> u64 {
+        self.address(device.stream()).0.ptr
+    }
     fn context(&self) -> sys::CUcontext {
         match self.src {
             Source::F32(s) => s.context().cu_ctx(),

@@ -1,0 +1,315 @@
+//! The caller's memory as ito tensors: host pointers become checked slices (not NULL unless
+//! empty, aligned, within `isize::MAX` bytes, written buffers disjoint from every other buffer
+//! of the call), device pointers become checked device views (`ito::runtime::cuda`).
+
+use std::ffi::c_void;
+
+use ito::runtime::memory::{Host, Memory};
+use ito::{bf16, f16, Dtype, Storage, TensorMut, TensorRef};
+
+use crate::{Failure, Outcome, ITO_DTYPE_BF16, ITO_DTYPE_F16, ITO_DTYPE_F32};
+
+/// A tensor the caller owns: `len` elements of storage type `dtype` (`ITO_DTYPE_*`) at `data`
+/// (host memory, or a device address when the call names a CUDA device).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct ito_tensor {
+    /// Address of element 0 (NULL only when `len` is 0).
+    pub data: *mut c_void,
+    /// Number of elements.
+    pub len: usize,
+    /// `ITO_DTYPE_F32`, `ITO_DTYPE_F16` or `ITO_DTYPE_BF16`.
+    pub dtype: u32,
+}
+
+/// The storage type of an `ITO_DTYPE_*` code.
+pub fn dtype_of(arg: &str, code: u32) -> Result<Dtype, Failure> {
+    match code {
+        ITO_DTYPE_F32 => Ok(Dtype::F32),
+        ITO_DTYPE_F16 => Ok(Dtype::F16),
+        ITO_DTYPE_BF16 => Ok(Dtype::Bf16),
+        _ => Err(Failure::argument(
+            arg,
+            "ITO_DTYPE_F32 (0), ITO_DTYPE_F16 (1) or ITO_DTYPE_BF16 (2)",
+            code,
+        )),
+    }
+}
+
+/// Bytes per element.
+pub fn size_of(d: Dtype) -> usize {
+    match d {
+        Dtype::F32 => 4,
+        _ => 2,
+    }
+}
+
+/// A host buffer of a call: name, address, byte length, whether the call writes it.
+#[derive(Clone, Copy, Debug)]
+pub struct Span {
+    arg: &'static str,
+    start: usize,
+    bytes: usize,
+    written: bool,
+}
+
+/// Checks a host pointer argument: not NULL unless `len` is 0, aligned for `dtype`, and
+/// `len` elements within `isize::MAX` bytes. Returns its span.
+pub fn check_host(
+    arg: &'static str,
+    ptr: *const c_void,
+    len: usize,
+    dtype: Dtype,
+    written: bool,
+) -> Result<Span, Failure> {
+    let size = size_of(dtype);
+    if ptr.is_null() && len > 0 {
+        return Err(Failure::null(arg));
+    }
+    if (ptr as usize) % size != 0 {
+        return Err(Failure::argument(
+            arg,
+            &format!("an address aligned to {size} bytes (the storage type's size)"),
+            format!("{ptr:p}"),
+        ));
+    }
+    let bytes = len
+        .checked_mul(size)
+        .filter(|&b| b <= isize::MAX as usize && (ptr as usize).checked_add(b).is_some())
+        .ok_or_else(|| Failure::argument(arg, "a length whose bytes fit the address space", len))?;
+    Ok(Span {
+        arg,
+        start: ptr as usize,
+        bytes,
+        written,
+    })
+}
+
+/// Refuses a call whose written buffer overlaps another of its buffers (Rust's aliasing rules,
+/// and a fused pass's reads, need them apart).
+pub fn check_disjoint(spans: &[Span]) -> Outcome {
+    for (i, a) in spans.iter().enumerate() {
+        for b in &spans[i + 1..] {
+            let overlap = a.bytes > 0
+                && b.bytes > 0
+                && a.start < b.start + b.bytes
+                && b.start < a.start + a.bytes;
+            if overlap && (a.written || b.written) {
+                return Err(Failure::argument(
+                    b.arg,
+                    &format!("a buffer apart from {}", a.arg),
+                    "overlapping memory",
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A host tensor over a checked span.
+///
+/// # Safety
+/// `span` came from [`check_host`] on `ptr` with `dtype`; the memory holds initialised elements
+/// of `dtype` and stays valid, and unwritten by anyone else, for `'a`.
+pub unsafe fn host_ref<'a>(ptr: *const c_void, span: Span, dtype: Dtype) -> TensorRef<'a> {
+    let len = span.bytes / size_of(dtype);
+    match dtype {
+        // SAFETY (all three): aligned, in bounds and initialised (the caller's contract,
+        // checked by check_host for alignment and size); NULL only when empty, then dangling.
+        Dtype::F32 => f32::tensor(unsafe { slice(ptr.cast::<f32>(), len) }),
+        Dtype::F16 => f16::tensor(unsafe { slice(ptr.cast::<f16>(), len) }),
+        Dtype::Bf16 => bf16::tensor(unsafe { slice(ptr.cast::<bf16>(), len) }),
+    }
+}
+
+/// A writable host tensor over a checked span.
+///
+/// # Safety
+/// As [`host_ref`], and nothing else reads or writes the memory for `'a`.
+pub unsafe fn host_mut<'a>(ptr: *mut c_void, span: Span, dtype: Dtype) -> TensorMut<'a> {
+    let len = span.bytes / size_of(dtype);
+    match dtype {
+        // SAFETY (all three): as host_ref, plus exclusive access (the caller's contract; the
+        // call's other buffers are checked disjoint).
+        Dtype::F32 => f32::tensor_mut(unsafe { slice_mut(ptr.cast::<f32>(), len) }),
+        Dtype::F16 => f16::tensor_mut(unsafe { slice_mut(ptr.cast::<f16>(), len) }),
+        Dtype::Bf16 => bf16::tensor_mut(unsafe { slice_mut(ptr.cast::<bf16>(), len) }),
+    }
+}
+
+/// A slice from a pointer that may be NULL when `len` is 0.
+///
+/// # Safety
+/// As `std::slice::from_raw_parts` when `len > 0`.
+unsafe fn slice<'a, T>(ptr: *const T, len: usize) -> &'a [T] {
+    if len == 0 {
+        return &[];
+    }
+    // SAFETY: the caller's contract.
+    unsafe { std::slice::from_raw_parts(ptr, len) }
+}
+
+/// A mutable slice from a pointer that may be NULL when `len` is 0.
+///
+/// # Safety
+/// As `std::slice::from_raw_parts_mut` when `len > 0`.
+unsafe fn slice_mut<'a, T>(ptr: *mut T, len: usize) -> &'a mut [T] {
+    if len == 0 {
+        return &mut [];
+    }
+    // SAFETY: the caller's contract.
+    unsafe { std::slice::from_raw_parts_mut(ptr, len) }
+}
+
+/// A memory ito runs on, seen from C: views of the caller's [`ito_tensor`]s, buffers ito
+/// allocates for the caller, and their addresses. Host memory ([`Host`]) and, with the `cuda`
+/// feature, CUDA device memory ([`CudaDevice`](ito::runtime::cuda::CudaDevice)).
+pub trait CallerMemory: Memory {
+    /// Checks a call's host buffers apart (no-op on device memory, where views are addresses:
+    /// an overlap there gives wrong values, not undefined behaviour in ito).
+    fn check_apart(&self, tensors: &[(&'static str, &ito_tensor, bool)]) -> Outcome;
+
+    /// A read-only view of `t`.
+    ///
+    /// # Safety
+    /// `t` describes memory of this kind holding `t.len` initialised elements of `t.dtype`,
+    /// valid and not written by anyone else for `'a` (the view holds the caller's memory, not
+    /// `self`: the memory object only checks it).
+    unsafe fn input<'a>(&self, arg: &'static str, t: &ito_tensor)
+        -> Result<Self::Ref<'a>, Failure>;
+
+    /// A writable view of `t`.
+    ///
+    /// # Safety
+    /// As [`CallerMemory::input`], and nothing else reads or writes it for `'a`.
+    unsafe fn output<'a>(
+        &self,
+        arg: &'static str,
+        t: &ito_tensor,
+    ) -> Result<Self::Mut<'a>, Failure>;
+
+    /// A new buffer of `n` elements of `dtype`.
+    fn alloc(&self, dtype: Dtype, n: usize) -> Result<Self::Buffer, Failure>;
+
+    /// The address of a buffer's element 0, for the caller.
+    fn buffer_ptr(&self, b: &mut Self::Buffer) -> *mut c_void;
+
+    /// The address of a view's element 0, for the caller.
+    fn ref_ptr(&self, r: Self::Ref<'_>) -> *const c_void;
+}
+
+impl<S: Storage> CallerMemory for Host<S> {
+    fn check_apart(&self, tensors: &[(&'static str, &ito_tensor, bool)]) -> Outcome {
+        let mut spans = Vec::with_capacity(tensors.len());
+        for &(arg, t, written) in tensors {
+            spans.push(check_host(
+                arg,
+                t.data,
+                t.len,
+                dtype_of(arg, t.dtype)?,
+                written,
+            )?);
+        }
+        check_disjoint(&spans)
+    }
+
+    unsafe fn input<'a>(
+        &self,
+        arg: &'static str,
+        t: &ito_tensor,
+    ) -> Result<TensorRef<'a>, Failure> {
+        let dtype = dtype_of(arg, t.dtype)?;
+        let span = check_host(arg, t.data, t.len, dtype, false)?;
+        // SAFETY: checked span; validity for 'a is the caller's contract.
+        Ok(unsafe { host_ref(t.data, span, dtype) })
+    }
+
+    unsafe fn output<'a>(
+        &self,
+        arg: &'static str,
+        t: &ito_tensor,
+    ) -> Result<TensorMut<'a>, Failure> {
+        let dtype = dtype_of(arg, t.dtype)?;
+        let span = check_host(arg, t.data, t.len, dtype, true)?;
+        // SAFETY: checked span; exclusive validity for 'a is the caller's contract.
+        Ok(unsafe { host_mut(t.data, span, dtype) })
+    }
+
+    fn alloc(&self, dtype: Dtype, n: usize) -> Result<Vec<S>, Failure> {
+        let v = ito::runtime::try_vec("len", n, S::default())?;
+        match S::slice(S::tensor(&v)).is_some() && S::tensor(&v).dtype() == dtype {
+            true => Ok(v),
+            false => Err(Failure::argument(
+                "dtype",
+                "the handle's storage type",
+                format!("{dtype:?}"),
+            )),
+        }
+    }
+
+    fn buffer_ptr(&self, b: &mut Vec<S>) -> *mut c_void {
+        b.as_mut_ptr().cast()
+    }
+
+    fn ref_ptr(&self, r: TensorRef<'_>) -> *const c_void {
+        match r {
+            TensorRef::F32(s) => s.as_ptr().cast(),
+            TensorRef::F16(s) => s.as_ptr().cast(),
+            TensorRef::Bf16(s) => s.as_ptr().cast(),
+        }
+    }
+}
+
+#[cfg(feature = "cuda")]
+mod device_memory {
+    use super::*;
+    use ito::runtime::cuda::{CudaDevice, DeviceBuffer, DeviceMut, DeviceRef};
+
+    impl CallerMemory for CudaDevice {
+        fn check_apart(&self, _tensors: &[(&'static str, &ito_tensor, bool)]) -> Outcome {
+            Ok(())
+        }
+
+        unsafe fn input<'a>(
+            &self,
+            arg: &'static str,
+            t: &ito_tensor,
+        ) -> Result<DeviceRef<'a>, Failure> {
+            let dtype = dtype_of(arg, t.dtype)?;
+            // SAFETY: the caller's contract (one allocation of this device, valid for 'a);
+            // from_raw checks the address with the driver.
+            unsafe { DeviceRef::from_raw(t.data as u64, t.len, dtype, self) }
+                .map_err(|e| named(arg, e))
+        }
+
+        unsafe fn output<'a>(
+            &self,
+            arg: &'static str,
+            t: &ito_tensor,
+        ) -> Result<DeviceMut<'a>, Failure> {
+            let dtype = dtype_of(arg, t.dtype)?;
+            // SAFETY: as input, plus exclusive use for 'a (the caller's contract).
+            unsafe { DeviceMut::from_raw(t.data as u64, t.len, dtype, self) }
+                .map_err(|e| named(arg, e))
+        }
+
+        fn alloc(&self, dtype: Dtype, n: usize) -> Result<DeviceBuffer, Failure> {
+            Ok(CudaDevice::alloc(self, dtype, n)?)
+        }
+
+        fn buffer_ptr(&self, b: &mut DeviceBuffer) -> *mut c_void {
+            b.as_ref().device_ptr(self) as *mut c_void
+        }
+
+        fn ref_ptr(&self, r: DeviceRef<'_>) -> *const c_void {
+            r.device_ptr(self) as *const c_void
+        }
+    }
+
+    /// A device-view error, with the C argument's name in front (ito names its own `ptr`
+    /// and `len`).
+    fn named(arg: &str, e: ito::Error) -> Failure {
+        let f = Failure::from(e);
+        Failure::new(f.code, format!("{arg}: {}", f.message))
+    }
+}

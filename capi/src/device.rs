@@ -4,7 +4,7 @@
 
 use std::ffi::{c_char, c_int, c_void};
 
-use crate::{destroy, last_error_of, opaque, publish, with_handle, write_out, Failure, Kind};
+use crate::{destroy, last_error_of, opaque, with_handle, write_out, Failure, Kind};
 
 /// What an [`ito_device`] holds.
 pub struct DeviceState {
@@ -52,7 +52,7 @@ pub unsafe extern "C" fn ito_device_create_cuda(
                 unsafe { ito::runtime::cuda::CudaDevice::from_raw_stream(ordinal, stream.cast()) }?;
             // SAFETY: the caller's contract.
             unsafe {
-                publish::<ito_device>(
+                crate::publish::<ito_device>(
                     DeviceState {
                         stepper: ito::sde::steppers::Stepper::new(device),
                     },

@@ -174,10 +174,9 @@ pub unsafe extern "C" fn ito_lincomb(
 ) -> c_int {
     on_memory!(device, |st| {
         let mem = st.memory();
-        // SAFETY (reads below): the entry point's contract.
-        let c = unsafe { req("coefs", coefs) }?;
-        let y2 = unsafe { opt(y2) };
-        let noise = unsafe { opt(noise) }.map(Noise::from);
+        // SAFETY: `coefs`, `y2` and `noise` are NULL or readable (the entry point's contract).
+        let (c, y2, noise) = unsafe { (req("coefs", coefs), opt(y2), opt(noise)) };
+        let (c, noise) = (c?, noise.map(Noise::from));
         if n_inputs > MAX_INPUTS {
             return Err(Failure::argument(
                 "n_inputs",

@@ -113,12 +113,14 @@ pub fn check_disjoint(spans: &[Span]) -> Outcome {
 /// of `dtype` and stays valid, and unwritten by anyone else, for `'a`.
 pub unsafe fn host_ref<'a>(ptr: *const c_void, span: Span, dtype: Dtype) -> TensorRef<'a> {
     let len = span.bytes / size_of(dtype);
-    match dtype {
-        // SAFETY (all three): aligned, in bounds and initialised (the caller's contract,
-        // checked by check_host for alignment and size); NULL only when empty, then dangling.
-        Dtype::F32 => f32::tensor(unsafe { slice(ptr.cast::<f32>(), len) }),
-        Dtype::F16 => f16::tensor(unsafe { slice(ptr.cast::<f16>(), len) }),
-        Dtype::Bf16 => bf16::tensor(unsafe { slice(ptr.cast::<bf16>(), len) }),
+    // SAFETY: in each arm, aligned and in bounds (checked by check_host), initialised and
+    // valid for 'a (the caller's contract); NULL only when empty, which `slice` handles.
+    unsafe {
+        match dtype {
+            Dtype::F32 => f32::tensor(slice(ptr.cast::<f32>(), len)),
+            Dtype::F16 => f16::tensor(slice(ptr.cast::<f16>(), len)),
+            Dtype::Bf16 => bf16::tensor(slice(ptr.cast::<bf16>(), len)),
+        }
     }
 }
 
@@ -128,12 +130,14 @@ pub unsafe fn host_ref<'a>(ptr: *const c_void, span: Span, dtype: Dtype) -> Tens
 /// As [`host_ref`], and nothing else reads or writes the memory for `'a`.
 pub unsafe fn host_mut<'a>(ptr: *mut c_void, span: Span, dtype: Dtype) -> TensorMut<'a> {
     let len = span.bytes / size_of(dtype);
-    match dtype {
-        // SAFETY (all three): as host_ref, plus exclusive access (the caller's contract; the
-        // call's other buffers are checked disjoint).
-        Dtype::F32 => f32::tensor_mut(unsafe { slice_mut(ptr.cast::<f32>(), len) }),
-        Dtype::F16 => f16::tensor_mut(unsafe { slice_mut(ptr.cast::<f16>(), len) }),
-        Dtype::Bf16 => bf16::tensor_mut(unsafe { slice_mut(ptr.cast::<bf16>(), len) }),
+    // SAFETY: in each arm, as host_ref, plus exclusive access for 'a (the caller's contract;
+    // the call's other buffers are checked apart).
+    unsafe {
+        match dtype {
+            Dtype::F32 => f32::tensor_mut(slice_mut(ptr.cast::<f32>(), len)),
+            Dtype::F16 => f16::tensor_mut(slice_mut(ptr.cast::<f16>(), len)),
+            Dtype::Bf16 => bf16::tensor_mut(slice_mut(ptr.cast::<bf16>(), len)),
+        }
     }
 }
 
@@ -206,7 +210,7 @@ impl<S: Storage> CallerMemory for Host<S> {
                 arg,
                 t.data,
                 t.len,
-                dtype_of(arg, t.dtype)?,
+                dtype_of(&format!("{arg}.dtype"), t.dtype)?,
                 written,
             )?);
         }
@@ -218,7 +222,7 @@ impl<S: Storage> CallerMemory for Host<S> {
         arg: &'static str,
         t: &ito_tensor,
     ) -> Result<TensorRef<'a>, Failure> {
-        let dtype = dtype_of(arg, t.dtype)?;
+        let dtype = dtype_of(&format!("{arg}.dtype"), t.dtype)?;
         let span = check_host(arg, t.data, t.len, dtype, false)?;
         // SAFETY: checked span; validity for 'a is the caller's contract.
         Ok(unsafe { host_ref(t.data, span, dtype) })
@@ -229,7 +233,7 @@ impl<S: Storage> CallerMemory for Host<S> {
         arg: &'static str,
         t: &ito_tensor,
     ) -> Result<TensorMut<'a>, Failure> {
-        let dtype = dtype_of(arg, t.dtype)?;
+        let dtype = dtype_of(&format!("{arg}.dtype"), t.dtype)?;
         let span = check_host(arg, t.data, t.len, dtype, true)?;
         // SAFETY: checked span; exclusive validity for 'a is the caller's contract.
         Ok(unsafe { host_mut(t.data, span, dtype) })
@@ -275,7 +279,7 @@ mod device_memory {
             arg: &'static str,
             t: &ito_tensor,
         ) -> Result<DeviceRef<'a>, Failure> {
-            let dtype = dtype_of(arg, t.dtype)?;
+            let dtype = dtype_of(&format!("{arg}.dtype"), t.dtype)?;
             // SAFETY: the caller's contract (one allocation of this device, valid for 'a);
             // from_raw checks the address with the driver.
             unsafe { DeviceRef::from_raw(t.data as u64, t.len, dtype, self) }
@@ -287,7 +291,7 @@ mod device_memory {
             arg: &'static str,
             t: &ito_tensor,
         ) -> Result<DeviceMut<'a>, Failure> {
-            let dtype = dtype_of(arg, t.dtype)?;
+            let dtype = dtype_of(&format!("{arg}.dtype"), t.dtype)?;
             // SAFETY: as input, plus exclusive use for 'a (the caller's contract).
             unsafe { DeviceMut::from_raw(t.data as u64, t.len, dtype, self) }
                 .map_err(|e| named(arg, e))

@@ -1,0 +1,486 @@
+/* ito's C API from C99, as a C engine (stable-diffusion.cpp's shape) would use it.
+ *
+ * usage: sampler_loop FIXTURE OUT
+ *   FIXTURE  capi/tests/data/kdiffusion_dpmpp_2m.txt (k-diffusion 0.1.1.post1's trajectory)
+ *   OUT      where to write the results' bits for the Rust harness (capi/tests/c_programs.rs),
+ *            one line per case: a name, then each element's bits in hex.
+ *
+ * It checks itself what needs no Rust: the k-diffusion trajectory to float tolerance, the plan
+ * tier's own loop against the sampler's bits, and every bad-input case (status code and a
+ * message naming the argument). It exits non-zero on the first failure. Built with -Wall
+ * -Wextra -Werror under AddressSanitizer and UndefinedBehaviorSanitizer by the harness. */
+
+#include "ito.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int failures = 0;
+
+#define CHECK(cond, ...)                                                   \
+  do {                                                                     \
+    if (!(cond)) {                                                         \
+      fprintf(stderr, "%s:%d: check failed: %s: ", __FILE__, __LINE__, #cond); \
+      fprintf(stderr, __VA_ARGS__);                                        \
+      fprintf(stderr, "\n");                                               \
+      failures++;                                                          \
+    }                                                                      \
+  } while (0)
+
+#define OK(call)                                                           \
+  do {                                                                     \
+    int st_ = (call);                                                      \
+    if (st_ != ITO_OK) {                                                   \
+      fprintf(stderr, "%s:%d: %s returned %s: %s\n", __FILE__, __LINE__, #call, \
+              ito_status_name(st_), ito_last_error());                     \
+      exit(1);                                                             \
+    }                                                                      \
+  } while (0)
+
+/* The analytic "network": data x0_i ~ N(mu_i, s_i^2), VE form x = x0 + sigma*eps, exact
+ * denoiser D(x, sigma) = (s^2 x + sigma^2 mu)/(s^2 + sigma^2), in double. */
+static double mu_of(size_t i) { return -1.5 + 0.2 * (double)(i % 16); }
+static double s_of(size_t i) { return 0.3 + 0.05 * (double)(i % 16); }
+
+static double denoise(size_t i, double x, double sigma) {
+  double s = s_of(i), s2 = s * s, v = sigma * sigma;
+  return (s2 * x + v * mu_of(i)) / (s2 + v);
+}
+
+/* sd.cpp's denoise callback: writes x0 at sigma (EDM form, alpha = 1). */
+static int denoise_f32(void *user, const void *input, void *output, size_t len,
+                       const ito_eval *at) {
+  const float *x = (const float *)input;
+  float *d = (float *)output;
+  size_t i;
+  int *calls = (int *)user;
+  (*calls)++;
+  for (i = 0; i < len; i++) d[i] = (float)denoise(i, (double)x[i], at->sigma / at->alpha);
+  return 0;
+}
+
+static int stop_at_third(void *user, const void *input, void *output, size_t len,
+                         const ito_eval *at) {
+  return at->step == 2 ? 42 : denoise_f32(user, input, output, len, at);
+}
+
+static void write_bits(FILE *out, const char *name, const float *x, size_t n) {
+  size_t i;
+  fprintf(out, "%s", name);
+  for (i = 0; i < n; i++) {
+    uint32_t b;
+    memcpy(&b, &x[i], sizeof b);
+    fprintf(out, " %08x", (unsigned)b);
+  }
+  fprintf(out, "\n");
+}
+
+/* ---- the fixture ---- */
+
+#define FIX_N 16
+#define FIX_STEPS 10
+static double fix_sigmas[FIX_STEPS + 1], fix_x[FIX_STEPS + 1][FIX_N];
+
+static void read_record(FILE *f, const char *name, double *v, size_t n) {
+  char word[64];
+  size_t i;
+  for (;;) {
+    int c = fgetc(f);
+    if (c == '#') {
+      while (c != '\n' && c != EOF) c = fgetc(f);
+      continue;
+    }
+    if (c == EOF) break;
+    ungetc(c, f);
+    break;
+  }
+  if (fscanf(f, "%63s", word) != 1 || strcmp(word, name) != 0) {
+    fprintf(stderr, "fixture: expected record %s, found %s\n", name, word);
+    exit(1);
+  }
+  for (i = 0; i < n; i++) {
+    if (fscanf(f, "%lf", &v[i]) != 1) {
+      fprintf(stderr, "fixture: record %s: value %zu missing\n", name, i);
+      exit(1);
+    }
+  }
+  while (fgetc(f) != '\n' && !feof(f)) {
+  }
+}
+
+static void read_fixture(const char *path) {
+  FILE *f = fopen(path, "r");
+  double n, ignored[FIX_N];
+  int k;
+  char name[16];
+  if (!f) {
+    fprintf(stderr, "cannot open %s\n", path);
+    exit(1);
+  }
+  read_record(f, "n", &n, 1);
+  if (n != FIX_N) exit(1);
+  read_record(f, "mu", ignored, FIX_N);
+  read_record(f, "s", ignored, FIX_N);
+  read_record(f, "sigmas", fix_sigmas, FIX_STEPS + 1);
+  read_record(f, "x_init", fix_x[0], FIX_N);
+  for (k = 1; k <= FIX_STEPS; k++) {
+    snprintf(name, sizeof name, "x_%d", k);
+    read_record(f, name, fix_x[k], FIX_N);
+  }
+  fclose(f);
+}
+
+/* A k-diffusion-style configuration: EDM schedule, the given sigmas (without the final 0,
+ * which clean_end appends), a denoiser (x0) model. */
+static void edm_config(ito_sampler_config *c, const char *solver, const double *sigmas,
+                       size_t n_sigmas, size_t len) {
+  OK(ito_sampler_config_init(c));
+  c->solver = solver;
+  c->prediction = ITO_PREDICTION_DATA;
+  c->schedule = ITO_SCHEDULE_EDM;
+  c->schedule_params[0] = 0.002;
+  c->schedule_params[1] = 80.0;
+  c->grid = ITO_GRID_TIMES;
+  c->times = sigmas;
+  c->n_times = n_sigmas;
+  c->clean_end = 1;
+  c->len = len;
+  c->seed = 7;
+}
+
+/* k-diffusion's sample_dpmpp_2m, step by step, against ito's DPM-Solver++(2M). */
+static void against_kdiffusion(void) {
+  ito_sampler_config c;
+  ito_sampler *s = NULL;
+  ito_eval ev;
+  float x[FIX_N], out[FIX_N];
+  const void *input;
+  int more, calls = 0;
+  size_t i, step = 0;
+  double worst = 0;
+  edm_config(&c, "dpmpp-2m", fix_sigmas, FIX_STEPS, FIX_N);
+  OK(ito_sampler_create(&c, NULL, &s));
+  for (i = 0; i < FIX_N; i++) x[i] = (float)fix_x[0][i];
+  for (;;) {
+    OK(ito_sampler_next_eval(s, x, FIX_N, &ev, &more));
+    if (!more) break;
+    CHECK(ev.step == step && ev.stage == 0 && ev.on_stage == 0, "one evaluation per step");
+    CHECK(fabs(ev.sigma - fix_sigmas[step]) <= 1e-12 * fix_sigmas[step], "sigma %g", ev.sigma);
+    OK(ito_sampler_eval_input(s, x, FIX_N, &input));
+    CHECK(input == (const void *)x, "the state is the input");
+    denoise_f32(&calls, input, out, FIX_N, &ev);
+    OK(ito_sampler_advance(s, x, FIX_N, out, FIX_N));
+    step++;
+    for (i = 0; i < FIX_N; i++) {
+      double ref = fix_x[step][i], err = fabs((double)x[i] - ref) / (1.0 + fabs(ref));
+      if (err > worst) worst = err;
+    }
+  }
+  CHECK(step == FIX_STEPS, "%zu steps", step);
+  /* f32 state, f64 reference: rounding of the state (|x| up to ~130 at the start) and of the
+   * coefficients; a wrong update would be off by O(1). */
+  CHECK(worst < 2e-6, "k-diffusion trajectory: worst relative error %g", worst);
+  printf("k-diffusion 0.1.1.post1 sample_dpmpp_2m: %zu steps, worst relative error %.3g\n", step,
+         worst);
+  OK(ito_sampler_destroy(s));
+}
+
+/* The sd.cpp-shaped loop: the sampler draws the starting noise, then one callback per
+ * evaluation. Writes the final state's bits. */
+#define N 1003
+static const double karras10[10] = {80.0, 42.415189318512671, 21.108676736193759,
+                                    9.7223686980000926, 4.0953640337455012, 1.5460052093219393,
+                                    0.51155813744062883, 0.14308327578598758,
+                                    0.020435334553438746, 0.002};
+
+static void run_solver(FILE *out, const char *solver, float *x) {
+  ito_sampler_config c;
+  ito_sampler *s = NULL;
+  int calls = 0;
+  char name[64];
+  edm_config(&c, solver, karras10, 10, N);
+  OK(ito_sampler_create(&c, NULL, &s));
+  OK(ito_sampler_reserve(s));
+  OK(ito_sampler_init_noise(s, x, N));
+  OK(ito_sampler_run(s, x, N, denoise_f32, &calls));
+  CHECK(calls >= 10, "%s: %d model calls", solver, calls);
+  snprintf(name, sizeof name, "run:%s", solver);
+  write_bits(out, name, x, N);
+  OK(ito_sampler_destroy(s));
+}
+
+/* The same solver through the plan tier: the engine's own buffers and ito_lincomb. */
+static void plan_loop(FILE *out, const char *solver, const float *expect) {
+  ito_sampler_config c;
+  ito_plan *p = NULL;
+  ito_plan_call call;
+  ito_eval ev;
+  int more, has;
+  size_t i, j;
+  float *buf[4 + ITO_HISTORY];
+  ito_tensor t[4 + ITO_HISTORY];
+  char name[64];
+  edm_config(&c, solver, karras10, 10, N);
+  OK(ito_plan_create(&c, &p));
+  for (j = 0; j < 4 + ITO_HISTORY; j++) {
+    buf[j] = (float *)calloc(N, sizeof(float));
+    t[j].data = buf[j];
+    t[j].len = N;
+    t[j].dtype = ITO_DTYPE_F32;
+  }
+  /* buf[slot] for slot = ITO_SLOT_STATE, _MODEL, _MEAN (unused), _STAGE, _HISTORY_0 + j */
+  {
+    /* the starting noise as ito_sampler_init_noise draws it: x = sigma_0 * N(initial use) —
+     * here through a sampler, to keep the engine's loop about the plan */
+    ito_sampler *s = NULL;
+    OK(ito_sampler_create(&c, NULL, &s));
+    OK(ito_sampler_init_noise(s, buf[ITO_SLOT_STATE], N));
+    OK(ito_sampler_destroy(s));
+  }
+  OK(ito_plan_init_call(p, &call, &has));
+  CHECK(!has, "%s: no initial churn", solver);
+  for (;;) {
+    const float *in;
+    ito_tensor ins[ITO_MAX_INPUTS];
+    OK(ito_plan_next_eval(p, &ev, &more));
+    if (!more) break;
+    in = ev.on_stage ? buf[ITO_SLOT_STAGE] : buf[ITO_SLOT_STATE];
+    for (i = 0; i < N; i++)
+      buf[ITO_SLOT_MODEL][i] = (float)denoise(i, (double)in[i], ev.sigma / ev.alpha);
+    OK(ito_plan_advance(p, &call));
+    for (j = 0; j < call.n_inputs; j++) ins[j] = t[call.inputs[j]];
+    OK(ito_lincomb(NULL, t[call.out], call.store == ITO_SLOT_NONE ? NULL : &t[call.store], ins,
+                   call.n_inputs, &call.coefs, call.has_noise ? &call.noise : NULL));
+  }
+  CHECK(memcmp(buf[ITO_SLOT_STATE], expect, N * sizeof(float)) == 0,
+        "%s: the plan tier's loop equals the sampler bit for bit", solver);
+  snprintf(name, sizeof name, "plan:%s", solver);
+  write_bits(out, name, buf[ITO_SLOT_STATE], N);
+  for (j = 0; j < 4 + ITO_HISTORY; j++) free(buf[j]);
+  OK(ito_plan_destroy(p));
+}
+
+/* Ornstein-Uhlenbeck by Euler-Maruyama, dX = -X dt + 0.5 dW, 100 steps: the bits. */
+static void sde(FILE *out) {
+  float x[N], f[N], g[N];
+  ito_noise_source src;
+  ito_tensor tx, tf, tg;
+  size_t i;
+  uint32_t k;
+  src.seed = 11;
+  src.stream = 3;
+  src.offset = 0;
+  for (i = 0; i < N; i++) {
+    x[i] = 1.0f;
+    g[i] = 0.5f;
+  }
+  tx.data = x, tx.len = N, tx.dtype = ITO_DTYPE_F32;
+  tf.data = f, tf.len = N, tf.dtype = ITO_DTYPE_F32;
+  tg.data = g, tg.len = N, tg.dtype = ITO_DTYPE_F32;
+  for (k = 0; k < 100; k++) {
+    for (i = 0; i < N; i++) f[i] = -x[i];
+    OK(ito_euler_maruyama(NULL, tx, tf, tg, 0.01, &src, k));
+  }
+  write_bits(out, "sde:euler_maruyama", x, N);
+}
+
+/* score-SDE's PC sampler (VE, Euler-Maruyama predictor, one Langevin step), data N(0, 1):
+ * score = -x/(1 + sigma^2), sigma(t) = sigma_min (sigma_max/sigma_min)^t. */
+static void pc(FILE *out) {
+  ito_pc_config c;
+  ito_pc *p = NULL;
+  ito_pc_eval ev;
+  const void *state;
+  float score[1024];
+  int more;
+  size_t i;
+  OK(ito_pc_config_init(&c));
+  c.schedule = ITO_SCHEDULE_VE;
+  c.schedule_params[0] = 0.01;
+  c.schedule_params[1] = 50.0;
+  c.steps = 50;
+  c.predictor = ITO_PREDICTOR_EULER_MARUYAMA;
+  c.len = 1024;
+  c.sample_len = 256;
+  c.seed = 5;
+  OK(ito_pc_create(&c, NULL, &p));
+  OK(ito_pc_state(p, &state));
+  for (;;) {
+    const float *x = (const float *)state;
+    double sigma;
+    OK(ito_pc_next_eval(p, &ev, &more));
+    if (!more) break;
+    sigma = 0.01 * pow(50.0 / 0.01, ev.t);
+    for (i = 0; i < 1024; i++) score[i] = (float)(-(double)x[i] / (1.0 + sigma * sigma));
+    OK(ito_pc_advance(p, score, 1024));
+  }
+  write_bits(out, "pc:ve", (const float *)state, 1024);
+  OK(ito_pc_destroy(p));
+}
+
+static void noise(FILE *out) {
+  float z[N];
+  ito_tensor t;
+  t.data = z, t.len = N, t.dtype = ITO_DTYPE_F32;
+  OK(ito_randn(NULL, t, 42, 1, 1000));
+  write_bits(out, "randn:42:1:1000", z, N);
+}
+
+/* Bad input: a status code, and a message that names the argument. */
+#define EXPECT(call, code, arg)                                                          \
+  do {                                                                                   \
+    int st_ = (call);                                                                    \
+    CHECK(st_ == (code), "%s: %s, expected %s (%s)", #call, ito_status_name(st_), #code, \
+          ito_last_error());                                                             \
+    CHECK(strstr(ito_last_error(), arg) != NULL, "%s: message \"%s\" names %s", #call,   \
+          ito_last_error(), arg);                                                        \
+  } while (0)
+
+static void bad_input(void) {
+  ito_sampler_config c;
+  ito_sampler *s = NULL, *dead = NULL;
+  ito_device *d = NULL;
+  ito_eval ev;
+  int more, st;
+  float x[64], y[64];
+  ito_tensor t;
+  ito_noise z;
+  ito_lincomb_coefs k;
+  const void *in;
+  memset(&k, 0, sizeof k);
+  memset(&z, 0, sizeof z);
+  memset(x, 0, sizeof x);
+  memset(y, 0, sizeof y);
+
+  EXPECT(ito_sampler_config_init(NULL), ITO_ERR_NULL, "config");
+  EXPECT(ito_sampler_create(NULL, NULL, &s), ITO_ERR_NULL, "config");
+  edm_config(&c, "dpmpp-2m", karras10, 10, 64);
+  EXPECT(ito_sampler_create(&c, NULL, NULL), ITO_ERR_NULL, "out");
+
+  c.solver = "dpmpp-9m";
+  EXPECT(ito_sampler_create(&c, NULL, &s), ITO_ERR_CONFIG, "solver");
+  c.solver = NULL;
+  EXPECT(ito_sampler_create(&c, NULL, &s), ITO_ERR_NULL, "solver");
+  c.solver = "dpmpp-2m";
+  c.struct_size = sizeof c - 8;
+  EXPECT(ito_sampler_create(&c, NULL, &s), ITO_ERR_STRUCT_SIZE, "struct_size");
+  c.struct_size = sizeof c;
+  c.len = 0;
+  EXPECT(ito_sampler_create(&c, NULL, &s), ITO_ERR_CONFIG, "len");
+  c.len = 64;
+  c.dtype = 9;
+  EXPECT(ito_sampler_create(&c, NULL, &s), ITO_ERR_ARGUMENT, "dtype");
+  c.dtype = ITO_DTYPE_F32;
+  c.schedule_params[0] = -1.0;
+  EXPECT(ito_sampler_create(&c, NULL, &s), ITO_ERR_CONFIG, "sigma_min");
+  c.schedule_params[0] = 0.002;
+  c.times = NULL;
+  EXPECT(ito_sampler_create(&c, NULL, &s), ITO_ERR_NULL, "times");
+  c.times = karras10;
+  c.threshold_ratio = 1.5;
+  EXPECT(ito_sampler_create(&c, NULL, &s), ITO_ERR_CONFIG, "threshold_ratio");
+  c.threshold_ratio = 0.0;
+
+  OK(ito_sampler_create(&c, NULL, &s));
+  EXPECT(ito_sampler_init_noise(s, x, 63), ITO_ERR_ARGUMENT, "x");
+  EXPECT(ito_sampler_init_noise(s, NULL, 64), ITO_ERR_NULL, "x");
+  EXPECT(ito_sampler_init_noise(s, (char *)x + 1, 64), ITO_ERR_ARGUMENT, "x");
+  EXPECT(ito_sampler_next_eval(s, x, 64, NULL, &more), ITO_ERR_NULL, "eval");
+  EXPECT(ito_sampler_next_eval(s, x, 64, &ev, NULL), ITO_ERR_NULL, "more");
+  EXPECT(ito_sampler_eval_input(s, x, 64, NULL), ITO_ERR_NULL, "input");
+  EXPECT(ito_sampler_advance(s, x, 64, y, 32), ITO_ERR_ARGUMENT, "model_out");
+  EXPECT(ito_sampler_advance(s, x, 64, x + 8, 56 + 8), ITO_ERR_ARGUMENT, "model_out");
+  EXPECT(ito_sampler_advance(s, x, 64, x + 8, 56), ITO_ERR_ARGUMENT, "model_out");
+  EXPECT(ito_sampler_run(s, x, 64, NULL, NULL), ITO_ERR_NULL, "model");
+  /* the handle's own message equals the thread's */
+  CHECK(strcmp(ito_sampler_last_error(s), ito_last_error()) == 0, "per-handle message");
+  /* a callback that stops the run */
+  {
+    int calls = 0;
+    EXPECT(ito_sampler_run(s, x, 64, stop_at_third, &calls), ITO_ERR_CALLBACK, "model");
+  }
+  /* non-finite model output: reported after the step, naming the buffer */
+  {
+    ito_sampler *s2 = NULL;
+    OK(ito_sampler_create(&c, NULL, &s2));
+    OK(ito_sampler_next_eval(s2, x, 64, &ev, &more));
+    y[5] = NAN;
+    EXPECT(ito_sampler_advance(s2, x, 64, y, 64), ITO_ERR_NONFINITE, "x");
+    y[5] = 0;
+    OK(ito_sampler_destroy(s2));
+  }
+  OK(ito_sampler_eval_input(s, x, 64, &in));
+  dead = s;
+  OK(ito_sampler_destroy(s));
+  EXPECT(ito_sampler_next_eval(dead, x, 64, &ev, &more), ITO_ERR_HANDLE, "ito_sampler");
+  EXPECT(ito_sampler_destroy(dead), ITO_ERR_HANDLE, "ito_sampler");
+  CHECK(strcmp(ito_sampler_last_error(dead), "") == 0, "a dead handle has no message");
+  OK(ito_sampler_destroy(NULL));
+  /* a handle of another kind */
+  EXPECT(ito_plan_destroy((ito_plan *)(void *)&c), ITO_ERR_HANDLE, "ito_plan");
+
+  /* raw kernels */
+  t.data = x, t.len = 64, t.dtype = ITO_DTYPE_F32;
+  EXPECT(ito_lincomb(NULL, t, NULL, NULL, 1, &k, NULL), ITO_ERR_NULL, "inputs");
+  EXPECT(ito_lincomb(NULL, t, NULL, NULL, 0, NULL, NULL), ITO_ERR_NULL, "coefs");
+  EXPECT(ito_lincomb(NULL, t, NULL, &t, 1, &k, NULL), ITO_ERR_ARGUMENT, "inputs[0]");
+  EXPECT(ito_lincomb(NULL, t, NULL, &t, 7, &k, NULL), ITO_ERR_ARGUMENT, "n_inputs");
+  {
+    ito_tensor u = t;
+    u.data = y;
+    u.len = 60;
+    EXPECT(ito_lincomb(NULL, t, NULL, &u, 1, &k, NULL), ITO_ERR_ARGUMENT, "inputs[0]");
+    u.len = 64;
+    u.dtype = 3;
+    EXPECT(ito_lincomb(NULL, t, NULL, &u, 1, &k, NULL), ITO_ERR_ARGUMENT, "dtype");
+  }
+  EXPECT(ito_fill_normal(NULL, t, 0.0f, 1.0f, NULL), ITO_ERR_NULL, "noise");
+  z.offset = UINT64_MAX - 10;
+  EXPECT(ito_fill_normal(NULL, t, 0.0f, 1.0f, &z), ITO_ERR_ARGUMENT, "offset");
+  EXPECT(ito_euler_maruyama(NULL, t, t, t, 0.01, NULL, 0), ITO_ERR_NULL, "noise");
+
+  /* CUDA: without a GPU (or a driver) a typed error, never a crash */
+  st = ito_device_create_cuda(0, NULL, &d);
+  if (st == ITO_OK) {
+    printf("CUDA device found: device tests belong to the GPU kit\n");
+    OK(ito_device_destroy(d));
+  } else {
+    CHECK(st == ITO_ERR_UNAVAILABLE || st == ITO_ERR_CUDA, "no device: %s",
+          ito_status_name(st));
+    CHECK(strlen(ito_last_error()) > 0, "a message");
+  }
+  EXPECT(ito_device_create_cuda(-1, NULL, &d), ITO_ERR_ARGUMENT, "ordinal");
+}
+
+int main(int argc, char **argv) {
+  FILE *out;
+  float x_2m[N], x_sde[N], x_ea[N];
+  if (argc != 3) {
+    fprintf(stderr, "usage: %s FIXTURE OUT\n", argv[0]);
+    return 2;
+  }
+  CHECK(ito_version() == ITO_VERSION, "library %u, header %u", ito_version(), ITO_VERSION);
+  read_fixture(argv[1]);
+  out = fopen(argv[2], "w");
+  if (!out) return 2;
+  against_kdiffusion();
+  run_solver(out, "dpmpp-2m", x_2m);
+  run_solver(out, "sde-dpmpp-2m", x_sde);
+  run_solver(out, "euler-a", x_ea);
+  plan_loop(out, "dpmpp-2m", x_2m);
+  plan_loop(out, "sde-dpmpp-2m", x_sde);
+  plan_loop(out, "euler-a", x_ea);
+  sde(out);
+  pc(out);
+  noise(out);
+  bad_input();
+  fclose(out);
+  if (failures) {
+    fprintf(stderr, "%d checks failed\n", failures);
+    return 1;
+  }
+  printf("all checks passed\n");
+  return 0;
+}

@@ -1,0 +1,269 @@
+//! The C API from C and C++: builds `tests/c/sampler_loop.c` (C99) and
+//! `tests/cpp/sampler_loop.cpp` (C++17) against this crate's static library with `-Wall
+//! -Wextra -Werror` under AddressSanitizer and UndefinedBehaviorSanitizer, runs them, and
+//! compares the bits they write with the Rust API's on the same inputs. The programs check
+//! themselves what needs no Rust (k-diffusion's trajectory, the plan tier against the sampler,
+//! bad input). Needs a C and a C++ compiler with the sanitizers (`CC`/`CXX`, default `cc`/`c++`).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use ito::diffusion::langevin::{Corrector, NormMode, PcConfig, PcSampler, Predictor};
+use ito::runtime::memory::Host;
+use ito::{
+    fill_normal, Grid, Noise, NoiseKey, NoiseSource, Param, Plan, PlanOptions, PlanRunner,
+    Schedule, Storage,
+};
+
+const N: usize = 1003;
+/// The grid both programs pass (`ITO_GRID_TIMES` on the EDM schedule, then a clean end),
+/// digit for digit as their sources spell it.
+#[allow(clippy::excessive_precision)]
+const SIGMAS: [f64; 10] = [
+    80.0,
+    42.415189318512671,
+    21.108676736193759,
+    9.7223686980000926,
+    4.0953640337455012,
+    1.5460052093219393,
+    0.51155813744062883,
+    0.14308327578598758,
+    0.020435334553438746,
+    0.002,
+];
+
+/// The programs' analytic denoiser, in the same f64 operations.
+fn denoise(i: usize, x: f64, sigma: f64) -> f64 {
+    let mu = -1.5 + 0.2 * (i % 16) as f64;
+    let s = 0.3 + 0.05 * (i % 16) as f64;
+    (s * s * x + sigma * sigma * mu) / (s * s + sigma * sigma)
+}
+
+/// The Rust sampler on the same configuration as the programs' `run:<solver>`.
+fn rust_run(solver: &str) -> Vec<f32> {
+    let schedule = Schedule::edm(0.002, 80.0).unwrap();
+    let grid = Grid::from_times(&schedule, &SIGMAS)
+        .unwrap()
+        .with_clean_end()
+        .unwrap();
+    let plan = Plan::new(
+        solver.parse().unwrap(),
+        grid,
+        Param::Data,
+        PlanOptions::default(),
+    )
+    .unwrap();
+    let mut x = vec![0f32; N];
+    let mut r = PlanRunner::new(plan, N, NoiseSource::new(7), Host::<f32>::new()).unwrap();
+    r.init_noise(x.as_mut_slice().into()).unwrap();
+    let mut out = vec![0f32; N];
+    while let Some(ev) = r.next_eval(x.as_mut_slice().into()).unwrap() {
+        let input = f32::slice(r.eval_input(x.as_slice().into())).unwrap();
+        for (i, (o, &v)) in out.iter_mut().zip(input).enumerate() {
+            *o = denoise(i, f64::from(v), ev.node.sigma / ev.node.alpha) as f32;
+        }
+        r.advance(x.as_mut_slice().into(), out.as_slice().into())
+            .unwrap();
+    }
+    x
+}
+
+fn rust_sde() -> Vec<f32> {
+    let noise = NoiseSource {
+        seed: 11,
+        stream: 3,
+        offset: 0,
+    };
+    let (mut x, mut f, g) = (vec![1f32; N], vec![0f32; N], vec![0.5f32; N]);
+    for k in 0..100 {
+        for (fi, xi) in f.iter_mut().zip(&x) {
+            *fi = -xi;
+        }
+        ito::sde::euler_maruyama(
+            x.as_mut_slice().into(),
+            f.as_slice().into(),
+            g.as_slice().into(),
+            0.01,
+            noise,
+            k,
+        )
+        .unwrap();
+    }
+    x
+}
+
+fn rust_pc() -> Vec<f32> {
+    let mut pc = PcSampler::new(PcConfig {
+        schedule: Schedule::ve(0.01, 50.0).unwrap(),
+        steps: 50,
+        t_end: 1e-3,
+        predictor: Predictor::EulerMaruyama,
+        corrector: Some(Corrector {
+            snr: 0.16,
+            alpha: 1.0,
+            norms: NormMode::PerSample,
+        }),
+        corrector_steps: 1,
+        len: 1024,
+        sample_len: 256,
+        noise: NoiseSource::new(5),
+    })
+    .unwrap();
+    let mut score = vec![0f32; 1024];
+    while let Some(ev) = pc.next_eval() {
+        let sigma = 0.01 * (50.0f64 / 0.01).powf(ev.t);
+        for (s, &x) in score.iter_mut().zip(pc.state()) {
+            *s = (-f64::from(x) / (1.0 + sigma * sigma)) as f32;
+        }
+        pc.advance(score.as_slice().into()).unwrap();
+    }
+    pc.state().to_vec()
+}
+
+fn rust_randn() -> Vec<f32> {
+    let mut z = vec![0f32; N];
+    let key = NoiseKey {
+        seed: 42,
+        stream: 1,
+        step: 0,
+    };
+    fill_normal(
+        z.as_mut_slice().into(),
+        0.0,
+        1.0,
+        Noise { key, offset: 1000 },
+    )
+    .unwrap();
+    z
+}
+
+/// The bits of each line of a program's output file.
+fn read_bits(path: &Path) -> BTreeMap<String, Vec<u32>> {
+    let text = std::fs::read_to_string(path).expect("the program's output");
+    text.lines()
+        .map(|line| {
+            let mut words = line.split_whitespace();
+            let name = words.next().expect("a case name").to_string();
+            let bits = words
+                .map(|w| u32::from_str_radix(w, 16).expect("hex bits"))
+                .collect();
+            (name, bits)
+        })
+        .collect()
+}
+
+fn bits(v: &[f32]) -> Vec<u32> {
+    v.iter().map(|x| x.to_bits()).collect()
+}
+
+/// This crate's static library as cargo built it for this test run, and the folder for the
+/// programs.
+fn paths() -> (PathBuf, PathBuf) {
+    let deps = std::env::current_exe()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let lib = deps.join("libito_capi.a");
+    assert!(
+        lib.exists(),
+        "{} (cargo builds it with the tests)",
+        lib.display()
+    );
+    let out = deps.parent().unwrap().join("capi-programs");
+    std::fs::create_dir_all(&out).unwrap();
+    (lib, out)
+}
+
+/// Compiles `source` with `compiler` and `std`, strict warnings and the sanitizers.
+fn build(compiler: &str, std: &str, source: &str, exe: &Path, lib: &Path) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let status = Command::new(compiler)
+        .args([
+            std,
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            "-pedantic",
+            "-g",
+            "-O1",
+            "-fsanitize=address,undefined",
+            "-fno-sanitize-recover=all",
+            "-fno-omit-frame-pointer",
+        ])
+        .arg("-I")
+        .arg(root.join("include"))
+        .arg(root.join(source))
+        .arg(lib)
+        .args(["-lpthread", "-ldl", "-lm", "-o"])
+        .arg(exe)
+        .status()
+        .unwrap_or_else(|e| panic!("running {compiler}: {e} (set CC/CXX)"));
+    assert!(status.success(), "{compiler} {source} failed");
+}
+
+/// Runs a program; its stdout and stderr are shown on failure.
+fn run(exe: &Path, args: &[&Path]) {
+    let out = Command::new(exe)
+        .args(args)
+        // Leaks are checked too: every handle the programs create is destroyed.
+        .env("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
+        .env("UBSAN_OPTIONS", "print_stacktrace=1")
+        .env("RAYON_NUM_THREADS", "2")
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    print!("{text}");
+    assert!(out.status.success(), "{} failed:\n{text}", exe.display());
+}
+
+#[test]
+fn c_and_cpp_programs_equal_the_rust_api_bit_for_bit() {
+    let (lib, dir) = paths();
+    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
+    let cxx = std::env::var("CXX").unwrap_or_else(|_| "c++".into());
+    let (c_exe, cpp_exe) = (dir.join("sampler_loop_c"), dir.join("sampler_loop_cpp"));
+    build(&cc, "-std=c99", "tests/c/sampler_loop.c", &c_exe, &lib);
+    build(
+        &cxx,
+        "-std=c++17",
+        "tests/cpp/sampler_loop.cpp",
+        &cpp_exe,
+        &lib,
+    );
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/kdiffusion_dpmpp_2m.txt");
+    let (c_out, cpp_out) = (dir.join("c_bits.txt"), dir.join("cpp_bits.txt"));
+    run(&c_exe, &[&fixture, &c_out]);
+    run(&cpp_exe, &[&cpp_out]);
+    let (c, cpp) = (read_bits(&c_out), read_bits(&cpp_out));
+
+    let mut expected = BTreeMap::new();
+    for solver in ["dpmpp-2m", "sde-dpmpp-2m", "euler-a"] {
+        let x = bits(&rust_run(solver));
+        expected.insert(format!("run:{solver}"), x.clone());
+        expected.insert(format!("plan:{solver}"), x);
+    }
+    expected.insert("sde:euler_maruyama".into(), bits(&rust_sde()));
+    expected.insert("pc:ve".into(), bits(&rust_pc()));
+    expected.insert("randn:42:1:1000".into(), bits(&rust_randn()));
+
+    assert_eq!(
+        c.keys().collect::<Vec<_>>(),
+        expected.keys().collect::<Vec<_>>(),
+        "the C program's cases"
+    );
+    for (name, want) in &expected {
+        assert_eq!(&c[name], want, "C {name}: bits differ from the Rust API");
+        if let Some(got) = cpp.get(name) {
+            assert_eq!(got, want, "C++ {name}: bits differ from the Rust API");
+        }
+    }
+    assert_eq!(cpp.len(), 3, "the C++ program's cases");
+    // The stochastic solvers drew noise: their results differ from the deterministic one.
+    assert_ne!(expected["run:dpmpp-2m"], expected["run:sde-dpmpp-2m"]);
+}

@@ -122,6 +122,9 @@
 // The maximum number of inputs of one `ito_lincomb` (`ito::MAX_INPUTS`).
 #define ITO_MAX_INPUTS 6
 
+// The most buffers one call takes (`ito_lincomb`: y, y2 and six inputs).
+#define MAX_BUFFERS 8
+
 // Predictor: score-SDE's reverse diffusion.
 #define ITO_PREDICTOR_REVERSE_DIFFUSION 0
 

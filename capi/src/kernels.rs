@@ -200,17 +200,33 @@ pub unsafe extern "C" fn ito_lincomb(
             "inputs[4]",
             "inputs[5]",
         ];
-        let mut all = vec![("y", &y, true)];
+        // The buffers on the stack: a call allocates nothing.
+        let mut all = [("y", &y, true); crate::memory::MAX_BUFFERS];
+        let mut count = 1;
         if let Some(t) = &y2 {
-            all.push(("y2", t, true));
+            all[1] = ("y2", t, true);
+            count = 2;
         }
-        all.extend(ins.iter().zip(NAMES).map(|(t, n)| (n, t, false)));
-        mem.check_apart(&all)?;
-        let mut views = Vec::with_capacity(ins.len());
         for (t, name) in ins.iter().zip(NAMES) {
-            // SAFETY: the contract; checked apart from the outputs.
-            views.push(unsafe { mem.input(name, t) }?);
+            all[count] = (name, t, false);
+            count += 1;
         }
+        mem.check_apart(&all[..count])?;
+        // SAFETY: the contract; checked apart from the outputs.
+        let first = match ins.first() {
+            Some(t) => Some(unsafe { mem.input(NAMES[0], t) }?),
+            None => None,
+        };
+        let mut views = [first; MAX_INPUTS];
+        for ((v, t), name) in views.iter_mut().zip(ins).zip(NAMES).skip(1) {
+            // SAFETY: as above.
+            *v = Some(unsafe { mem.input(name, t) }?);
+        }
+        let views = match first {
+            Some(f) => views.map(|v| v.unwrap_or(f)),
+            None => return lincomb_no_inputs(mem, y, y2, c, noise),
+        };
+        let views = &views[..ins.len()];
         // SAFETY: as above.
         let mut yv = unsafe { mem.output("y", &y) }?;
         let y2v = match &y2 {
@@ -218,17 +234,40 @@ pub unsafe extern "C" fn ito_lincomb(
             Some(t) => Some(unsafe { mem.output("y2", t) }?),
             None => None,
         };
-        let k = LincombCoefs {
-            y: c.y,
-            inputs: c.inputs,
-            noise: c.noise,
-            noise_inputs: c.noise_inputs,
-            y2_y: c.y2_y,
-            y2_inputs: c.y2_inputs,
-        };
-        let written = Memory::lincomb(mem, reborrow(mem, &mut yv), y2v, &views, &k, noise)?;
+        let k = coefs_of(&c);
+        let written = Memory::lincomb(mem, reborrow(mem, &mut yv), y2v, views, &k, noise)?;
         checked(mem, written, None, "y", as_ref(mem, &yv))
     })
+}
+
+fn coefs_of(c: &ito_lincomb_coefs) -> LincombCoefs {
+    LincombCoefs {
+        y: c.y,
+        inputs: c.inputs,
+        noise: c.noise,
+        noise_inputs: c.noise_inputs,
+        y2_y: c.y2_y,
+        y2_inputs: c.y2_inputs,
+    }
+}
+
+/// `ito_lincomb` without inputs (a scaled state plus noise).
+fn lincomb_no_inputs<M: CallerMemory>(
+    mem: &M,
+    y: ito_tensor,
+    y2: Option<ito_tensor>,
+    c: ito_lincomb_coefs,
+    noise: Option<Noise>,
+) -> Outcome {
+    // SAFETY: the entry point's contract; checked apart by the caller.
+    let mut yv = unsafe { mem.output("y", &y) }?;
+    let y2v = match &y2 {
+        // SAFETY: as above.
+        Some(t) => Some(unsafe { mem.output("y2", t) }?),
+        None => None,
+    };
+    let written = Memory::lincomb(mem, reborrow(mem, &mut yv), y2v, &[], &coefs_of(&c), noise)?;
+    checked(mem, written, None, "y", as_ref(mem, &yv))
 }
 
 fn reborrow<'a, M: Memory>(_m: &M, t: &'a mut M::Mut<'_>) -> M::Mut<'a> {

@@ -36,6 +36,18 @@ pub fn dtype_of(arg: &str, code: u32) -> Result<Dtype, Failure> {
     }
 }
 
+/// The storage type of tensor argument `arg` (an error names `arg.dtype`; the name is only
+/// formatted then: a call allocates nothing).
+pub fn tensor_dtype(arg: &str, code: u32) -> Result<Dtype, Failure> {
+    dtype_of("", code).map_err(|_| {
+        Failure::argument(
+            &format!("{arg}.dtype"),
+            "ITO_DTYPE_F32 (0), ITO_DTYPE_F16 (1) or ITO_DTYPE_BF16 (2)",
+            code,
+        )
+    })
+}
+
 /// Bytes per element.
 pub fn size_of(d: Dtype) -> usize {
     match d {
@@ -44,8 +56,11 @@ pub fn size_of(d: Dtype) -> usize {
     }
 }
 
+/// The most buffers one call takes (`ito_lincomb`: y, y2 and six inputs).
+pub const MAX_BUFFERS: usize = 8;
+
 /// A host buffer of a call: name, address, byte length, whether the call writes it.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Default)]
 pub struct Span {
     arg: &'static str,
     start: usize,
@@ -204,17 +219,20 @@ pub trait CallerMemory: Memory {
 
 impl<S: Storage> CallerMemory for Host<S> {
     fn check_apart(&self, tensors: &[(&'static str, &ito_tensor, bool)]) -> Outcome {
-        let mut spans = Vec::with_capacity(tensors.len());
-        for &(arg, t, written) in tensors {
-            spans.push(check_host(
-                arg,
-                t.data,
-                t.len,
-                dtype_of(&format!("{arg}.dtype"), t.dtype)?,
-                written,
-            )?);
+        // On the stack: a step allocates nothing.
+        let mut spans = [Span::default(); MAX_BUFFERS];
+        if tensors.len() > MAX_BUFFERS {
+            return Err(Failure::argument(
+                "tensors",
+                "at most 8 buffers",
+                tensors.len(),
+            ));
         }
-        check_disjoint(&spans)
+        for (s, &(arg, t, written)) in spans.iter_mut().zip(tensors) {
+            let dtype = tensor_dtype(arg, t.dtype)?;
+            *s = check_host(arg, t.data, t.len, dtype, written)?;
+        }
+        check_disjoint(&spans[..tensors.len()])
     }
 
     unsafe fn input<'a>(
@@ -222,7 +240,7 @@ impl<S: Storage> CallerMemory for Host<S> {
         arg: &'static str,
         t: &ito_tensor,
     ) -> Result<TensorRef<'a>, Failure> {
-        let dtype = dtype_of(&format!("{arg}.dtype"), t.dtype)?;
+        let dtype = tensor_dtype(arg, t.dtype)?;
         let span = check_host(arg, t.data, t.len, dtype, false)?;
         // SAFETY: checked span; validity for 'a is the caller's contract.
         Ok(unsafe { host_ref(t.data, span, dtype) })
@@ -233,7 +251,7 @@ impl<S: Storage> CallerMemory for Host<S> {
         arg: &'static str,
         t: &ito_tensor,
     ) -> Result<TensorMut<'a>, Failure> {
-        let dtype = dtype_of(&format!("{arg}.dtype"), t.dtype)?;
+        let dtype = tensor_dtype(arg, t.dtype)?;
         let span = check_host(arg, t.data, t.len, dtype, true)?;
         // SAFETY: checked span; exclusive validity for 'a is the caller's contract.
         Ok(unsafe { host_mut(t.data, span, dtype) })
@@ -279,7 +297,7 @@ mod device_memory {
             arg: &'static str,
             t: &ito_tensor,
         ) -> Result<DeviceRef<'a>, Failure> {
-            let dtype = dtype_of(&format!("{arg}.dtype"), t.dtype)?;
+            let dtype = tensor_dtype(arg, t.dtype)?;
             // SAFETY: the caller's contract (one allocation of this device, valid for 'a);
             // from_raw checks the address with the driver.
             unsafe { DeviceRef::from_raw(t.data as u64, t.len, dtype, self) }
@@ -291,7 +309,7 @@ mod device_memory {
             arg: &'static str,
             t: &ito_tensor,
         ) -> Result<DeviceMut<'a>, Failure> {
-            let dtype = dtype_of(&format!("{arg}.dtype"), t.dtype)?;
+            let dtype = tensor_dtype(arg, t.dtype)?;
             // SAFETY: as input, plus exclusive use for 'a (the caller's contract).
             unsafe { DeviceMut::from_raw(t.data as u64, t.len, dtype, self) }
                 .map_err(|e| named(arg, e))

@@ -212,8 +212,8 @@ pub unsafe extern "C" fn ito_lincomb(
             count += 1;
         }
         mem.check_apart(&all[..count])?;
-        // SAFETY: the contract; checked apart from the outputs.
         let first = match ins.first() {
+            // SAFETY: the contract; checked apart from the outputs.
             Some(t) => Some(unsafe { mem.input(NAMES[0], t) }?),
             None => None,
         };

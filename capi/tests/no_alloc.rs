@@ -2,11 +2,12 @@
 //! the 35 through `ito_sampler_next_eval` / `_eval_input` / `_advance` (with dynamic
 //! thresholding where the solver has it), and the raw `ito_lincomb`, `ito_fill_normal` and
 //! `ito_euler_maruyama` — counted by a global allocator. N = 4096: below the size where CPU
-//! passes fan out on rayon, whose queue allocates (the Rust API's exception, README).
+//! passes fan out on rayon, whose queue allocates (the Rust API's exception, README), so the
+//! calling thread is where all of a step's work happens and what is counted.
 
 use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
 use std::ffi::{c_int, c_void, CString};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use ito::diffusion::solver::SOLVER_NAMES;
 use ito_capi::config::*;
@@ -20,15 +21,22 @@ use ito_capi::{ITO_DTYPE_F32, ITO_OK};
 
 struct Counting;
 
-static COUNTING: AtomicBool = AtomicBool::new(false);
-static ALLOCS: AtomicUsize = AtomicUsize::new(0);
+thread_local! {
+    // Per thread: the test harness's own threads allocate while a test runs.
+    static COUNTING: Cell<bool> = const { Cell::new(false) };
+    static ALLOCS: Cell<usize> = const { Cell::new(0) };
+}
+
+fn count() {
+    if COUNTING.with(Cell::get) {
+        ALLOCS.with(|a| a.set(a.get() + 1));
+    }
+}
 
 // SAFETY: forwards to the system allocator; only counts.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if COUNTING.load(Ordering::Relaxed) {
-            ALLOCS.fetch_add(1, Ordering::Relaxed);
-        }
+        count();
         // SAFETY: the caller's layout, forwarded.
         unsafe { System.alloc(layout) }
     }
@@ -37,9 +45,7 @@ unsafe impl GlobalAlloc for Counting {
         unsafe { System.dealloc(ptr, layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if COUNTING.load(Ordering::Relaxed) {
-            ALLOCS.fetch_add(1, Ordering::Relaxed);
-        }
+        count();
         // SAFETY: forwarded.
         unsafe { System.realloc(ptr, layout, new_size) }
     }
@@ -50,11 +56,11 @@ static GLOBAL: Counting = Counting;
 
 /// Allocations made by `f`.
 fn allocations(f: impl FnOnce()) -> usize {
-    ALLOCS.store(0, Ordering::SeqCst);
-    COUNTING.store(true, Ordering::SeqCst);
+    ALLOCS.with(|a| a.set(0));
+    COUNTING.with(|c| c.set(true));
     f();
-    COUNTING.store(false, Ordering::SeqCst);
-    ALLOCS.load(Ordering::SeqCst)
+    COUNTING.with(|c| c.set(false));
+    ALLOCS.with(Cell::get)
 }
 
 const N: usize = 4096;

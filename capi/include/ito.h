@@ -472,7 +472,7 @@ int ito_lincomb(struct ito_device *device,
                 const struct ito_lincomb_coefs *coefs,
                 const struct ito_noise *noise);
 
-// y[i] = mean + std·N(noise, i): ito's normals (Philox4x32-10 and its exact transform),
+// `y[i]` = mean + std·N(noise, i): ito's normals (Philox4x32-10 and its exact transform),
 // identical on every backend. `ito_randn` is `mean` 0, `std` 1.
 //
 // # Safety
@@ -483,7 +483,7 @@ int ito_fill_normal(struct ito_device *device,
                     float std,
                     const struct ito_noise *noise);
 
-// Standard normals from (seed, stream, offset): y[i] = N(seed, stream, step 0, offset + i).
+// Standard normals from (seed, stream, offset): `y[i] = N(seed, stream, step 0, offset + i)`.
 //
 // # Safety
 // As [`ito_lincomb`].
@@ -519,6 +519,21 @@ int ito_euler_maruyama(struct ito_device *device,
                        double dt,
                        const struct ito_noise_source *noise,
                        uint32_t step);
+
+// Euler–Maruyama, scalar noise: one Brownian motion per sample of `sample_len` elements
+// (which divides `x.len` and `noise->offset`): x ← x + Δt·f + ΔW_b·g on sample b. On a
+// device, one launch per sample.
+//
+// # Safety
+// As [`ito_euler_maruyama`].
+int ito_euler_maruyama_scalar_noise(struct ito_device *device,
+                                    struct ito_tensor x,
+                                    struct ito_tensor f,
+                                    struct ito_tensor g,
+                                    double dt,
+                                    const struct ito_noise_source *noise,
+                                    uint32_t step,
+                                    size_t sample_len);
 
 // Milstein, diagonal noise: x ← x + Δt·f + g·ΔW + ½·h·(ΔW² − Δt), h = g·∂g/∂x.
 //

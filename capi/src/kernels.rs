@@ -278,7 +278,7 @@ fn as_ref<'a, M: Memory>(_m: &M, t: &'a M::Mut<'_>) -> M::Ref<'a> {
     M::as_ref(t)
 }
 
-/// y[i] = mean + std·N(noise, i): ito's normals (Philox4x32-10 and its exact transform),
+/// `y[i]` = mean + std·N(noise, i): ito's normals (Philox4x32-10 and its exact transform),
 /// identical on every backend. `ito_randn` is `mean` 0, `std` 1.
 ///
 /// # Safety
@@ -303,7 +303,7 @@ pub unsafe extern "C" fn ito_fill_normal(
     })
 }
 
-/// Standard normals from (seed, stream, offset): y[i] = N(seed, stream, step 0, offset + i).
+/// Standard normals from (seed, stream, offset): `y[i] = N(seed, stream, step 0, offset + i)`.
 ///
 /// # Safety
 /// As [`ito_lincomb`].
@@ -421,6 +421,35 @@ pub unsafe extern "C" fn ito_euler_maruyama(
     step: u32,
 ) -> c_int {
     stepper!(device, euler_maruyama, dt, noise, step, x, f, g)
+}
+
+/// Euler–Maruyama, scalar noise: one Brownian motion per sample of `sample_len` elements
+/// (which divides `x.len` and `noise->offset`): x ← x + Δt·f + ΔW_b·g on sample b. On a
+/// device, one launch per sample.
+///
+/// # Safety
+/// As [`ito_euler_maruyama`].
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn ito_euler_maruyama_scalar_noise(
+    device: *mut crate::ito_device,
+    x: ito_tensor,
+    f: ito_tensor,
+    g: ito_tensor,
+    dt: f64,
+    noise: *const ito_noise_source,
+    step: u32,
+    sample_len: usize,
+) -> c_int {
+    on_memory!(device, |st| {
+        let mem = st.memory();
+        // SAFETY: the entry point's contract.
+        let noise = NoiseSource::from(unsafe { req("noise", noise) }?);
+        mem.check_apart(&[("x", &x, true), ("f", &f, false), ("g", &g, false)])?;
+        // SAFETY: the contract (valid for the call), checked apart.
+        let (xv, fv, gv) = unsafe { (mem.output("x", &x), mem.input("f", &f), mem.input("g", &g)) };
+        Ok(st.euler_maruyama_scalar_noise(xv?, fv?, gv?, dt, noise, step, sample_len)?)
+    })
 }
 
 /// Milstein, diagonal noise: x ← x + Δt·f + g·ΔW + ½·h·(ΔW² − Δt), h = g·∂g/∂x.

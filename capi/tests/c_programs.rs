@@ -93,6 +93,32 @@ fn rust_sde() -> Vec<f32> {
     x
 }
 
+fn rust_sde_scalar() -> Vec<f32> {
+    let noise = NoiseSource {
+        seed: 12,
+        stream: 0,
+        offset: 59 * 4,
+    };
+    let mut x: Vec<f32> = (0..N).map(|i| (i % 7) as f32 * 0.25).collect();
+    let (mut f, g) = (vec![0f32; N], vec![0.5f32; N]);
+    for k in 0..20 {
+        for (fi, xi) in f.iter_mut().zip(&x) {
+            *fi = -xi;
+        }
+        ito::sde::euler_maruyama_scalar_noise(
+            x.as_mut_slice().into(),
+            f.as_slice().into(),
+            g.as_slice().into(),
+            0.05,
+            noise,
+            k,
+            59,
+        )
+        .unwrap();
+    }
+    x
+}
+
 fn rust_pc() -> Vec<f32> {
     let mut pc = PcSampler::new(PcConfig {
         schedule: Schedule::ve(0.01, 50.0).unwrap(),
@@ -249,6 +275,10 @@ fn c_and_cpp_programs_equal_the_rust_api_bit_for_bit() {
         expected.insert(format!("plan:{solver}"), x);
     }
     expected.insert("sde:euler_maruyama".into(), bits(&rust_sde()));
+    expected.insert(
+        "sde:euler_maruyama_scalar_noise".into(),
+        bits(&rust_sde_scalar()),
+    );
     expected.insert("pc:ve".into(), bits(&rust_pc()));
     expected.insert("randn:42:1:1000".into(), bits(&rust_randn()));
 

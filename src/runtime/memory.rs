@@ -16,7 +16,7 @@ use std::marker::PhantomData;
 
 use ito_kernels::brownian_tree::Term;
 use ito_kernels::langevin::Corrector;
-use ito_kernels::lincomb::{LincombCoefs, Noise};
+use ito_kernels::lincomb::{LincombCoefs, Noise, MAX_INPUTS};
 use ito_kernels::storage::{bf16_from_f32, f16_from_f32, Element, TensorMut, TensorRef};
 use ito_kernels::{bf16, f16};
 
@@ -89,6 +89,14 @@ pub trait Memory {
     fn as_ref<'a>(t: &'a Self::Mut<'_>) -> Self::Ref<'a>;
     /// A view used for a shorter time (views are covariant; generic code needs it said).
     fn shorten<'a, 'b: 'a>(t: Self::Ref<'b>) -> Self::Ref<'a>;
+    /// Elements `start … start + len − 1` of a view (a typed error past its end).
+    fn sub<'a, 'b: 'a>(t: Self::Ref<'b>, start: usize, len: usize) -> Result<Self::Ref<'a>, Error>;
+    /// Elements `start … start + len − 1` of a writable view.
+    fn sub_mut<'a, 'b: 'a>(
+        t: Self::Mut<'b>,
+        start: usize,
+        len: usize,
+    ) -> Result<Self::Mut<'a>, Error>;
 
     /// Whether this memory can run passes now (e.g. a forced backend is present).
     fn check_available(&self) -> Result<(), Error>;
@@ -103,6 +111,51 @@ pub trait Memory {
         coefs: &LincombCoefs,
         noise: Option<Noise>,
     ) -> Result<Written, Error>;
+    /// `lincomb` without noise on each sample of `sample_len` elements of `y` and the inputs,
+    /// sample b with `coefs(b)` (per-sample coefficients: scalar-noise SDE steps). One pass
+    /// per sample here; host memory runs the samples in parallel in one call. The same bits
+    /// either way (a pass's result does not depend on where its elements start).
+    fn lincomb_per_sample(
+        &self,
+        mut y: Self::Mut<'_>,
+        inputs: &[Self::Ref<'_>],
+        sample_len: usize,
+        coefs: &(dyn Fn(usize) -> LincombCoefs + Sync),
+    ) -> Result<Written, Error> {
+        let n = Self::len(Self::as_ref(&y));
+        if sample_len == 0 || n % sample_len != 0 {
+            return Err(Error::config(
+                "sample_len",
+                "a positive divisor of the element count",
+                sample_len,
+            ));
+        }
+        if inputs.len() > MAX_INPUTS {
+            return Err(Error::config(
+                "inputs",
+                "at most MAX_INPUTS inputs",
+                inputs.len(),
+            ));
+        }
+        let mut written = Written::default();
+        for b in 0..n / sample_len {
+            let at = b * sample_len;
+            let yb = Self::sub_mut(Self::reborrow(&mut y), at, sample_len)?;
+            let w = match inputs.first() {
+                None => self.lincomb(yb, None, &[], &coefs(b), None)?,
+                Some(&first) => {
+                    // On the stack: a sample's views of every input.
+                    let mut views = [Self::sub(first, at, sample_len)?; MAX_INPUTS];
+                    for (v, &t) in views.iter_mut().zip(inputs).skip(1) {
+                        *v = Self::sub(t, at, sample_len)?;
+                    }
+                    self.lincomb(yb, None, &views[..inputs.len()], &coefs(b), None)?
+                }
+            };
+            written.nonfinite |= w.nonfinite;
+        }
+        Ok(written)
+    }
     /// `fill_normal`: y = μ + σ·z (definition: [`crate::runtime::fill_normal`]).
     fn fill_normal(
         &self,
@@ -218,6 +271,31 @@ impl<S: Storage> Host<S> {
     }
 }
 
+/// The range check of a sub-view: `start + len` within `n` elements.
+fn check_range(n: usize, start: usize, len: usize) -> Result<(), Error> {
+    match start.checked_add(len) {
+        Some(end) if end <= n => Ok(()),
+        _ => Err(Error::config(
+            "len",
+            "a range inside the view",
+            format!("{start} + {len} of {n} elements"),
+        )),
+    }
+}
+
+/// Elements `start … start + len − 1` of a host view (for memories whose views are host
+/// tensors).
+pub fn sub_tensor(t: TensorRef<'_>, start: usize, len: usize) -> Result<TensorRef<'_>, Error> {
+    check_range(t.len(), start, len)?;
+    Ok(t.split_at(start).1.split_at(len).0)
+}
+
+/// Elements `start … start + len − 1` of a writable host view.
+pub fn sub_tensor_mut(t: TensorMut<'_>, start: usize, len: usize) -> Result<TensorMut<'_>, Error> {
+    check_range(t.len(), start, len)?;
+    Ok(t.split_at(start).1.split_at(len).0)
+}
+
 impl<S: Storage> Memory for Host<S> {
     type Ref<'a> = TensorRef<'a>;
     type Mut<'a> = TensorMut<'a>;
@@ -241,9 +319,30 @@ impl<S: Storage> Memory for Host<S> {
     fn shorten<'a, 'b: 'a>(t: TensorRef<'b>) -> TensorRef<'a> {
         t
     }
+    fn sub<'a, 'b: 'a>(t: TensorRef<'b>, start: usize, len: usize) -> Result<TensorRef<'a>, Error> {
+        sub_tensor(t, start, len)
+    }
+    fn sub_mut<'a, 'b: 'a>(
+        t: TensorMut<'b>,
+        start: usize,
+        len: usize,
+    ) -> Result<TensorMut<'a>, Error> {
+        sub_tensor_mut(t, start, len)
+    }
 
     fn check_available(&self) -> Result<(), Error> {
         self.backend().map(drop)
+    }
+
+    fn lincomb_per_sample(
+        &self,
+        y: TensorMut<'_>,
+        inputs: &[TensorRef<'_>],
+        sample_len: usize,
+        coefs: &(dyn Fn(usize) -> LincombCoefs + Sync),
+    ) -> Result<Written, Error> {
+        self.backend()?
+            .lincomb_per_sample(y, inputs, sample_len, |b| (coefs(b), None))
     }
 
     fn alloc_like(&self, _like: TensorRef<'_>, n: usize) -> Result<Vec<S>, Error> {

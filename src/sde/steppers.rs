@@ -36,7 +36,7 @@
 //!   is (y, ŷ); the reverse step reconstructs the previous state algebraically, to rounding.
 //!
 //! The free functions run on host memory; [`Stepper`] runs the same steps on any
-//! [`Memory`] (CUDA device memory included). Scalar noise is host-only for now.
+//! [`Memory`] (CUDA device memory included).
 
 use ito_kernels::lincomb::{LincombCoefs, Noise};
 use ito_kernels::storage::{TensorMut, TensorRef};
@@ -136,6 +136,60 @@ impl<M: Memory> Stepper<M> {
             &[M::shorten(f), M::shorten(g)],
             &c,
             Some(at),
+        )?;
+        self.mem
+            .check_written(written, Some(step.into()), "x", M::as_ref(&x))
+    }
+
+    /// Euler–Maruyama, scalar noise: one Brownian motion per sample of `sample_len`
+    /// elements (see [`euler_maruyama_scalar_noise`] for the noise address): x ← x + Δt·f +
+    /// ΔW_b·g on sample b. The samples' normals are drawn on the host (4 bytes per sample, the
+    /// same bits as every backend's); each sample is one pass with ΔW_b as its coefficient —
+    /// on device memory one launch per sample, on host memory one parallel call.
+    #[allow(clippy::too_many_arguments)]
+    pub fn euler_maruyama_scalar_noise(
+        &self,
+        x: M::Mut<'_>,
+        f: M::Ref<'_>,
+        g: M::Ref<'_>,
+        dt: f64,
+        noise: NoiseSource,
+        step: u32,
+        sample_len: usize,
+    ) -> Result<(), Error> {
+        check_dt(dt)?;
+        let n = M::len(M::as_ref(&x));
+        if sample_len == 0 || n % sample_len != 0 || noise.offset % sample_len as u64 != 0 {
+            return Err(Error::config(
+                "sample_len",
+                "a divisor of the element count and of the offset",
+                sample_len,
+            ));
+        }
+        check_step(n, &[("f", M::len(f)), ("g", M::len(g))], &noise, step)?;
+        let samples = n / sample_len;
+        let per_sample = noise.with_offset(noise.offset / sample_len as u64);
+        // The samples' normals N(key, first + b) in one vectorised pass rather than one scalar
+        // transform per sample. fill_normal's 0 + 1·z is z, but for a −0 that becomes +0:
+        // either way ΔW = 0 and the g term is absent.
+        let mut z = try_vec("x", samples, 0.0f32)?;
+        let first = per_sample.noise(NoiseUse::ScalarIncrement, step, samples)?;
+        crate::runtime::backend()?.fill_normal(z.as_mut_slice().into(), 0.0, 1.0, first)?;
+        let coefs = |b: usize| {
+            let mut c = LincombCoefs {
+                y: 1.0,
+                ..Default::default()
+            };
+            c.inputs[0] = dt as f32;
+            c.inputs[1] = (dt.sqrt() * f64::from(z[b])) as f32;
+            c
+        };
+        let mut x = x;
+        let written = self.mem.lincomb_per_sample(
+            M::reborrow(&mut x),
+            &[M::shorten(f), M::shorten(g)],
+            sample_len,
+            &coefs,
         )?;
         self.mem
             .check_written(written, Some(step.into()), "x", M::as_ref(&x))
@@ -399,9 +453,10 @@ pub fn euler_maruyama(
 /// x ← x + Δt·f + ΔW_b·g on sample b. One `lincomb` per sample (ΔW_b is its coefficient), the
 /// samples in parallel: cheap for samples of hundreds of elements or more, ≈ 60 ns per sample
 /// on top for tiny ones (2^20 one-element samples: 60 ms against 0.23 ms in samples of 1024,
-/// this project's 2-core VM).
+/// this project's 2-core VM). On host memory; any memory:
+/// [`Stepper::euler_maruyama_scalar_noise`].
 pub fn euler_maruyama_scalar_noise(
-    mut x: TensorMut<'_>,
+    x: TensorMut<'_>,
     f: TensorRef<'_>,
     g: TensorRef<'_>,
     dt: f64,
@@ -409,36 +464,7 @@ pub fn euler_maruyama_scalar_noise(
     step: u32,
     sample_len: usize,
 ) -> Result<(), Error> {
-    check_dt(dt)?;
-    let n = x.len();
-    if sample_len == 0 || n % sample_len != 0 || noise.offset % sample_len as u64 != 0 {
-        return Err(Error::config(
-            "sample_len",
-            "a divisor of the element count and of the offset",
-            sample_len,
-        ));
-    }
-    check_step(n, &[("f", f.len()), ("g", g.len())], &noise, step)?;
-    let samples = n / sample_len;
-    let per_sample = noise.with_offset(noise.offset / sample_len as u64);
-    // The samples' normals N(key, first + b) in one vectorised pass rather than one scalar
-    // transform per sample (4 bytes per sample). fill_normal's 0 + 1·z is z, but for a −0
-    // that becomes +0: either way ΔW = 0 and the g term is absent.
-    let backend = crate::runtime::backend()?;
-    let mut z = try_vec("x", samples, 0.0f32)?;
-    let first = per_sample.noise(NoiseUse::ScalarIncrement, step, samples)?;
-    backend.fill_normal(z.as_mut_slice().into(), 0.0, 1.0, first)?;
-    let written = backend.lincomb_per_sample(x.reborrow(), &[f, g], sample_len, |b| {
-        let dw = dt.sqrt() * f64::from(z[b]);
-        let mut c = LincombCoefs {
-            y: 1.0,
-            ..Default::default()
-        };
-        c.inputs[0] = dt as f32;
-        c.inputs[1] = dw as f32;
-        (c, None)
-    })?;
-    written.check(Some(step.into()), "x", x.as_ref())
+    host().euler_maruyama_scalar_noise(x, f, g, dt, noise, step, sample_len)
 }
 
 /// Milstein, diagonal noise: x ← x + Δt·f + g·ΔW + ½·h·(ΔW² − Δt), h = g·∂g/∂x (on host

@@ -286,6 +286,30 @@ static void sde(FILE *out) {
   write_bits(out, "sde:euler_maruyama", x, N);
 }
 
+/* Scalar noise: one Brownian motion per sample (17 samples of 59 elements). */
+static void sde_scalar(FILE *out) {
+  float x[N], f[N], g[N];
+  ito_noise_source src;
+  ito_tensor tx, tf, tg;
+  size_t i;
+  uint32_t k;
+  src.seed = 12;
+  src.stream = 0;
+  src.offset = 59 * 4;
+  for (i = 0; i < N; i++) {
+    x[i] = (float)(i % 7) * 0.25f;
+    g[i] = 0.5f;
+  }
+  tx.data = x, tx.len = N, tx.dtype = ITO_DTYPE_F32;
+  tf.data = f, tf.len = N, tf.dtype = ITO_DTYPE_F32;
+  tg.data = g, tg.len = N, tg.dtype = ITO_DTYPE_F32;
+  for (k = 0; k < 20; k++) {
+    for (i = 0; i < N; i++) f[i] = -x[i];
+    OK(ito_euler_maruyama_scalar_noise(NULL, tx, tf, tg, 0.05, &src, k, 59));
+  }
+  write_bits(out, "sde:euler_maruyama_scalar_noise", x, N);
+}
+
 /* score-SDE's PC sampler (VE, Euler-Maruyama predictor, one Langevin step), data N(0, 1):
  * score = -x/(1 + sigma^2), sigma(t) = sigma_min (sigma_max/sigma_min)^t. */
 static void pc(FILE *out) {
@@ -440,6 +464,16 @@ static void bad_input(void) {
   z.offset = UINT64_MAX - 10;
   EXPECT(ito_fill_normal(NULL, t, 0.0f, 1.0f, &z), ITO_ERR_ARGUMENT, "offset");
   EXPECT(ito_euler_maruyama(NULL, t, t, t, 0.01, NULL, 0), ITO_ERR_NULL, "noise");
+  {
+    ito_noise_source src;
+    float w[64] = {0};
+    ito_tensor tf = t, tg = t;
+    memset(&src, 0, sizeof src);
+    tf.data = y;
+    tg.data = w;
+    EXPECT(ito_euler_maruyama_scalar_noise(NULL, t, tf, tg, 0.01, &src, 0, 5), ITO_ERR_CONFIG,
+           "sample_len");
+  }
 
   /* CUDA: without a GPU (or a driver) a typed error, never a crash */
   st = ito_device_create_cuda(0, NULL, &d);
@@ -473,6 +507,7 @@ int main(int argc, char **argv) {
   plan_loop(out, "sde-dpmpp-2m", x_sde);
   plan_loop(out, "euler-a", x_ea);
   sde(out);
+  sde_scalar(out);
   pc(out);
   noise(out);
   bad_input();

@@ -99,6 +99,16 @@ impl Memory for EmulatedDevice {
     fn shorten<'a, 'b: 'a>(t: TensorRef<'b>) -> TensorRef<'a> {
         t
     }
+    fn sub<'a, 'b: 'a>(t: TensorRef<'b>, start: usize, len: usize) -> Result<TensorRef<'a>, Error> {
+        ito::runtime::memory::sub_tensor(t, start, len)
+    }
+    fn sub_mut<'a, 'b: 'a>(
+        t: TensorMut<'b>,
+        start: usize,
+        len: usize,
+    ) -> Result<TensorMut<'a>, Error> {
+        ito::runtime::memory::sub_tensor_mut(t, start, len)
+    }
 
     fn check_available(&self) -> Result<(), Error> {
         Ok(())

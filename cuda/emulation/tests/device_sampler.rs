@@ -266,8 +266,8 @@ fn the_device_report_waits_for_take_nonfinite() {
     assert!(!dev.take_nonfinite().unwrap(), "taking clears it");
 }
 
-/// The SDE steppers on the emulated device equal the host's: ten steps of each method on a
-/// nonlinear SDE (drift and diffusion evaluated on the host from the current state), every
+/// The SDE steppers on the emulated device equal the host's (scalar noise included): ten steps
+/// of each method on a nonlinear SDE (drift and diffusion evaluated on the host from the current state), every
 /// storage type.
 #[test]
 fn sde_steppers_on_the_emulated_device_equal_host_memory() {
@@ -284,7 +284,13 @@ fn sde_steppers_on_the_emulated_device_equal_host_memory() {
         (f, g, h)
     };
     for dtype in [Dtype::F32, Dtype::F16, Dtype::Bf16] {
-        for method in ["euler_maruyama", "milstein", "heun", "reversible_heun"] {
+        for method in [
+            "euler_maruyama",
+            "scalar_noise",
+            "milstein",
+            "heun",
+            "reversible_heun",
+        ] {
             let mut runs = Vec::new();
             for device in [false, true] {
                 let start: Vec<f32> = (0..n).map(|i| (i % 17) as f32 / 8.0 - 1.0).collect();
@@ -306,6 +312,17 @@ fn sde_steppers_on_the_emulated_device_equal_host_memory() {
                                 "euler_maruyama" => {
                                     $s.euler_maruyama(view_mut(&mut x), f, g, dt, noise, k)
                                 }
+                                // Ten samples of 103 elements, one Brownian motion each; the
+                                // device takes one launch per sample.
+                                "scalar_noise" => $s.euler_maruyama_scalar_noise(
+                                    view_mut(&mut x),
+                                    f,
+                                    g,
+                                    dt,
+                                    noise.with_offset(2 * 103),
+                                    k,
+                                    103,
+                                ),
                                 "milstein" => $s.milstein(view_mut(&mut x), f, g, h, dt, noise, k),
                                 "heun" => {
                                     $s.stochastic_heun_predict(

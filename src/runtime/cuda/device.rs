@@ -642,11 +642,14 @@ impl<'a> DeviceMut<'a> {
     }
     /// Elements `start … start + len − 1` of this view, writable.
     pub fn slice_mut(&mut self, start: usize, len: usize) -> Result<DeviceMut<'_>, Error> {
+        self.reborrow().into_slice(start, len)
+    }
+    /// Elements `start … start + len − 1` of this view, consuming it.
+    pub fn into_slice(mut self, start: usize, len: usize) -> Result<DeviceMut<'a>, Error> {
         let range = view_range(self.len, start, len)?;
-        let mut v = self.reborrow();
-        v.start += range.start;
-        v.len = len;
-        Ok(v)
+        self.start += range.start;
+        self.len = len;
+        Ok(self)
     }
     fn context(&self) -> sys::CUcontext {
         self.as_ref().context()

@@ -38,6 +38,16 @@ impl Memory for CudaDevice {
     fn shorten<'a, 'b: 'a>(t: DeviceRef<'b>) -> DeviceRef<'a> {
         t
     }
+    fn sub<'a, 'b: 'a>(t: DeviceRef<'b>, start: usize, len: usize) -> Result<DeviceRef<'a>, Error> {
+        t.slice(start, len)
+    }
+    fn sub_mut<'a, 'b: 'a>(
+        t: DeviceMut<'b>,
+        start: usize,
+        len: usize,
+    ) -> Result<DeviceMut<'a>, Error> {
+        t.into_slice(start, len)
+    }
 
     fn check_available(&self) -> Result<(), Error> {
         Ok(())

@@ -2,7 +2,9 @@
 # Builds ito's C API (release) and installs it under PREFIX:
 #   PREFIX/lib/libito_capi.a, PREFIX/lib/libito_capi.so, PREFIX/include/ito.h,
 #   PREFIX/lib/pkgconfig/ito_capi.pc
-# then: cc main.c $(pkg-config --cflags --libs --static ito_capi)
+# then: cc main.c $(pkg-config --cflags --libs ito_capi)            (the shared library)
+#   or: cc main.c $(pkg-config --cflags ito_capi) PREFIX/lib/libito_capi.a -lpthread -ldl -lm
+#       (static: with both installed, -lito_capi picks the .so even under --static)
 # cargo's target directory is $CARGO_TARGET_DIR if set, else the repository's target/.
 set -euo pipefail
 

@@ -45,7 +45,7 @@ fn c_sampler(name: &CString, n: usize, x: &mut [f32]) -> *mut ito_sampler {
     };
     c.solver = name.as_ptr();
     c.grid = ITO_GRID_UNIFORM_LAMBDA;
-    c.steps = STEPS as u32;
+    c.steps = STEPS;
     c.clean_end = 0;
     c.len = n;
     c.seed = 1;

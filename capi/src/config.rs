@@ -24,7 +24,8 @@ pub const ITO_PREDICTION_VELOCITY: u32 = 3;
 pub const ITO_SCHEDULE_VP_LINEAR: u32 = 0;
 /// Schedule: VP cosine; params: s.
 pub const ITO_SCHEDULE_VP_COSINE: u32 = 1;
-/// Schedule: VE (σ = t); params: σ_min, σ_max.
+/// Schedule: score-SDE's VE, σ = σ_min·(σ_max/σ_min)^t for t in (0, 1]; params: σ_min, σ_max.
+/// (For k-diffusion's σ-parameterised form, where t = σ, use `ITO_SCHEDULE_EDM`.)
 pub const ITO_SCHEDULE_VE: u32 = 2;
 /// Schedule: EDM (α = 1, σ = t, k-diffusion's form); params: σ_min, σ_max.
 pub const ITO_SCHEDULE_EDM: u32 = 3;
@@ -34,7 +35,7 @@ pub const ITO_SCHEDULE_FLOW: u32 = 4;
 /// Grids on it are the `ITO_GRID_DISCRETE_*` ones.
 pub const ITO_SCHEDULE_DISCRETE_LINEAR: u32 = 5;
 /// Schedule: a discrete DDPM schedule, √β linear (Stable Diffusion's "scaled_linear");
-/// params as [`ITO_SCHEDULE_DISCRETE_LINEAR`].
+/// params as `ITO_SCHEDULE_DISCRETE_LINEAR`.
 pub const ITO_SCHEDULE_DISCRETE_SCALED_LINEAR: u32 = 6;
 
 /// Grid: `steps` equal steps in t from `t_start` to `t_end`.
@@ -54,12 +55,12 @@ pub const ITO_GRID_DISCRETE_LEADING: u32 = 6;
 /// Grid: diffusers' "trailing" timesteps on a discrete schedule.
 pub const ITO_GRID_DISCRETE_TRAILING: u32 = 7;
 
-/// A sampler's settings. Fill it with [`ito_sampler_config_init`] (which sets `struct_size`
+/// A sampler's settings. Fill it with `ito_sampler_config_init` (which sets `struct_size`
 /// and the defaults), then change what you need.
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct ito_sampler_config {
-    /// `sizeof(ito_sampler_config)`, set by [`ito_sampler_config_init`].
+    /// `sizeof(ito_sampler_config)`, set by `ito_sampler_config_init`.
     pub struct_size: usize,
     /// The solver's name, e.g. "dpmpp-2m", "sde-dpmpp-2m", "euler-a", "unipc-3"
     /// (`cargo run --example quickstart -- list` lists all 35). Default "dpmpp-2m".
@@ -77,7 +78,7 @@ pub struct ito_sampler_config {
     /// `ITO_GRID_*`. Default uniform in λ.
     pub grid: u32,
     /// Grid steps (not used by `ITO_GRID_TIMES`). Default 20.
-    pub steps: u32,
+    pub steps: usize,
     /// First (noisiest) time, for the uniform and quadratic grids. Default 1.
     pub t_start: f64,
     /// Last time, for the uniform and quadratic grids. Default 1e-3.
@@ -88,7 +89,8 @@ pub struct ito_sampler_config {
     pub sigma_max: f64,
     /// Karras grid: ρ. Default 7.
     pub rho: f64,
-    /// `ITO_GRID_TIMES`: the times, noisiest first (NULL otherwise).
+    /// `ITO_GRID_TIMES`: the times, noisiest first (NULL otherwise). A final 0 (a
+    /// k-diffusion or stable-diffusion.cpp sigma array) means a noise-free end, as `clean_end`.
     pub times: *const f64,
     /// `ITO_GRID_TIMES`: how many.
     pub n_times: usize,
@@ -172,6 +174,12 @@ pub struct Built {
     pub timesteps: Vec<usize>,
 }
 
+/// An error from ito about a configuration field, with the C field's name in front (ito
+/// names its own argument, e.g. `t`).
+fn prefix(field: &str, f: Failure) -> Failure {
+    Failure::new(f.code, format!("{field}: {}", f.message))
+}
+
 fn param(code: u32) -> Result<Param, Failure> {
     Ok(match code {
         ITO_PREDICTION_EPS => Param::Eps,
@@ -248,12 +256,15 @@ impl ito_sampler_config {
                 format!("\"{name}\""),
             )
         })?;
-        let dtype = dtype_of("config->dtype", c.dtype)?;
+        let dtype = dtype_of("config->dtype", c.dtype)
+            .map_err(|f| Failure::new(crate::ITO_ERR_CONFIG, f.message))?;
         if c.len == 0 {
             return Err(Failure::config("config->len", "at least one element", 0));
         }
-        let steps = c.steps as usize;
-        let (grid, timesteps) = match (schedule(c.schedule, c.schedule_params)?, c.grid) {
+        let steps = c.steps;
+        let sched = schedule(c.schedule, c.schedule_params)
+            .map_err(|f| prefix("config->schedule_params", f))?;
+        let (grid, timesteps) = match (sched, c.grid) {
             (
                 AnySchedule::Discrete(s),
                 g @ ITO_GRID_DISCRETE_LINSPACE..=ITO_GRID_DISCRETE_TRAILING,
@@ -267,7 +278,8 @@ impl ito_sampler_config {
                     0 => FinalNode::SigmaMin,
                     _ => FinalNode::Zero,
                 };
-                Grid::discrete(&s, spacing, steps, c.steps_offset, last)?
+                Grid::discrete(&s, spacing, steps, c.steps_offset, last)
+                    .map_err(|e| prefix("config->grid", e.into()))?
             }
             (AnySchedule::Discrete(_), g) => {
                 return Err(Failure::config(
@@ -277,13 +289,18 @@ impl ito_sampler_config {
                 ))
             }
             (AnySchedule::Continuous(s), g) => {
+                let mut clean_end = c.clean_end != 0;
                 let grid = match g {
-                    ITO_GRID_UNIFORM_T => Grid::uniform_t(&s, c.t_start, c.t_end, steps)?,
+                    ITO_GRID_UNIFORM_T => Grid::uniform_t(&s, c.t_start, c.t_end, steps)
+                        .map_err(|e| prefix("config->grid", e.into()))?,
                     ITO_GRID_UNIFORM_LAMBDA => {
-                        Grid::uniform_lambda(&s, c.t_start, c.t_end, steps)?
+                        Grid::uniform_lambda(&s, c.t_start, c.t_end, steps)
+                        .map_err(|e| prefix("config->grid", e.into()))?
                     }
-                    ITO_GRID_QUADRATIC => Grid::quadratic(&s, c.t_start, c.t_end, steps)?,
-                    ITO_GRID_KARRAS => Grid::karras(&s, c.sigma_min, c.sigma_max, c.rho, steps)?,
+                    ITO_GRID_QUADRATIC => Grid::quadratic(&s, c.t_start, c.t_end, steps)
+                        .map_err(|e| prefix("config->grid", e.into()))?,
+                    ITO_GRID_KARRAS => Grid::karras(&s, c.sigma_min, c.sigma_max, c.rho, steps)
+                        .map_err(|e| prefix("config->grid", e.into()))?,
                     ITO_GRID_TIMES => {
                         if c.times.is_null() {
                             return Err(Failure::null("config->times"));
@@ -296,8 +313,14 @@ impl ito_sampler_config {
                             ));
                         }
                         // SAFETY: non-NULL (checked); n_times doubles (the caller's contract).
-                        let ts = unsafe { std::slice::from_raw_parts(c.times, c.n_times) };
-                        Grid::from_times(&s, ts)?
+                        let mut ts = unsafe { std::slice::from_raw_parts(c.times, c.n_times) };
+                        if let [rest @ .., last] = ts {
+                            if *last == 0.0 && rest.len() >= 2 {
+                                ts = rest;
+                                clean_end = true;
+                            }
+                        }
+                        Grid::from_times(&s, ts).map_err(|e| prefix("config->times", e.into()))?
                     }
                     _ => {
                         return Err(Failure::config(
@@ -307,9 +330,9 @@ impl ito_sampler_config {
                         ))
                     }
                 };
-                let grid = match c.clean_end {
-                    0 => grid,
-                    _ => grid.with_clean_end()?,
+                let grid = match clean_end {
+                    false => grid,
+                    true => grid.with_clean_end()?,
                 };
                 (grid, Vec::new())
             }
@@ -335,7 +358,8 @@ impl ito_sampler_config {
             thresholding,
             has_mean: false,
         };
-        let plan = Plan::new(solver, grid, param(c.prediction)?, options)?;
+        let plan = Plan::new(solver, grid, param(c.prediction)?, options)
+            .map_err(|e| prefix("config", e.into()))?;
         let noise = NoiseSource {
             seed: c.seed,
             stream: c.stream,

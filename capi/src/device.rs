@@ -4,9 +4,9 @@
 
 use std::ffi::{c_char, c_int, c_void};
 
-use crate::{destroy, last_error_of, opaque, with_handle, write_out, Failure, Kind};
+use crate::{destroy, last_error_of, opaque, write_out, Failure, Kind};
 
-/// What an [`ito_device`] holds.
+/// What an `ito_device` holds.
 pub struct DeviceState {
     /// The device (as the SDE steppers' memory, which the raw kernels use too).
     #[cfg(feature = "cuda")]
@@ -96,7 +96,7 @@ pub unsafe extern "C" fn ito_device_last_error(d: *const ito_device) -> *const c
 pub unsafe extern "C" fn ito_device_synchronize(d: *mut ito_device) -> c_int {
     // SAFETY: the caller's contract.
     unsafe {
-        with_handle(d, |_s| {
+        crate::with_shared(d, |_s| {
             #[cfg(feature = "cuda")]
             _s.stepper.memory().synchronize()?;
             Ok(())
@@ -113,7 +113,7 @@ pub unsafe extern "C" fn ito_device_synchronize(d: *mut ito_device) -> c_int {
 pub unsafe extern "C" fn ito_device_take_nonfinite(d: *mut ito_device, out: *mut c_int) -> c_int {
     // SAFETY: the caller's contract.
     unsafe {
-        with_handle(d, |_s| {
+        crate::with_shared(d, |_s| {
             #[cfg(feature = "cuda")]
             let v = _s.stepper.memory().take_nonfinite()?;
             #[cfg(not(feature = "cuda"))]

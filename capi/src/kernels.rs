@@ -22,7 +22,7 @@ macro_rules! on_memory {
                 $body
             })
         } else {
-            let on_device = |_d: &mut crate::device::DeviceState| -> crate::Outcome {
+            let on_device = |_d: &crate::device::DeviceState| -> crate::Outcome {
                 #[cfg(feature = "cuda")]
                 {
                     let $st = &_d.stepper;
@@ -34,7 +34,7 @@ macro_rules! on_memory {
                 }
             };
             // SAFETY: `device` is a handle pointer (the entry point's contract).
-            unsafe { crate::with_handle(device, on_device) }
+            unsafe { crate::with_shared(device, on_device) }
         }
     }};
 }
@@ -122,6 +122,52 @@ impl From<ito_noise_source> for NoiseSource {
             offset: n.offset,
         }
     }
+}
+
+/// Noise use: a solver step's noise (ancestral, SDE, churn).
+pub const ITO_NOISE_STEP: u32 = 0;
+/// Noise use: a sampler's initial noise (`ito_sampler_init_noise`, the PC prior).
+pub const ITO_NOISE_INITIAL: u32 = 1;
+/// Noise use: a Langevin corrector step.
+pub const ITO_NOISE_CORRECTOR: u32 = 2;
+/// Noise use: a PC predictor step.
+pub const ITO_NOISE_PREDICTOR: u32 = 3;
+/// Noise use: annealed Langevin levels.
+pub const ITO_NOISE_LEVEL: u32 = 4;
+/// Noise use: the Brownian tree.
+pub const ITO_NOISE_TREE: u32 = 5;
+/// Noise use: fractional noise's OU bank.
+pub const ITO_NOISE_OU_BANK: u32 = 6;
+/// Noise use: an SDE stepper's diagonal increments.
+pub const ITO_NOISE_INCREMENT: u32 = 7;
+/// Noise use: an SDE stepper's scalar (per-sample) increments.
+pub const ITO_NOISE_SCALAR_INCREMENT: u32 = 8;
+
+/// The counter address of the normals a noise identity draws for `use_` (`ITO_NOISE_*`) at
+/// `step`, for `len` elements: `ito_fill_normal` with it gives the exact normals a sampler or
+/// stepper adds (e.g. to hand a reference implementation the same noise). Thread-safe.
+///
+/// # Safety
+/// `source` readable; `out` valid for a write.
+#[no_mangle]
+pub unsafe extern "C" fn ito_noise_address(
+    source: *const ito_noise_source,
+    use_: u32,
+    step: u32,
+    len: usize,
+    out: *mut ito_noise,
+) -> c_int {
+    crate::entry(|| {
+        // SAFETY: the contract.
+        let s = NoiseSource::from(unsafe { req("source", source) }?);
+        let use_ = *ito::NoiseUse::ALL
+            .iter()
+            .find(|u| **u as u32 == use_)
+            .ok_or_else(|| Failure::argument("use_", "one of the ITO_NOISE_* codes (0…8)", use_))?;
+        let n = s.noise(use_, step, len)?;
+        // SAFETY: the contract.
+        unsafe { crate::write_out("out", out, ito_noise::from(n)) }
+    })
 }
 
 /// Reads an optional pointer argument.
@@ -282,7 +328,7 @@ fn as_ref<'a, M: Memory>(_m: &M, t: &'a M::Mut<'_>) -> M::Ref<'a> {
 /// identical on every backend. `ito_randn` is `mean` 0, `std` 1.
 ///
 /// # Safety
-/// As [`ito_lincomb`]; `noise` readable.
+/// As `ito_lincomb`; `noise` readable.
 #[no_mangle]
 pub unsafe extern "C" fn ito_fill_normal(
     device: *mut crate::ito_device,
@@ -306,7 +352,7 @@ pub unsafe extern "C" fn ito_fill_normal(
 /// Standard normals from (seed, stream, offset): `y[i] = N(seed, stream, step 0, offset + i)`.
 ///
 /// # Safety
-/// As [`ito_lincomb`].
+/// As `ito_lincomb`.
 #[no_mangle]
 pub unsafe extern "C" fn ito_randn(
     device: *mut crate::ito_device,
@@ -428,7 +474,7 @@ pub unsafe extern "C" fn ito_euler_maruyama(
 /// device, one launch per sample.
 ///
 /// # Safety
-/// As [`ito_euler_maruyama`].
+/// As `ito_euler_maruyama`.
 #[no_mangle]
 #[allow(clippy::too_many_arguments)]
 pub unsafe extern "C" fn ito_euler_maruyama_scalar_noise(
@@ -455,7 +501,7 @@ pub unsafe extern "C" fn ito_euler_maruyama_scalar_noise(
 /// Milstein, diagonal noise: x ← x + Δt·f + g·ΔW + ½·h·(ΔW² − Δt), h = g·∂g/∂x.
 ///
 /// # Safety
-/// As [`ito_euler_maruyama`].
+/// As `ito_euler_maruyama`.
 #[no_mangle]
 #[allow(clippy::too_many_arguments)]
 pub unsafe extern "C" fn ito_milstein(
@@ -475,7 +521,7 @@ pub unsafe extern "C" fn ito_milstein(
 /// x_pred and call `ito_stochastic_heun_correct` with the same `step`.
 ///
 /// # Safety
-/// As [`ito_euler_maruyama`].
+/// As `ito_euler_maruyama`.
 #[no_mangle]
 #[allow(clippy::too_many_arguments)]
 pub unsafe extern "C" fn ito_stochastic_heun_predict(
@@ -504,7 +550,7 @@ pub unsafe extern "C" fn ito_stochastic_heun_predict(
 /// Stochastic Heun, stage 2: x ← x + ½Δt·(f + f_pred) + ½(g + g_pred)·ΔW (same `step`).
 ///
 /// # Safety
-/// As [`ito_euler_maruyama`].
+/// As `ito_euler_maruyama`.
 #[no_mangle]
 #[allow(clippy::too_many_arguments)]
 pub unsafe extern "C" fn ito_stochastic_heun_correct(
@@ -537,7 +583,7 @@ pub unsafe extern "C" fn ito_stochastic_heun_correct(
 /// ŷ_{n+1} and call `ito_reversible_heun_correct` with the same `step`.
 ///
 /// # Safety
-/// As [`ito_euler_maruyama`].
+/// As `ito_euler_maruyama`.
 #[no_mangle]
 #[allow(clippy::too_many_arguments)]
 pub unsafe extern "C" fn ito_reversible_heun_forward(
@@ -567,7 +613,7 @@ pub unsafe extern "C" fn ito_reversible_heun_forward(
 /// y ← y + ½Δt·(f0 + f1) + ½(g0 + g1)·ΔW (Δt < 0 in reverse).
 ///
 /// # Safety
-/// As [`ito_euler_maruyama`].
+/// As `ito_euler_maruyama`.
 #[no_mangle]
 #[allow(clippy::too_many_arguments)]
 pub unsafe extern "C" fn ito_reversible_heun_correct(
@@ -600,7 +646,7 @@ pub unsafe extern "C" fn ito_reversible_heun_correct(
 /// `ito_reversible_heun_correct` with −Δt for y_n.
 ///
 /// # Safety
-/// As [`ito_euler_maruyama`].
+/// As `ito_euler_maruyama`.
 #[no_mangle]
 #[allow(clippy::too_many_arguments)]
 pub unsafe extern "C" fn ito_reversible_heun_reverse(

@@ -31,7 +31,8 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::ffi::{c_char, c_int, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::{Mutex, PoisonError};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard, TryLockError};
 
 pub mod config;
 pub mod device;
@@ -82,7 +83,7 @@ pub const ITO_DTYPE_BF16: u32 = 2;
 /// The version of this interface: major·10000 + minor·100 + patch (the crate's version).
 pub const ITO_VERSION: u32 = 100;
 
-/// The library's version, [`ITO_VERSION`] of the build that is linked (compare it with the
+/// The library's version, `ITO_VERSION` of the build that is linked (compare it with the
 /// header's macro to detect a mismatched library). Thread-safe.
 #[no_mangle]
 pub extern "C" fn ito_version() -> u32 {
@@ -93,7 +94,9 @@ pub extern "C" fn ito_version() -> u32 {
 /// The string is valid until the thread's next failing call. Thread-safe.
 #[no_mangle]
 pub extern "C" fn ito_last_error() -> *const c_char {
-    LAST_ERROR.with(|e| e.borrow().as_ptr())
+    LAST_ERROR
+        .try_with(|e| e.borrow().as_ptr())
+        .unwrap_or(c"".as_ptr())
 }
 
 /// A status code's name ("ITO_ERR_NULL", …; "unknown status" otherwise). Thread-safe.
@@ -184,7 +187,8 @@ pub type Outcome = Result<(), Failure>;
 /// Records `f` as the calling thread's last error.
 fn set_thread_error(f: &Failure) {
     let msg = CString::new(f.message.replace('\0', " ")).unwrap_or_default();
-    LAST_ERROR.with(|e| *e.borrow_mut() = msg);
+    // try_with: during thread teardown the slot may be gone; the status code still returns.
+    let _ = LAST_ERROR.try_with(|e| *e.borrow_mut() = msg);
 }
 
 /// The message of a caught panic.
@@ -198,7 +202,7 @@ fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
 }
 
 /// Runs an entry point without a handle: its status, with the thread's last error set on
-/// failure; a panic becomes [`ITO_ERR_PANIC`].
+/// failure; a panic becomes `ITO_ERR_PANIC`.
 pub fn entry(body: impl FnOnce() -> Outcome) -> c_int {
     let result = catch_unwind(AssertUnwindSafe(body))
         .unwrap_or_else(|p| Err(Failure::new(ITO_ERR_PANIC, panic_message(&*p))));
@@ -211,24 +215,19 @@ pub fn entry(body: impl FnOnce() -> Outcome) -> c_int {
     }
 }
 
-/// What a handle holds beside its value: the last error message, and whether a panic left
-/// the value unusable.
-pub struct Slot<T> {
-    value: T,
-    last_error: CString,
-    broken: bool,
-}
-
-/// The boxed object behind every handle type: a kind tag (checked against the registry), and
-/// the value behind a lock that a call takes without waiting.
+/// The boxed object behind every handle type: the value behind a reader–writer lock that a
+/// call takes without waiting, the last error message, and whether a panic left the value
+/// unusable.
 pub struct Handle<T> {
-    slot: Mutex<Slot<T>>,
+    value: RwLock<T>,
+    last_error: Mutex<CString>,
+    broken: AtomicBool,
 }
 
-/// A C handle type: an opaque struct around a [`Handle`] of its value.
+/// A C handle type: an opaque struct around a `Handle` of its value.
 pub trait Opaque: Sized {
-    /// What the handle holds.
-    type Value;
+    /// What the handle holds (shared between threads through the C caller's pointer).
+    type Value: Send + Sync;
     /// Its kind in the registry.
     const KIND: Kind;
     /// Wraps a new handle.
@@ -258,13 +257,13 @@ pub(crate) use opaque;
 /// Which handle type an address was created as.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
-    /// [`ito_sampler`].
+    /// `ito_sampler`.
     Sampler,
-    /// [`ito_plan`].
+    /// `ito_plan`.
     Plan,
-    /// [`ito_pc`].
+    /// `ito_pc`.
     Pc,
-    /// [`ito_device`].
+    /// `ito_device`.
     Device,
 }
 
@@ -280,8 +279,8 @@ impl Kind {
 }
 
 /// The live handles: address → kind. A call looks its handle up here and takes the handle's
-/// lock while holding the registry's, and destruction removes it and frees it while holding
-/// the registry's: so no call can reach a handle being freed.
+/// lock while holding the registry's, and destruction takes the handle's lock exclusively and
+/// unlists it under the registry's: so no call can reach a handle being freed.
 static LIVE: Mutex<BTreeMap<usize, Kind>> = Mutex::new(BTreeMap::new());
 
 fn live() -> std::sync::MutexGuard<'static, BTreeMap<usize, Kind>> {
@@ -290,7 +289,7 @@ fn live() -> std::sync::MutexGuard<'static, BTreeMap<usize, Kind>> {
     LIVE.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// Boxes `value` as a new live handle of `kind`, written to `*out`.
+/// Boxes `value` as a new live handle, written to `*out`.
 ///
 /// # Safety
 /// `out` is NULL or valid for a pointer write.
@@ -299,11 +298,9 @@ pub unsafe fn publish<H: Opaque>(value: H::Value, out: *mut *mut H) -> Outcome {
         return Err(Failure::null("out"));
     }
     let handle = Box::into_raw(Box::new(H::wrap(Handle {
-        slot: Mutex::new(Slot {
-            value,
-            last_error: CString::default(),
-            broken: false,
-        }),
+        value: RwLock::new(value),
+        last_error: Mutex::new(CString::default()),
+        broken: AtomicBool::new(false),
     })));
     live().insert(handle as usize, H::KIND);
     // SAFETY: `out` is non-NULL (checked) and valid for writes (the caller's contract).
@@ -311,102 +308,171 @@ pub unsafe fn publish<H: Opaque>(value: H::Value, out: *mut *mut H) -> Outcome {
     Ok(())
 }
 
-/// Runs `body` on the value of the live handle `h` of `kind`: the status, with the handle's
-/// and the thread's last error set on failure.
+/// How a call holds its handle's value.
+enum Access<'a, T> {
+    /// Alone (samplers, plans: their calls change them).
+    Exclusive(RwLockWriteGuard<'a, T>),
+    /// Beside other calls (devices: their calls only launch work on the device's stream).
+    Shared(RwLockReadGuard<'a, T>),
+}
+
+/// A handle and the lock a call holds on it.
+type Acquired<'a, T> = (&'a Handle<T>, Access<'a, T>);
+
+/// The failure of a call on `h` that is not a live handle of `kind`.
+fn not_live(kind: Kind) -> Failure {
+    Failure::new(
+        ITO_ERR_HANDLE,
+        format!(
+            "{}: a live handle expected (destroyed, or not an {} this library created)",
+            kind.name(),
+            kind.name()
+        ),
+    )
+}
+
+/// Looks `h` up and takes its lock (exclusive or shared) without waiting.
 ///
 /// # Safety
-/// `h` is NULL, or a pointer this library returned as a handle of `kind` (live or destroyed).
+/// As `with_handle`.
+unsafe fn acquire<'a, H: Opaque + 'a>(
+    h: *const H,
+    exclusive: bool,
+) -> Result<Acquired<'a, H::Value>, Failure> {
+    let kind = H::KIND;
+    if h.is_null() {
+        return Err(Failure::null(kind.name()));
+    }
+    let registry = live();
+    if registry.get(&(h as usize)) != Some(&kind) {
+        return Err(not_live(kind));
+    }
+    // SAFETY: the registry holds `h` with H's kind, so it is a live Box<H> (only `publish`
+    // inserts addresses, with their kind; `destroy` unlists one under this lock after taking
+    // its lock exclusively, so it cannot free it while we hold a guard taken under this lock).
+    // 'a is bounded in practice by the guard, which every caller drops before returning to C.
+    let handle: &'a Handle<H::Value> = unsafe { &*h }.handle();
+    let busy = || {
+        Failure::new(
+            ITO_ERR_BUSY,
+            format!("{}: serving another call", kind.name()),
+        )
+    };
+    // A poisoned lock cannot occur (bodies run under catch_unwind); if it did, `broken`
+    // decides.
+    let access = if exclusive {
+        match handle.value.try_write() {
+            Ok(g) => Access::Exclusive(g),
+            Err(TryLockError::Poisoned(p)) => Access::Exclusive(p.into_inner()),
+            Err(TryLockError::WouldBlock) => return Err(busy()),
+        }
+    } else {
+        match handle.value.try_read() {
+            Ok(g) => Access::Shared(g),
+            Err(TryLockError::Poisoned(p)) => Access::Shared(p.into_inner()),
+            Err(TryLockError::WouldBlock) => return Err(busy()),
+        }
+    };
+    drop(registry);
+    if handle.broken.load(Ordering::Acquire) {
+        return Err(Failure::new(
+            ITO_ERR_PANIC,
+            format!(
+                "{}: unusable after an internal error; destroy it",
+                kind.name()
+            ),
+        ));
+    }
+    Ok((handle, access))
+}
+
+/// Records a failure on the thread and the handle; its code.
+fn fail<T>(handle: Option<&Handle<T>>, f: Failure) -> c_int {
+    set_thread_error(&f);
+    if let Some(h) = handle {
+        let msg = CString::new(f.message.replace('\0', " ")).unwrap_or_default();
+        *h.last_error.lock().unwrap_or_else(PoisonError::into_inner) = msg;
+    }
+    f.code
+}
+
+/// Runs `body` on the value of the live handle `h` alone: the status, with the handle's and the
+/// thread's last error set on failure. A concurrent call on the same handle gets `ITO_ERR_BUSY`.
+///
+/// # Safety
+/// `h` is NULL, or a pointer this library returned as a handle of H's kind (live or destroyed).
 pub unsafe fn with_handle<H: Opaque>(
     h: *mut H,
     body: impl FnOnce(&mut H::Value) -> Outcome,
 ) -> c_int {
-    let kind = H::KIND;
-    if h.is_null() {
-        return entry(|| Err(Failure::null(kind.name())));
+    // SAFETY: the caller's contract.
+    match unsafe { acquire(h.cast_const(), true) } {
+        Err(f) => fail::<H::Value>(None, f),
+        Ok((handle, Access::Exclusive(mut g))) => run_body(handle, || body(&mut g)),
+        Ok((_, Access::Shared(_))) => unreachable_access(),
     }
-    let registry = live();
-    if registry.get(&(h as usize)) != Some(&kind) {
-        drop(registry);
-        return entry(|| {
-            Err(Failure::new(
-                ITO_ERR_HANDLE,
-                format!(
-                    "{}: a live handle expected (destroyed, or not an {} this library created)",
-                    kind.name(),
-                    kind.name()
-                ),
-            ))
-        });
+}
+
+/// `with_handle` beside other shared calls on the same handle (device handles).
+///
+/// # Safety
+/// As `with_handle`.
+pub unsafe fn with_shared<H: Opaque>(
+    h: *const H,
+    body: impl FnOnce(&H::Value) -> Outcome,
+) -> c_int {
+    // SAFETY: the caller's contract.
+    match unsafe { acquire(h, false) } {
+        Err(f) => fail::<H::Value>(None, f),
+        Ok((handle, Access::Shared(g))) => run_body(handle, || body(&g)),
+        Ok((_, Access::Exclusive(_))) => unreachable_access(),
     }
-    // SAFETY: the registry holds `h` with H's kind, so it is a live Box<H> (only `publish`
-    // inserts addresses, with their kind; `destroy` removes one before freeing it, under this
-    // lock, which we hold until the handle's own lock is taken).
-    let handle = unsafe { &*h }.handle();
-    let mut slot = match handle.slot.try_lock() {
-        Ok(s) => s,
-        Err(std::sync::TryLockError::WouldBlock) => {
-            drop(registry);
-            return entry(|| {
-                Err(Failure::new(
-                    ITO_ERR_BUSY,
-                    format!("{}: serving another call", kind.name()),
-                ))
-            });
-        }
-        // Bodies run under catch_unwind, so the lock is never poisoned; if it were, the
-        // slot's `broken` flag decides.
-        Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
-    };
-    drop(registry);
-    if slot.broken {
-        return entry(|| {
-            Err(Failure::new(
-                ITO_ERR_PANIC,
-                format!(
-                    "{}: unusable after an internal error; destroy it",
-                    kind.name()
-                ),
-            ))
-        });
-    }
-    let result = catch_unwind(AssertUnwindSafe(|| body(&mut slot.value)));
-    let result = result.unwrap_or_else(|p| {
-        slot.broken = true;
+}
+
+fn unreachable_access() -> c_int {
+    fail::<()>(
+        None,
+        Failure::new(ITO_ERR_PANIC, "internal error: lock mode"),
+    )
+}
+
+/// Runs a handle's body under catch_unwind; a panic marks the handle broken.
+fn run_body<T>(handle: &Handle<T>, body: impl FnOnce() -> Outcome) -> c_int {
+    let result = catch_unwind(AssertUnwindSafe(body)).unwrap_or_else(|p| {
+        handle.broken.store(true, Ordering::Release);
         Err(Failure::new(ITO_ERR_PANIC, panic_message(&*p)))
     });
     match result {
         Ok(()) => ITO_OK,
-        Err(f) => {
-            set_thread_error(&f);
-            slot.last_error = CString::new(f.message.replace('\0', " ")).unwrap_or_default();
-            f.code
-        }
+        Err(f) => fail(Some(handle), f),
     }
 }
 
-/// The handle's last error message ("" if none, or if `h` is not a live handle of `kind`).
+/// The handle's last error message ("" if none, or if `h` is not a live handle of H's kind).
+/// The string lives in the handle until its next failing call or its destruction.
 ///
 /// # Safety
-/// As [`with_handle`].
+/// As `with_handle`.
 pub unsafe fn last_error_of<H: Opaque>(h: *const H) -> *const c_char {
     let registry = live();
     if h.is_null() || registry.get(&(h as usize)) != Some(&H::KIND) {
         return c"".as_ptr();
     }
-    // SAFETY: live (see with_handle).
+    // SAFETY: live (see acquire).
     let handle = unsafe { &*h }.handle();
-    match handle.slot.try_lock() {
-        // The CString's buffer lives in the handle until the next failing call replaces it.
-        Ok(slot) => slot.last_error.as_ptr(),
-        Err(_) => c"".as_ptr(),
-    }
+    // The CString's buffer stays where it is until the next failing call replaces it.
+    let msg = handle
+        .last_error
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    msg.as_ptr()
 }
 
-/// Destroys the live handle `h` of `kind` (NULL: nothing). A handle serving a call is not
-/// destroyed ([`ITO_ERR_BUSY`]).
+/// Destroys the live handle `h` (NULL: nothing). A handle serving a call is not destroyed
+/// (`ITO_ERR_BUSY`).
 ///
 /// # Safety
-/// As [`with_handle`].
+/// As `with_handle`.
 pub unsafe fn destroy<H: Opaque>(h: *mut H) -> c_int {
     let kind = H::KIND;
     if h.is_null() {
@@ -415,33 +481,40 @@ pub unsafe fn destroy<H: Opaque>(h: *mut H) -> c_int {
     let mut registry = live();
     if registry.get(&(h as usize)) != Some(&kind) {
         drop(registry);
-        return entry(|| {
-            Err(Failure::new(
+        return fail::<()>(
+            None,
+            Failure::new(
                 ITO_ERR_HANDLE,
                 format!("{}: a live handle expected (destroyed twice?)", kind.name()),
-            ))
-        });
+            ),
+        );
     }
-    // SAFETY: live (see with_handle).
-    let busy = unsafe { &*h }.handle().slot.try_lock().is_err();
-    if busy {
+    // SAFETY: live (see acquire).
+    let free = match unsafe { &*h }.handle().value.try_write() {
+        Ok(_) | Err(TryLockError::Poisoned(_)) => true,
+        Err(TryLockError::WouldBlock) => false,
+    };
+    if !free {
         drop(registry);
-        return entry(|| {
-            Err(Failure::new(
+        return fail::<()>(
+            None,
+            Failure::new(
                 ITO_ERR_BUSY,
                 format!("{}: serving another call; not destroyed", kind.name()),
-            ))
-        });
+            ),
+        );
     }
+    // Unlisted under the registry's lock, after its own lock was found free under it: no
+    // call holds it and none can reach it any more, so it can be dropped after the registry
+    // is released (a device sampler's drop frees device memory: other threads need not wait).
     registry.remove(&(h as usize));
-    // SAFETY: `h` came from Box::into_raw in `publish`, was live (so not freed), is no longer
-    // reachable through the registry, and no call holds it (its lock was free while we hold
-    // the registry's, which every call takes first).
-    let dropped = catch_unwind(AssertUnwindSafe(|| drop(unsafe { Box::from_raw(h) })));
     drop(registry);
+    // SAFETY: `h` came from Box::into_raw in `publish`, was live (so not freed), and is now
+    // unreachable through the registry with no call holding it.
+    let dropped = catch_unwind(AssertUnwindSafe(|| drop(unsafe { Box::from_raw(h) })));
     match dropped {
         Ok(()) => ITO_OK,
-        Err(p) => entry(|| Err(Failure::new(ITO_ERR_PANIC, panic_message(&*p)))),
+        Err(p) => fail::<()>(None, Failure::new(ITO_ERR_PANIC, panic_message(&*p))),
     }
 }
 

@@ -48,6 +48,15 @@ pub fn tensor_dtype(arg: &str, code: u32) -> Result<Dtype, Failure> {
     })
 }
 
+/// The `ITO_DTYPE_*` code of a storage type.
+pub fn dtype_code(d: Dtype) -> u32 {
+    match d {
+        Dtype::F32 => ITO_DTYPE_F32,
+        Dtype::F16 => ITO_DTYPE_F16,
+        Dtype::Bf16 => ITO_DTYPE_BF16,
+    }
+}
+
 /// Bytes per element.
 pub fn size_of(d: Dtype) -> usize {
     match d {
@@ -57,7 +66,7 @@ pub fn size_of(d: Dtype) -> usize {
 }
 
 /// The most buffers one call takes (`ito_lincomb`: y, y2 and six inputs).
-pub const MAX_BUFFERS: usize = 8;
+pub(crate) const MAX_BUFFERS: usize = 12;
 
 /// A host buffer of a call: name, address, byte length, whether the call writes it.
 #[derive(Clone, Copy, Debug, Default)]
@@ -124,7 +133,7 @@ pub fn check_disjoint(spans: &[Span]) -> Outcome {
 /// A host tensor over a checked span.
 ///
 /// # Safety
-/// `span` came from [`check_host`] on `ptr` with `dtype`; the memory holds initialised elements
+/// `span` came from `check_host` on `ptr` with `dtype`; the memory holds initialised elements
 /// of `dtype` and stays valid, and unwritten by anyone else, for `'a`.
 pub unsafe fn host_ref<'a>(ptr: *const c_void, span: Span, dtype: Dtype) -> TensorRef<'a> {
     let len = span.bytes / size_of(dtype);
@@ -142,7 +151,7 @@ pub unsafe fn host_ref<'a>(ptr: *const c_void, span: Span, dtype: Dtype) -> Tens
 /// A writable host tensor over a checked span.
 ///
 /// # Safety
-/// As [`host_ref`], and nothing else reads or writes the memory for `'a`.
+/// As `host_ref`, and nothing else reads or writes the memory for `'a`.
 pub unsafe fn host_mut<'a>(ptr: *mut c_void, span: Span, dtype: Dtype) -> TensorMut<'a> {
     let len = span.bytes / size_of(dtype);
     // SAFETY: in each arm, as host_ref, plus exclusive access for 'a (the caller's contract;
@@ -180,9 +189,9 @@ unsafe fn slice_mut<'a, T>(ptr: *mut T, len: usize) -> &'a mut [T] {
     unsafe { std::slice::from_raw_parts_mut(ptr, len) }
 }
 
-/// A memory ito runs on, seen from C: views of the caller's [`ito_tensor`]s, buffers ito
-/// allocates for the caller, and their addresses. Host memory ([`Host`]) and, with the `cuda`
-/// feature, CUDA device memory ([`CudaDevice`](ito::runtime::cuda::CudaDevice)).
+/// A memory ito runs on, seen from C: views of the caller's `ito_tensor`s, buffers ito
+/// allocates for the caller, and their addresses. Host memory (`Host`) and, with the `cuda`
+/// feature, CUDA device memory (`CudaDevice`(ito::runtime::cuda::CudaDevice)).
 pub trait CallerMemory: Memory {
     /// Checks a call's host buffers apart (no-op on device memory, where views are addresses:
     /// an overlap there gives wrong values, not undefined behaviour in ito).
@@ -200,7 +209,7 @@ pub trait CallerMemory: Memory {
     /// A writable view of `t`.
     ///
     /// # Safety
-    /// As [`CallerMemory::input`], and nothing else reads or writes it for `'a`.
+    /// As `CallerMemory::input`, and nothing else reads or writes it for `'a`.
     unsafe fn output<'a>(
         &self,
         arg: &'static str,
@@ -215,6 +224,12 @@ pub trait CallerMemory: Memory {
 
     /// The address of a view's element 0, for the caller.
     fn ref_ptr(&self, r: Self::Ref<'_>) -> *const c_void;
+
+    /// Another memory object like this one (the same backend, or device and stream), for a
+    /// new runner.
+    fn fresh(&self) -> Result<Self, Failure>
+    where
+        Self: Sized;
 }
 
 impl<S: Storage> CallerMemory for Host<S> {
@@ -273,6 +288,10 @@ impl<S: Storage> CallerMemory for Host<S> {
         b.as_mut_ptr().cast()
     }
 
+    fn fresh(&self) -> Result<Self, Failure> {
+        Ok(Host::with_backend(self.backend()?)?)
+    }
+
     fn ref_ptr(&self, r: TensorRef<'_>) -> *const c_void {
         match r {
             TensorRef::F32(s) => s.as_ptr().cast(),
@@ -325,6 +344,10 @@ mod device_memory {
 
         fn ref_ptr(&self, r: DeviceRef<'_>) -> *const c_void {
             r.device_ptr(self) as *const c_void
+        }
+
+        fn fresh(&self) -> Result<Self, Failure> {
+            Ok(self.with_stream(self.stream().clone())?)
         }
     }
 

@@ -21,11 +21,11 @@ pub const ITO_PREDICTOR_EULER_MARUYAMA: u32 = 1;
 /// Predictor: none (correction only: annealed Langevin at each level).
 pub const ITO_PREDICTOR_NONE: u32 = 2;
 
-/// A PC sampler's settings; fill with [`ito_pc_config_init`], then change what you need.
+/// A PC sampler's settings; fill with `ito_pc_config_init`, then change what you need.
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct ito_pc_config {
-    /// `sizeof(ito_pc_config)`, set by [`ito_pc_config_init`].
+    /// `sizeof(ito_pc_config)`, set by `ito_pc_config_init`.
     pub struct_size: usize,
     /// `ITO_SCHEDULE_VP_LINEAR` (params β_min, β_max) or `ITO_SCHEDULE_VE` (σ_min, σ_max).
     /// Default VP (0.1, 20).
@@ -99,7 +99,7 @@ pub struct ito_pc_eval {
     pub stage: usize,
 }
 
-trait PcDrive: Send {
+trait PcDrive: Send + Sync {
     fn next_eval(&self) -> Option<ito::diffusion::langevin::PcEval>;
     /// # Safety: `score` is the caller's tensor, valid for the call.
     unsafe fn advance(&mut self, score: ito_tensor) -> Outcome;
@@ -113,12 +113,15 @@ struct PcDriven<M: CallerMemory> {
 }
 
 // SAFETY: `state_ptr` is the address of the sampler's own state buffer, which moves with it
-// (a heap or device allocation); the sampler itself is Send when its memory and buffer are.
+// (a heap or device allocation) and is only handed to the caller, never dereferenced here; the
+// sampler itself is Send/Sync when its memory and buffer are.
 unsafe impl<M: CallerMemory + Send> Send for PcDriven<M> where M::Buffer: Send {}
+// SAFETY: as above.
+unsafe impl<M: CallerMemory + Sync> Sync for PcDriven<M> where M::Buffer: Sync {}
 
-impl<M: CallerMemory + Send> PcDrive for PcDriven<M>
+impl<M: CallerMemory + Send + Sync> PcDrive for PcDriven<M>
 where
-    M::Buffer: Send,
+    M::Buffer: Send + Sync,
 {
     fn next_eval(&self) -> Option<ito::diffusion::langevin::PcEval> {
         self.pc.next_eval()
@@ -142,13 +145,13 @@ where
     }
 }
 
-fn driven<M: CallerMemory + Send + 'static>(
+fn driven<M: CallerMemory + Send + Sync + 'static>(
     config: PcConfig,
     mem: M,
     dtype: Dtype,
 ) -> Result<Box<dyn PcDrive>, Failure>
 where
-    M::Buffer: Send,
+    M::Buffer: Send + Sync,
 {
     let len = config.len;
     let mut x = mem.alloc(dtype, len)?;
@@ -158,13 +161,13 @@ where
     Ok(Box::new(PcDriven { pc, state_ptr, len }))
 }
 
-/// What an [`ito_pc`] holds.
+/// What an `ito_pc` holds.
 pub struct PcState {
     drive: Box<dyn PcDrive>,
     dtype: u32,
 }
 
-/// score-SDE's predictor–corrector sampler (see the module docs).
+/// score-SDE's predictor–corrector sampler (see capi/README.md).
 pub struct ito_pc(crate::Handle<PcState>);
 opaque!(ito_pc, PcState, Kind::Pc);
 
@@ -180,10 +183,11 @@ pub unsafe extern "C" fn ito_pc_create(
     device: *mut crate::ito_device,
     out: *mut *mut ito_pc,
 ) -> c_int {
-    let make = |dev: Option<&mut crate::device::DeviceState>| -> Result<PcState, Failure> {
+    let make = |dev: Option<&crate::device::DeviceState>| -> Result<PcState, Failure> {
         // SAFETY: the caller's contract.
         let c = unsafe { read_config("config", config) }?;
-        let dtype = dtype_of("config->dtype", c.dtype)?;
+        let dtype = dtype_of("config->dtype", c.dtype)
+            .map_err(|f| Failure::new(crate::ITO_ERR_CONFIG, f.message))?;
         let [p0, p1] = c.schedule_params;
         let schedule = match c.schedule {
             ITO_SCHEDULE_VP_LINEAR => Schedule::vp_linear(p0, p1)?,
@@ -259,7 +263,7 @@ pub unsafe extern "C" fn ito_pc_create(
     } else {
         // SAFETY: the caller's contract.
         unsafe {
-            with_handle(device, |d| {
+            crate::with_shared(device, |d| {
                 let s = make(Some(d))?;
                 publish::<ito_pc>(s, out)
             })

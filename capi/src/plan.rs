@@ -63,7 +63,7 @@ fn slot_code(s: Slot) -> u32 {
     }
 }
 
-/// What an [`ito_plan`] holds.
+/// What an `ito_plan` holds.
 pub struct PlanState {
     plan: Plan,
     noise: NoiseSource,
@@ -71,7 +71,7 @@ pub struct PlanState {
     timesteps: Vec<usize>,
 }
 
-/// A solver plan for the caller's own loop (see the module docs).
+/// A solver plan for the caller's own loop (see capi/README.md).
 pub struct ito_plan(crate::Handle<PlanState>);
 opaque!(ito_plan, PlanState, Kind::Plan);
 
@@ -107,7 +107,7 @@ impl PlanState {
 /// per-sample selection between passes, is refused here: use `ito_sampler`). Thread-safe.
 ///
 /// # Safety
-/// As [`crate::sampler::ito_sampler_create`], without a device.
+/// As `crate::sampler::ito_sampler_create`, without a device.
 #[no_mangle]
 pub unsafe extern "C" fn ito_plan_create(
     config: *const ito_sampler_config,
@@ -152,6 +152,59 @@ pub unsafe extern "C" fn ito_plan_destroy(p: *mut ito_plan) -> c_int {
 pub unsafe extern "C" fn ito_plan_last_error(p: *const ito_plan) -> *const c_char {
     // SAFETY: the caller's contract.
     unsafe { last_error_of(p) }
+}
+
+/// Sets `x` to the first node's noise, x = σ₀·z, on host memory (`device` NULL) or the device
+/// handle's: the same bits as `ito_sampler_init_noise` with this configuration.
+///
+/// # Safety
+/// `p` as above; `device` NULL or a device handle; `x` describes memory of that kind valid
+/// for the call.
+#[no_mangle]
+pub unsafe extern "C" fn ito_plan_init_noise(
+    p: *mut ito_plan,
+    device: *mut crate::ito_device,
+    x: crate::memory::ito_tensor,
+) -> c_int {
+    let mut call = None;
+    // SAFETY: the caller's contract.
+    let status = unsafe {
+        with_handle(p, |st| {
+            if x.len != st.len {
+                return Err(Failure::argument(
+                    "x",
+                    &format!("{} elements", st.len),
+                    x.len,
+                ));
+            }
+            let sigma0 = st.plan.grid().nodes()[0].sigma;
+            let noise = st.noise.noise(ito::NoiseUse::Initial, 0, st.len)?;
+            call = Some((sigma0 as f32, ito_noise::from(noise)));
+            Ok(())
+        })
+    };
+    match call {
+        // The pass ito_sampler_init_noise runs (without a mean): x ← 0·x + σ₀·z.
+        Some((sigma0, noise)) => {
+            let coefs = ito_lincomb_coefs {
+                noise: sigma0,
+                ..Default::default()
+            };
+            // SAFETY: the caller's contract; `coefs` and `noise` are locals.
+            unsafe {
+                crate::kernels::ito_lincomb(
+                    device,
+                    x,
+                    std::ptr::null(),
+                    std::ptr::null(),
+                    0,
+                    &coefs,
+                    &noise,
+                )
+            }
+        }
+        None => status,
+    }
 }
 
 /// The pass to run on the state before the first evaluation (EDM churn), if any: writes

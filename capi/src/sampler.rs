@@ -26,7 +26,7 @@ pub struct ito_eval {
     pub step: usize,
     /// The stage within the step (0 = at the step's start).
     pub stage: usize,
-    /// The time (for EDM and VE schedules: σ).
+    /// The time (for the EDM schedule: σ).
     pub t: f64,
     /// α at that time (1 for EDM and VE).
     pub alpha: f64,
@@ -40,10 +40,11 @@ pub struct ito_eval {
     pub on_stage: u32,
 }
 
-/// The model, called by [`ito_sampler_run`]: writes into `output` (`len` elements of the
+/// The model, called by `ito_sampler_run`: writes into `output` (`len` elements of the
 /// sampler's storage type, on the sampler's memory) the prediction the configuration names at
 /// `input` (`len` elements), evaluated where `at` says. Returns 0 to go on, anything else to
-/// stop the run (which then returns `ITO_ERR_CALLBACK`).
+/// stop the run (which then returns `ITO_ERR_CALLBACK`). It must return normally: a C++
+/// exception or a `longjmp` through ito is undefined behaviour (catch inside the callback).
 pub type ito_model_fn = Option<
     unsafe extern "C" fn(
         user: *mut c_void,
@@ -55,7 +56,7 @@ pub type ito_model_fn = Option<
 >;
 
 /// A sampler's work on one kind of memory, behind one interface for the C entry points.
-trait Drive: Send {
+trait Drive: Send + Sync {
     /// # Safety (all `x`/`model` arguments): the caller's pointers, valid for the call.
     unsafe fn init_noise(&mut self, x: ito_tensor) -> Outcome;
     unsafe fn next_eval(
@@ -68,9 +69,12 @@ trait Drive: Send {
     fn reserve(&mut self) -> Outcome;
     /// ito's own state buffer (allocated at the first call).
     fn state(&mut self) -> Result<*mut c_void, Failure>;
-    /// The model-output buffer [`ito_sampler_run`] hands to the callback.
+    /// The model-output buffer `ito_sampler_run` hands to the callback.
     fn model_buffer(&mut self) -> Result<*mut c_void, Failure>;
     fn take_nonfinite(&self) -> Result<bool, Failure>;
+    /// Starts the plan again from its first step (a new runner on the same memory; the state
+    /// and model buffers stay).
+    fn reset(&mut self, plan: ito::Plan, noise: ito::NoiseSource) -> Outcome;
 }
 
 struct Driven<M: CallerMemory> {
@@ -81,13 +85,51 @@ struct Driven<M: CallerMemory> {
     model: Option<M::Buffer>,
 }
 
-impl<M: CallerMemory + Send> Drive for Driven<M>
+impl<M: CallerMemory> Driven<M> {
+    /// Checks the caller's tensors apart from each other and from the runner's own buffers
+    /// (its stage pointer handed back as `x` or `model_out` would alias what the pass writes).
+    fn check_apart(&self, caller: &[(&'static str, &ito_tensor, bool)]) -> Outcome {
+        let mem = self.runner.memory();
+        let code = crate::memory::dtype_code(self.dtype);
+        let none = ito_tensor {
+            data: std::ptr::null_mut(),
+            len: 0,
+            dtype: code,
+        };
+        let mut own = [none; crate::memory::MAX_BUFFERS];
+        let mut count = 0;
+        for (slot, r) in own.iter_mut().zip(self.runner.buffers()) {
+            *slot = ito_tensor {
+                data: mem.ref_ptr(r).cast_mut(),
+                len: M::len(r),
+                dtype: code,
+            };
+            count += 1;
+        }
+        let mut all =
+            [("the sampler's stage or history buffer", &none, true); crate::memory::MAX_BUFFERS];
+        for (a, t) in all.iter_mut().zip(&own[..count]) {
+            a.1 = t;
+        }
+        let mut n = count;
+        for &c in caller {
+            if n == all.len() {
+                return Err(Failure::argument("tensors", "fewer buffers (internal)", n));
+            }
+            all[n] = c;
+            n += 1;
+        }
+        mem.check_apart(&all[..n])
+    }
+}
+
+impl<M: CallerMemory + Send + Sync> Drive for Driven<M>
 where
-    M::Buffer: Send,
+    M::Buffer: Send + Sync,
 {
     unsafe fn init_noise(&mut self, x: ito_tensor) -> Outcome {
+        self.check_apart(&[("x", &x, true)])?;
         let mem = self.runner.memory();
-        mem.check_apart(&[("x", &x, true)])?;
         // SAFETY: the caller's pointer (this function's contract).
         let xv = unsafe { mem.output("x", &x) }?;
         Ok(self.runner.init_noise(xv)?)
@@ -97,24 +139,24 @@ where
         &mut self,
         x: ito_tensor,
     ) -> Result<Option<ito::diffusion::solver::Eval>, Failure> {
+        self.check_apart(&[("x", &x, true)])?;
         let mem = self.runner.memory();
-        mem.check_apart(&[("x", &x, true)])?;
         // SAFETY: the caller's pointer.
         let xv = unsafe { mem.output("x", &x) }?;
         Ok(self.runner.next_eval(xv)?)
     }
 
     unsafe fn eval_input(&mut self, x: ito_tensor) -> Result<*const c_void, Failure> {
+        self.check_apart(&[("x", &x, false)])?;
         let mem = self.runner.memory();
-        mem.check_apart(&[("x", &x, false)])?;
         // SAFETY: the caller's pointer.
         let xv = unsafe { mem.input("x", &x) }?;
         Ok(self.runner.memory().ref_ptr(self.runner.eval_input(xv)))
     }
 
     unsafe fn advance(&mut self, x: ito_tensor, model: ito_tensor) -> Outcome {
+        self.check_apart(&[("x", &x, true), ("model_out", &model, false)])?;
         let mem = self.runner.memory();
-        mem.check_apart(&[("x", &x, true), ("model_out", &model, false)])?;
         // SAFETY: the caller's pointers, checked apart.
         let xv = unsafe { mem.output("x", &x) }?;
         // SAFETY: as above.
@@ -155,19 +197,29 @@ where
     fn take_nonfinite(&self) -> Result<bool, Failure> {
         Ok(self.runner.take_nonfinite()?)
     }
+
+    fn reset(&mut self, plan: ito::Plan, noise: ito::NoiseSource) -> Outcome {
+        let mem = self.runner.memory().fresh()?;
+        self.runner = PlanRunner::new(plan, self.len, noise, mem)?;
+        Ok(())
+    }
 }
 
-/// What an [`ito_sampler`] holds.
+/// What an `ito_sampler` holds.
 pub struct SamplerState {
     drive: Box<dyn Drive>,
     dtype: Dtype,
     len: usize,
     timesteps: Vec<usize>,
     nodes: Vec<ito::Node>,
-    last: Option<ito_eval>,
+    /// The plan as built, and the noise identity: what `ito_sampler_reset` starts again from.
+    plan: ito::Plan,
+    noise: ito::NoiseSource,
+    /// The run has taken its last step.
+    finished: bool,
 }
 
-/// A sampler: a solver plan walked over the caller's tensor (see the crate docs).
+/// A sampler: a solver plan walked over the caller's tensor (see capi/README.md).
 pub struct ito_sampler(crate::Handle<SamplerState>);
 opaque!(ito_sampler, SamplerState, Kind::Sampler);
 
@@ -186,7 +238,7 @@ fn host<S: ito::Storage>(b: Built) -> Result<Box<dyn Drive>, Failure> {
 /// handle's stream. Writes the handle to `*out`. Thread-safe.
 ///
 /// # Safety
-/// `config` as [`ito_sampler_config`]'s contract; `device` NULL or a handle from
+/// `config` as `ito_sampler_config`'s contract; `device` NULL or a handle from
 /// `ito_device_create_cuda`; `out` valid for a pointer write.
 #[no_mangle]
 pub unsafe extern "C" fn ito_sampler_create(
@@ -194,12 +246,13 @@ pub unsafe extern "C" fn ito_sampler_create(
     device: *mut crate::ito_device,
     out: *mut *mut ito_sampler,
 ) -> c_int {
-    let make = |dev: Option<&mut crate::device::DeviceState>| -> Result<SamplerState, Failure> {
+    let make = |dev: Option<&crate::device::DeviceState>| -> Result<SamplerState, Failure> {
         // SAFETY: the caller's contract.
         let b = unsafe { ito_sampler_config::build(config) }?;
         let (dtype, len) = (b.dtype, b.len);
         let timesteps = b.timesteps.clone();
         let nodes = b.plan.grid().nodes().to_vec();
+        let (plan, noise) = (b.plan.clone(), b.noise);
         let drive = match dev {
             None => match dtype {
                 Dtype::F32 => host::<f32>(b)?,
@@ -214,7 +267,9 @@ pub unsafe extern "C" fn ito_sampler_create(
             len,
             timesteps,
             nodes,
-            last: None,
+            plan,
+            noise,
+            finished: false,
         })
     };
     if device.is_null() {
@@ -226,7 +281,7 @@ pub unsafe extern "C" fn ito_sampler_create(
     } else {
         // SAFETY: the caller's contract.
         unsafe {
-            with_handle(device, |d| {
+            crate::with_shared(device, |d| {
                 let s = make(Some(d))?;
                 publish::<ito_sampler>(s, out)
             })
@@ -236,7 +291,7 @@ pub unsafe extern "C" fn ito_sampler_create(
 
 impl crate::device::DeviceState {
     /// A sampler's drive on this device (its own report word, on the device's stream).
-    fn sampler_drive(&mut self, b: Built) -> Result<Box<dyn Drive>, Failure> {
+    fn sampler_drive(&self, b: Built) -> Result<Box<dyn Drive>, Failure> {
         #[cfg(feature = "cuda")]
         {
             let mem = self.stepper.memory();
@@ -363,7 +418,7 @@ pub unsafe extern "C" fn ito_sampler_init_noise(
 /// if any.
 ///
 /// # Safety
-/// As [`ito_sampler_init_noise`]; `eval` and `more` valid for writes.
+/// As `ito_sampler_init_noise`; `eval` and `more` valid for writes.
 #[no_mangle]
 pub unsafe extern "C" fn ito_sampler_next_eval(
     s: *mut ito_sampler,
@@ -383,9 +438,9 @@ pub unsafe extern "C" fn ito_sampler_next_eval(
             }
             let x = st.tensor(x, x_len);
             let next = st.drive.next_eval(x)?;
-            st.last = next.map(|e| st.eval(e));
-            if let Some(e) = st.last {
-                eval.write(e);
+            st.finished = next.is_none();
+            if let Some(e) = next {
+                eval.write(st.eval(e));
             }
             more.write(c_int::from(next.is_some()));
             Ok(())
@@ -397,7 +452,7 @@ pub unsafe extern "C" fn ito_sampler_next_eval(
 /// (`*input` is then valid until the sampler is destroyed; do not write it).
 ///
 /// # Safety
-/// As [`ito_sampler_init_noise`] (read only); `input` valid for a pointer write.
+/// As `ito_sampler_init_noise` (read only); `input` valid for a pointer write.
 #[no_mangle]
 pub unsafe extern "C" fn ito_sampler_eval_input(
     s: *mut ito_sampler,
@@ -420,7 +475,7 @@ pub unsafe extern "C" fn ito_sampler_eval_input(
 /// `ITO_ERR_NONFINITE` comes after the whole step has been written.
 ///
 /// # Safety
-/// As [`ito_sampler_init_noise`]; `model_out` holds `model_out_len` elements, apart from `x`.
+/// As `ito_sampler_init_noise`; `model_out` holds `model_out_len` elements, apart from `x`.
 #[no_mangle]
 pub unsafe extern "C" fn ito_sampler_advance(
     s: *mut ito_sampler,
@@ -444,10 +499,11 @@ pub unsafe extern "C" fn ito_sampler_advance(
 /// The whole sampling loop on `x`: for each evaluation the plan asks for, calls `model` with
 /// the input and a model-output buffer the sampler owns, then advances. Call
 /// `ito_sampler_init_noise` first if the sampler should draw the starting noise. While it runs,
-/// `model` must not call functions on this sampler (they return `ITO_ERR_BUSY`).
+/// `model` must not call functions on this sampler (they return `ITO_ERR_BUSY`). A finished
+/// sampler returns `ITO_ERR_CONFIG` (start again with `ito_sampler_reset`).
 ///
 /// # Safety
-/// As [`ito_sampler_init_noise`]; `model` is NULL or a function honouring [`ito_model_fn`]'s
+/// As `ito_sampler_init_noise`; `model` is NULL or a function honouring `ito_model_fn`'s
 /// contract; `user` is passed to it unchanged.
 #[no_mangle]
 pub unsafe extern "C" fn ito_sampler_run(
@@ -463,6 +519,9 @@ pub unsafe extern "C" fn ito_sampler_run(
             let Some(model) = model else {
                 return Err(Failure::null("model"));
             };
+            if st.finished {
+                return Err(finished());
+            }
             let out = st.drive.model_buffer()?;
             let xt = st.tensor(x, x_len);
             while let Some(e) = st.drive.next_eval(xt)? {
@@ -481,6 +540,62 @@ pub unsafe extern "C" fn ito_sampler_run(
                     ));
                 }
                 st.drive.advance(xt, st.tensor(out, st.len))?;
+            }
+            st.finished = true;
+            Ok(())
+        })
+    }
+}
+
+fn finished() -> Failure {
+    Failure::config(
+        "sampler",
+        "a run with steps left (ito_sampler_reset starts it again)",
+        "a finished run",
+    )
+}
+
+/// Starts the sampler's plan again from its first step (with the same noise identity; the
+/// scratch is allocated again at first use, or by `ito_sampler_reserve`). For the next image
+/// of a batch loop: create once, reset per run.
+///
+/// # Safety
+/// `s` is NULL or a pointer `ito_sampler_create` wrote.
+#[no_mangle]
+pub unsafe extern "C" fn ito_sampler_reset(s: *mut ito_sampler) -> c_int {
+    // SAFETY: the caller's contract.
+    unsafe {
+        with_handle(s, |st| {
+            st.drive.reset(st.plan.clone(), st.noise)?;
+            st.finished = false;
+            Ok(())
+        })
+    }
+}
+
+/// The sampler's element count, storage type (`ITO_DTYPE_*`) and grid steps; any out-pointer
+/// may be NULL.
+///
+/// # Safety
+/// `s` as above; each non-NULL out-pointer valid for a write.
+#[no_mangle]
+pub unsafe extern "C" fn ito_sampler_info(
+    s: *mut ito_sampler,
+    len: *mut usize,
+    dtype: *mut u32,
+    steps: *mut usize,
+) -> c_int {
+    // SAFETY: the caller's contract.
+    unsafe {
+        with_handle(s, |st| {
+            if !len.is_null() {
+                len.write(st.len);
+            }
+            if !dtype.is_null() {
+                dtype.write(crate::memory::dtype_code(st.dtype));
+            }
+            if !steps.is_null() {
+                steps.write(st.nodes.len().saturating_sub(1));
             }
             Ok(())
         })
@@ -508,7 +623,7 @@ pub unsafe extern "C" fn ito_sampler_take_nonfinite(s: *mut ito_sampler, out: *m
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct ito_node {
-    /// The time (σ for EDM and VE).
+    /// The time (σ for the EDM schedule).
     pub t: f64,
     /// α.
     pub alpha: f64,

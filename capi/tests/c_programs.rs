@@ -69,6 +69,31 @@ fn rust_run(solver: &str) -> Vec<f32> {
     x
 }
 
+/// `run:dpmpp-2m` in f16, the model returning its input.
+fn rust_f16() -> Vec<u32> {
+    let schedule = Schedule::edm(0.002, 80.0).unwrap();
+    let grid = Grid::from_times(&schedule, &SIGMAS)
+        .unwrap()
+        .with_clean_end()
+        .unwrap();
+    let plan = Plan::new(
+        "dpmpp-2m".parse().unwrap(),
+        grid,
+        Param::Data,
+        PlanOptions::default(),
+    )
+    .unwrap();
+    let mut x = vec![ito::f16::ZERO; N];
+    let mut r = PlanRunner::new(plan, N, NoiseSource::new(7), Host::<ito::f16>::new()).unwrap();
+    r.init_noise(x.as_mut_slice().into()).unwrap();
+    while r.next_eval(x.as_mut_slice().into()).unwrap().is_some() {
+        let out = x.clone();
+        r.advance(x.as_mut_slice().into(), out.as_slice().into())
+            .unwrap();
+    }
+    x.iter().map(|v| u32::from(v.to_bits())).collect()
+}
+
 fn rust_sde() -> Vec<f32> {
     let noise = NoiseSource {
         seed: 11,
@@ -269,11 +294,13 @@ fn c_and_cpp_programs_equal_the_rust_api_bit_for_bit() {
     let (c, cpp) = (read_bits(&c_out), read_bits(&cpp_out));
 
     let mut expected = BTreeMap::new();
-    for solver in ["dpmpp-2m", "sde-dpmpp-2m", "euler-a"] {
+    for solver in ["dpmpp-2m", "sde-dpmpp-2m", "euler-a", "heun", "dpmpp-2s"] {
         let x = bits(&rust_run(solver));
         expected.insert(format!("run:{solver}"), x.clone());
         expected.insert(format!("plan:{solver}"), x);
     }
+    expected.insert("state:dpmpp-2m".into(), expected["run:dpmpp-2m"].clone());
+    expected.insert("f16:dpmpp-2m".into(), rust_f16());
     expected.insert("sde:euler_maruyama".into(), bits(&rust_sde()));
     expected.insert(
         "sde:euler_maruyama_scalar_noise".into(),

@@ -264,6 +264,18 @@ impl<M: Memory> PlanRunner<M> {
         &self.plan
     }
 
+    /// The runner's own buffers as they exist now (stage, history, tree noise, mean): for
+    /// callers that check a caller's tensors apart from them (the C API does, so that a stage
+    /// pointer handed back as `x` or a model output is an error rather than aliasing).
+    pub fn buffers(&self) -> impl Iterator<Item = M::Ref<'_>> + '_ {
+        self.stage
+            .iter()
+            .chain(self.hist.iter().flatten())
+            .chain(self.tree_noise.iter())
+            .chain(self.mean.iter())
+            .map(M::view)
+    }
+
     /// The memory the passes run on.
     pub fn memory(&self) -> &M {
         &self.mem

@@ -12,6 +12,7 @@
 
 #include "ito.h"
 
+#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,6 +65,22 @@ static int denoise_f32(void *user, const void *input, void *output, size_t len,
 static int stop_at_third(void *user, const void *input, void *output, size_t len,
                          const ito_eval *at) {
   return at->step == 2 ? 42 : denoise_f32(user, input, output, len, at);
+}
+
+/* A callback that calls back into its own sampler: refused (ITO_ERR_BUSY), no deadlock. */
+struct reentry {
+  ito_sampler *s;
+  float *x;
+  int busy;
+};
+
+static int reenter(void *user, const void *input, void *output, size_t len,
+                   const ito_eval *at) {
+  struct reentry *r = (struct reentry *)user;
+  ito_eval ev;
+  int more, calls = 0;
+  if (ito_sampler_next_eval(r->s, r->x, len, &ev, &more) == ITO_ERR_BUSY) r->busy++;
+  return denoise_f32(&calls, input, output, len, at);
 }
 
 static void write_bits(FILE *out, const char *name, const float *x, size_t n) {
@@ -198,8 +215,9 @@ static const double karras10[10] = {80.0, 42.415189318512671, 21.108676736193759
 static void run_solver(FILE *out, const char *solver, float *x) {
   ito_sampler_config c;
   ito_sampler *s = NULL;
-  int calls = 0;
+  int calls = 0, st;
   char name[64];
+  float *again = (float *)malloc(N * sizeof(float));
   edm_config(&c, solver, karras10, 10, N);
   OK(ito_sampler_create(&c, NULL, &s));
   OK(ito_sampler_reserve(s));
@@ -208,6 +226,89 @@ static void run_solver(FILE *out, const char *solver, float *x) {
   CHECK(calls >= 10, "%s: %d model calls", solver, calls);
   snprintf(name, sizeof name, "run:%s", solver);
   write_bits(out, name, x, N);
+  /* a finished run refuses to run again; reset starts it over: the same bits, and a run
+   * stopped by its callback resumes where it stopped */
+  st = ito_sampler_run(s, x, N, denoise_f32, &calls);
+  CHECK(st == ITO_ERR_CONFIG, "%s: run after the end: %s", solver, ito_status_name(st));
+  OK(ito_sampler_reset(s));
+  OK(ito_sampler_init_noise(s, again, N));
+  calls = 0;
+  st = ito_sampler_run(s, again, N, stop_at_third, &calls);
+  CHECK(st == ITO_ERR_CALLBACK, "%s: a stopped run: %s", solver, ito_status_name(st));
+  CHECK(calls >= 2, "%s: the callback ran before it stopped (%d)", solver, calls);
+  OK(ito_sampler_run(s, again, N, denoise_f32, &calls));
+  CHECK(memcmp(again, x, N * sizeof(float)) == 0, "%s: reset, stopped and resumed: same bits",
+        solver);
+  free(again);
+  OK(ito_sampler_destroy(s));
+}
+
+/* The sampler's own state buffer, f16 storage, a discrete grid's timesteps, the node table. */
+static void sampler_queries(FILE *out) {
+  ito_sampler_config c;
+  ito_sampler *s = NULL;
+  ito_node nodes[16];
+  ito_eval ev;
+  void *state = NULL;
+  size_t count = 0, len = 0, steps = 0, i;
+  uint32_t dtype = 9;
+  int more, calls = 0;
+  float x[N];
+  uint16_t h[N];
+  /* ito's own state: the same bits as the caller's x (run:dpmpp-2m) */
+  edm_config(&c, "dpmpp-2m", karras10, 10, N);
+  OK(ito_sampler_create(&c, NULL, &s));
+  OK(ito_sampler_state(s, &state));
+  OK(ito_sampler_init_noise(s, state, N));
+  OK(ito_sampler_run(s, state, N, denoise_f32, &calls));
+  memcpy(x, state, sizeof x);
+  write_bits(out, "state:dpmpp-2m", x, N);
+  OK(ito_sampler_info(s, &len, &dtype, &steps));
+  CHECK(len == N && dtype == ITO_DTYPE_F32 && steps == 10, "info %zu %u %zu", len, dtype, steps);
+  OK(ito_sampler_nodes(s, nodes, 16, &count));
+  CHECK(count == 11 && nodes[0].sigma == 80.0 && nodes[10].sigma == 0.0 &&
+            nodes[0].timestep == -1,
+        "EDM nodes: %zu, sigma %g .. %g", count, nodes[0].sigma, nodes[10].sigma);
+  OK(ito_sampler_destroy(s));
+
+  /* f16 storage: the state and the model output in binary16; the model returns its input
+   * (x0 = x: no half-precision arithmetic needed in C, the passes do it) */
+  edm_config(&c, "dpmpp-2m", karras10, 10, N);
+  c.dtype = ITO_DTYPE_F16;
+  OK(ito_sampler_create(&c, NULL, &s));
+  OK(ito_sampler_init_noise(s, h, N));
+  for (;;) {
+    uint16_t d[N];
+    OK(ito_sampler_next_eval(s, h, N, &ev, &more));
+    if (!more) break;
+    memcpy(d, h, sizeof d);
+    OK(ito_sampler_advance(s, h, N, d, N));
+  }
+  fprintf(out, "f16:dpmpp-2m");
+  for (i = 0; i < N; i++) fprintf(out, " %04x", (unsigned)h[i]);
+  fprintf(out, "\n");
+  OK(ito_sampler_destroy(s));
+
+  /* diffusers' discrete "leading" grid for DPM-Solver: 10 of 1000 training steps, offset 1 */
+  OK(ito_sampler_config_init(&c));
+  c.schedule = ITO_SCHEDULE_DISCRETE_SCALED_LINEAR;
+  c.schedule_params[0] = 0.00085;
+  c.schedule_params[1] = 0.012;
+  c.schedule_params[2] = 1000;
+  c.grid = ITO_GRID_DISCRETE_LEADING;
+  c.steps = 10;
+  c.steps_offset = 1;
+  c.len = 64;
+  OK(ito_sampler_create(&c, NULL, &s));
+  OK(ito_sampler_nodes(s, nodes, 16, &count));
+  CHECK(count == 11, "discrete nodes: %zu", count);
+  for (i = 0; i < 10; i++)
+    /* DPM-Solver's "leading" (diffusers 0.42.1): step ratio 1000 // (10 + 1) = 90 */
+    CHECK(nodes[i].timestep == (int64_t)(901 - 90 * i), "timestep %zu: %lld", i,
+          (long long)nodes[i].timestep);
+  OK(ito_sampler_next_eval(s, x, 64, &ev, &more));
+  CHECK(more && ev.timestep == 901, "the first evaluation's timestep: %lld",
+        (long long)ev.timestep);
   OK(ito_sampler_destroy(s));
 }
 
@@ -231,14 +332,7 @@ static void plan_loop(FILE *out, const char *solver, const float *expect) {
     t[j].dtype = ITO_DTYPE_F32;
   }
   /* buf[slot] for slot = ITO_SLOT_STATE, _MODEL, _MEAN (unused), _STAGE, _HISTORY_0 + j */
-  {
-    /* the starting noise as ito_sampler_init_noise draws it: x = sigma_0 * N(initial use) —
-     * here through a sampler, to keep the engine's loop about the plan */
-    ito_sampler *s = NULL;
-    OK(ito_sampler_create(&c, NULL, &s));
-    OK(ito_sampler_init_noise(s, buf[ITO_SLOT_STATE], N));
-    OK(ito_sampler_destroy(s));
-  }
+  OK(ito_plan_init_noise(p, NULL, t[ITO_SLOT_STATE])); /* as ito_sampler_init_noise */
   OK(ito_plan_init_call(p, &call, &has));
   CHECK(!has, "%s: no initial churn", solver);
   for (;;) {
@@ -352,13 +446,29 @@ static void noise(FILE *out) {
   write_bits(out, "randn:42:1:1000", z, N);
 }
 
+/* Whether a message names argument `arg`: it starts with it (`x: ...`, `inputs[0].dtype: ...`),
+ * names it as a configuration field (`config->arg`), or quotes it (ito's `arg`). */
+static int is_ident(char c) { return isalnum((unsigned char)c) || c == '_'; }
+
+static int names_arg(const char *msg, const char *arg) {
+  size_t n = strlen(arg);
+  char quoted[96];
+  const char *p;
+  if (strncmp(msg, arg, n) == 0 && !is_ident(msg[n])) return 1;
+  snprintf(quoted, sizeof quoted, "`%s`", arg);
+  if (strstr(msg, quoted)) return 1;
+  for (p = strstr(msg, "->"); p; p = strstr(p + 2, "->"))
+    if (strncmp(p + 2, arg, n) == 0 && !is_ident(p[2 + n])) return 1;
+  return 0;
+}
+
 /* Bad input: a status code, and a message that names the argument. */
 #define EXPECT(call, code, arg)                                                          \
   do {                                                                                   \
     int st_ = (call);                                                                    \
     CHECK(st_ == (code), "%s: %s, expected %s (%s)", #call, ito_status_name(st_), #code, \
           ito_last_error());                                                             \
-    CHECK(strstr(ito_last_error(), arg) != NULL, "%s: message \"%s\" names %s", #call,   \
+    CHECK(names_arg(ito_last_error(), arg), "%s: message \"%s\" names %s", #call,        \
           ito_last_error(), arg);                                                        \
   } while (0)
 
@@ -395,7 +505,7 @@ static void bad_input(void) {
   EXPECT(ito_sampler_create(&c, NULL, &s), ITO_ERR_CONFIG, "len");
   c.len = 64;
   c.dtype = 9;
-  EXPECT(ito_sampler_create(&c, NULL, &s), ITO_ERR_ARGUMENT, "dtype");
+  EXPECT(ito_sampler_create(&c, NULL, &s), ITO_ERR_CONFIG, "dtype");
   c.dtype = ITO_DTYPE_F32;
   c.schedule_params[0] = -1.0;
   EXPECT(ito_sampler_create(&c, NULL, &s), ITO_ERR_CONFIG, "sigma_min");
@@ -424,6 +534,38 @@ static void bad_input(void) {
   {
     int calls = 0;
     EXPECT(ito_sampler_run(s, x, 64, stop_at_third, &calls), ITO_ERR_CALLBACK, "model");
+  }
+  /* a callback calling its own sampler: ITO_ERR_BUSY inside, the run completes */
+  {
+    struct reentry r;
+    ito_sampler *s3 = NULL;
+    r.x = x;
+    r.busy = 0;
+    OK(ito_sampler_create(&c, NULL, &s3));
+    r.s = s3;
+    OK(ito_sampler_run(s3, x, 64, reenter, &r));
+    CHECK(r.busy >= 10, "re-entry refused with ITO_ERR_BUSY each time (%d)", r.busy);
+    OK(ito_sampler_destroy(s3));
+  }
+  /* the sampler's own stage pointer handed back as the model output: refused, no aliasing */
+  {
+    ito_sampler *s4 = NULL;
+    ito_sampler_config c2 = c;
+    const void *stage = NULL;
+    int k;
+    c2.solver = "heun";
+    OK(ito_sampler_create(&c2, NULL, &s4));
+    OK(ito_sampler_init_noise(s4, x, 64));
+    for (k = 0; k < 2; k++) { /* the second evaluation of a Heun step is on the stage */
+      OK(ito_sampler_next_eval(s4, x, 64, &ev, &more));
+      OK(ito_sampler_eval_input(s4, x, 64, &stage));
+      if (ev.on_stage) break;
+      OK(ito_sampler_advance(s4, x, 64, y, 64));
+    }
+    CHECK(ev.on_stage && stage != (const void *)x, "heun evaluates on its stage buffer");
+    EXPECT(ito_sampler_advance(s4, x, 64, stage, 64), ITO_ERR_ARGUMENT, "model_out");
+    EXPECT(ito_sampler_advance(s4, (void *)(uintptr_t)stage, 64, y, 64), ITO_ERR_ARGUMENT, "x");
+    OK(ito_sampler_destroy(s4));
   }
   /* non-finite model output: reported after the step, naming the buffer */
   {
@@ -458,11 +600,11 @@ static void bad_input(void) {
     EXPECT(ito_lincomb(NULL, t, NULL, &u, 1, &k, NULL), ITO_ERR_ARGUMENT, "inputs[0]");
     u.len = 64;
     u.dtype = 3;
-    EXPECT(ito_lincomb(NULL, t, NULL, &u, 1, &k, NULL), ITO_ERR_ARGUMENT, "dtype");
+    EXPECT(ito_lincomb(NULL, t, NULL, &u, 1, &k, NULL), ITO_ERR_ARGUMENT, "inputs[0].dtype");
   }
   EXPECT(ito_fill_normal(NULL, t, 0.0f, 1.0f, NULL), ITO_ERR_NULL, "noise");
   z.offset = UINT64_MAX - 10;
-  EXPECT(ito_fill_normal(NULL, t, 0.0f, 1.0f, &z), ITO_ERR_ARGUMENT, "offset");
+  EXPECT(ito_fill_normal(NULL, t, 0.0f, 1.0f, &z), ITO_ERR_ARGUMENT, "noise.offset");
   EXPECT(ito_euler_maruyama(NULL, t, t, t, 0.01, NULL, 0), ITO_ERR_NULL, "noise");
   {
     ito_noise_source src;
@@ -490,7 +632,7 @@ static void bad_input(void) {
 
 int main(int argc, char **argv) {
   FILE *out;
-  float x_2m[N], x_sde[N], x_ea[N];
+  float x_2m[N], x_sde[N], x_ea[N], x_heun[N], x_2s[N];
   if (argc != 3) {
     fprintf(stderr, "usage: %s FIXTURE OUT\n", argv[0]);
     return 2;
@@ -503,9 +645,14 @@ int main(int argc, char **argv) {
   run_solver(out, "dpmpp-2m", x_2m);
   run_solver(out, "sde-dpmpp-2m", x_sde);
   run_solver(out, "euler-a", x_ea);
+  run_solver(out, "heun", x_heun);
+  run_solver(out, "dpmpp-2s", x_2s);
   plan_loop(out, "dpmpp-2m", x_2m);
   plan_loop(out, "sde-dpmpp-2m", x_sde);
   plan_loop(out, "euler-a", x_ea);
+  plan_loop(out, "heun", x_heun);
+  plan_loop(out, "dpmpp-2s", x_2s);
+  sampler_queries(out);
   sde(out);
   sde_scalar(out);
   pc(out);

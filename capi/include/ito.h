@@ -200,7 +200,7 @@ typedef struct ito_sampler_config {
   // `sizeof(ito_sampler_config)`, set by `ito_sampler_config_init`.
   size_t struct_size;
   // The solver's name, e.g. "dpmpp-2m", "sde-dpmpp-2m", "euler-a", "unipc-3"
-  // (`cargo run --example quickstart -- list` lists all 35). Default "dpmpp-2m".
+  // (`cargo run --example quickstart -- list` lists them all). Default "dpmpp-2m".
   const char *solver;
   // `ITO_PREDICTION_*`: what the model returns. Default ε.
   uint32_t prediction;

@@ -63,7 +63,7 @@ pub struct ito_sampler_config {
     /// `sizeof(ito_sampler_config)`, set by `ito_sampler_config_init`.
     pub struct_size: usize,
     /// The solver's name, e.g. "dpmpp-2m", "sde-dpmpp-2m", "euler-a", "unipc-3"
-    /// (`cargo run --example quickstart -- list` lists all 35). Default "dpmpp-2m".
+    /// (`cargo run --example quickstart -- list` lists them all). Default "dpmpp-2m".
     pub solver: *const c_char,
     /// `ITO_PREDICTION_*`: what the model returns. Default ε.
     pub prediction: u32,

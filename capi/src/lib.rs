@@ -83,6 +83,11 @@ pub const ITO_DTYPE_BF16: u32 = 2;
 /// The version of this interface: major·10000 + minor·100 + patch (the crate's version).
 pub const ITO_VERSION: u32 = 100;
 
+/// The solver names a configuration's `solver` accepts (for bindings that list them).
+pub fn solver_names() -> Vec<&'static str> {
+    ito::diffusion::solver::SOLVER_NAMES.to_vec()
+}
+
 /// The library's version, `ITO_VERSION` of the build that is linked (compare it with the
 /// header's macro to detect a mismatched library). Thread-safe.
 #[no_mangle]

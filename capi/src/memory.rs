@@ -22,6 +22,13 @@ pub struct ito_tensor {
     pub dtype: u32,
 }
 
+// SAFETY: an ito_tensor only describes memory (an address, a length, a type); reading or
+// writing through it is unsafe and governed by each function's contract, so moving or sharing
+// the description between threads is harmless (bindings run calls without holding a lock).
+unsafe impl Send for ito_tensor {}
+// SAFETY: as above.
+unsafe impl Sync for ito_tensor {}
+
 /// The storage type of an `ITO_DTYPE_*` code.
 pub fn dtype_of(arg: &str, code: u32) -> Result<Dtype, Failure> {
     match code {

@@ -189,6 +189,57 @@ fn rust_randn() -> Vec<f32> {
     z
 }
 
+/// Every case's bits from the Rust API: what the C and C++ programs, and the Python package's
+/// tests (through `python/tests/data/rust_bits.txt`), must reproduce.
+fn expected() -> BTreeMap<String, Vec<u32>> {
+    let mut expected = BTreeMap::new();
+    for solver in ["dpmpp-2m", "sde-dpmpp-2m", "euler-a", "heun", "dpmpp-2s"] {
+        let x = bits(&rust_run(solver));
+        expected.insert(format!("run:{solver}"), x.clone());
+        expected.insert(format!("plan:{solver}"), x);
+    }
+    expected.insert("state:dpmpp-2m".into(), expected["run:dpmpp-2m"].clone());
+    expected.insert("f16:dpmpp-2m".into(), rust_f16());
+    expected.insert("sde:euler_maruyama".into(), bits(&rust_sde()));
+    expected.insert(
+        "sde:euler_maruyama_scalar_noise".into(),
+        bits(&rust_sde_scalar()),
+    );
+    expected.insert("pc:ve".into(), bits(&rust_pc()));
+    expected.insert("randn:42:1:1000".into(), bits(&rust_randn()));
+
+    expected
+}
+
+/// The bits file the Python tests read equals what the Rust API gives now (so it cannot go
+/// stale). Regenerate: `ITO_BLESS=1 cargo test -p ito-capi --test c_programs`.
+#[test]
+fn the_python_fixture_equals_the_rust_api() {
+    let mut text = String::from(
+        "# ito's bits from the Rust API (capi/tests/c_programs.rs, `expected()`); the Python\n\
+         # tests compare the package's results with them. Regenerate:\n\
+         # ITO_BLESS=1 cargo test -p ito-capi --test c_programs\n",
+    );
+    for (name, bits) in expected() {
+        text.push_str(&name);
+        for b in bits {
+            text.push_str(&format!(" {b:08x}"));
+        }
+        text.push('\n');
+    }
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../python/tests/data/rust_bits.txt");
+    if std::env::var_os("ITO_BLESS").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, &text).unwrap();
+        return;
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == text,
+        "python/tests/data/rust_bits.txt is stale: ITO_BLESS=1 cargo test -p ito-capi --test c_programs"
+    );
+}
+
 /// The bits of each line of a program's output file.
 fn read_bits(path: &Path) -> BTreeMap<String, Vec<u32>> {
     let text = std::fs::read_to_string(path).expect("the program's output");
@@ -293,21 +344,7 @@ fn c_and_cpp_programs_equal_the_rust_api_bit_for_bit() {
     run(&cpp_exe, &[&cpp_out]);
     let (c, cpp) = (read_bits(&c_out), read_bits(&cpp_out));
 
-    let mut expected = BTreeMap::new();
-    for solver in ["dpmpp-2m", "sde-dpmpp-2m", "euler-a", "heun", "dpmpp-2s"] {
-        let x = bits(&rust_run(solver));
-        expected.insert(format!("run:{solver}"), x.clone());
-        expected.insert(format!("plan:{solver}"), x);
-    }
-    expected.insert("state:dpmpp-2m".into(), expected["run:dpmpp-2m"].clone());
-    expected.insert("f16:dpmpp-2m".into(), rust_f16());
-    expected.insert("sde:euler_maruyama".into(), bits(&rust_sde()));
-    expected.insert(
-        "sde:euler_maruyama_scalar_noise".into(),
-        bits(&rust_sde_scalar()),
-    );
-    expected.insert("pc:ve".into(), bits(&rust_pc()));
-    expected.insert("randn:42:1:1000".into(), bits(&rust_randn()));
+    let expected = expected();
 
     assert_eq!(
         c.keys().collect::<Vec<_>>(),

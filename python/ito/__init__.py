@@ -1,0 +1,215 @@
+"""ito: fused, bit-reproducible kernels for diffusion sampling and SDE integration.
+
+Every call works in place on numpy arrays and torch tensors (CPU, and CUDA on the current
+stream), taken zero-copy through DLPack: float32, float16 (and bfloat16 for torch), contiguous.
+Anything else raises a ``TypeError``/``ValueError`` naming the argument — ito never copies
+behind your back. The GIL is released during every pass.
+
+Noise is counter-based: a normal is a pure function of (seed, stream, step, offset + i), so a
+result is the same to the bit on every backend, thread count, batch split and device.
+
+    >>> import numpy as np, ito
+    >>> x = np.zeros(1000, dtype=np.float32)
+    >>> s = ito.Sampler("dpmpp-2m", x.size, seed=7)
+    >>> s.init_noise(x)
+    >>> for ev in s.steps(x):
+    ...     eps = (ev.sigma * s.eval_input(x)).astype(np.float32)  # your model: the exact ε of N(0, 1)
+    ...     s.advance(x, eps)
+
+Threads: ito's CPU passes run on its own rayon pool, sized by ``RAYON_NUM_THREADS`` (default:
+one per core). Beside torch's intra-op pool both would compete for the same cores; set
+``RAYON_NUM_THREADS`` (before the first ito call) and ``torch.set_num_threads`` so that their
+sum fits the machine.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Iterator, NamedTuple, Optional, Sequence, Tuple
+
+from . import _ito
+from ._ito import CudaDevice, Exported, NonFiniteError, fill_normal, lincomb, noise_address
+
+__all__ = [
+    "SOLVERS",
+    "CudaDevice",
+    "Eval",
+    "NonFiniteError",
+    "Sampler",
+    "fill_normal",
+    "lincomb",
+    "noise_address",
+    "randn",
+    "randn_like",
+    "reduce",
+    "sde",
+]
+
+__version__ = "0.1.0"
+
+#: Every solver name a ``Sampler`` accepts.
+SOLVERS: Tuple[str, ...] = tuple(_ito.solver_names())
+
+
+class Eval(NamedTuple):
+    """Where the model is wanted: grid step, stage within it, time, α, σ (model input
+    x = α·x₀ + σ·ε), the training timestep on discrete grids (else −1), and whether the input
+    is the sampler's stage buffer rather than the state."""
+
+    step: int
+    stage: int
+    t: float
+    alpha: float
+    sigma: float
+    timestep: int
+    on_stage: bool
+
+
+def _is_torch(x: Any) -> bool:
+    return type(x).__module__.startswith("torch")
+
+
+def _device_for(x: Any) -> Optional[CudaDevice]:
+    """A CudaDevice on torch's current stream for a CUDA tensor, None for host memory."""
+    if _is_torch(x) and x.is_cuda:
+        import torch
+
+        index = x.device.index if x.device.index is not None else torch.cuda.current_device()
+        return CudaDevice(index, torch.cuda.current_stream(x.device).cuda_stream)
+    return None
+
+
+def _view_like(exported: Exported, x: Any) -> Any:
+    """An ito-owned buffer as the same kind of tensor as ``x`` (numpy or torch), shaped like it."""
+    if _is_torch(x):
+        import torch
+
+        return torch.from_dlpack(exported).view(x.shape)
+    import numpy as np
+
+    return np.from_dlpack(exported).reshape(x.shape)
+
+
+class Sampler:
+    """A solver plan walked over your tensor: one fused pass per model evaluation.
+
+    ``solver`` is one of ``ito.SOLVERS`` ("dpmpp-2m", "sde-dpmpp-2m", "unipc-3", "euler-a", …);
+    ``len`` the number of elements of the state (the whole batch). The state stays yours: pass
+    it to every call. Keywords (defaults in brackets):
+
+    - ``prediction``: what the model returns, "eps" | "data" (x₀) | "v" | "velocity" ["eps"];
+    - ``dtype``: "float32" | "float16" | "bfloat16" ["float32"];
+    - ``schedule``: "vp_linear" | "vp_cosine" | "ve" | "edm" | "flow" | "discrete_linear" |
+      "discrete_scaled_linear" ["vp_linear"], ``schedule_params`` (β_min, β_max | s | σ_min,
+      σ_max | β_start, β_end, training steps);
+    - ``grid``: "uniform_t" | "uniform_lambda" | "quadratic" | "karras" | "times" |
+      "discrete_linspace" | "discrete_leading" | "discrete_trailing" ["uniform_lambda"], with
+      ``steps`` [20], ``t_start``/``t_end`` [1, 1e-3], ``sigma_min``/``sigma_max``/``rho``
+      [0.002, 80, 7], ``times`` (a final 0 means a noise-free end), ``steps_offset`` [0],
+      ``clean_end`` [True];
+    - ``lower_order_final`` [True], ``euler_at_final`` [False], ``thresholding`` (ratio,
+      max_value, sample_len) [None];
+    - the noise identity ``seed``, ``stream``, ``offset`` [0, 0, 0] (a shard of a batch passes
+      its global offset);
+    - ``device``: a ``CudaDevice`` for CUDA tensors (``Sampler.like`` picks torch's current
+      stream for you).
+    """
+
+    def __init__(self, solver: str, len: int, **config: Any) -> None:
+        self._native = _ito.Sampler(solver, len, **config)
+
+    @classmethod
+    def like(cls, x: Any, solver: str, **config: Any) -> "Sampler":
+        """A sampler for tensor ``x``: its element count, dtype and device (CUDA tensors: on
+        torch's current stream)."""
+        dtype = str(x.dtype).replace("torch.", "")
+        device = _device_for(x)
+        if device is not None:
+            config.setdefault("device", device)
+        return cls(solver, int(x.numel() if _is_torch(x) else x.size), dtype=dtype, **config)
+
+    def reserve(self) -> None:
+        """Allocates every scratch buffer now: no later step allocates."""
+        self._native.reserve()
+
+    def init_noise(self, x: Any) -> None:
+        """x = σ₀·z, z from the noise identity (before the first step)."""
+        self._native.init_noise(x)
+
+    def next_eval(self, x: Any) -> Optional[Eval]:
+        """Where the model is wanted next, or None when sampling is done."""
+        e = self._native.next_eval(x)
+        return None if e is None else Eval(*e)
+
+    def eval_input(self, x: Any) -> Any:
+        """The tensor to evaluate the model on: ``x`` itself, or a view of the sampler's stage
+        buffer (same library and shape as ``x``; read it, do not keep it past the next call)."""
+        stage = self._native.eval_input(x)
+        return x if stage is None else _view_like(stage, x)
+
+    def advance(self, x: Any, model_out: Any) -> None:
+        """Submits the model output for the point ``next_eval`` named: one fused pass on x."""
+        self._native.advance(x, model_out)
+
+    def run(self, x: Any, model: Callable[[Any, Eval], Any]) -> Any:
+        """The whole loop: ``model(input, eval)`` returns the prediction (same shape and dtype
+        as ``x``). Returns ``x``, updated in place."""
+        while (ev := self.next_eval(x)) is not None:
+            out = model(self.eval_input(x), ev)
+            self.advance(x, out)
+        return x
+
+    def steps(self, x: Any) -> Iterator[Eval]:
+        """Iterates ``next_eval(x)`` until done (call ``advance`` in the loop body)."""
+        while (ev := self.next_eval(x)) is not None:
+            yield ev
+
+    def reset(self) -> None:
+        """Starts the plan again (same noise identity): the next image."""
+        self._native.reset()
+
+    def nodes(self) -> Sequence[Tuple[float, float, float, int]]:
+        """The grid: (t, α, σ, timestep) per node, noisiest first."""
+        return self._native.nodes()
+
+    def take_nonfinite(self) -> bool:
+        """On a device: whether a pass stored NaN/Inf since the last call (synchronises)."""
+        return self._native.take_nonfinite()
+
+    @property
+    def len(self) -> int:
+        return self._native.len
+
+    @property
+    def dtype(self) -> str:
+        return self._native.dtype
+
+
+def randn(shape: Any, *, seed: int, stream: int = 0, offset: int = 0, step: int = 0, dtype: Any = "float32") -> Any:
+    """A new numpy array of ito's standard normals N(seed, stream, step, offset + i)."""
+    import numpy as np
+
+    y = np.empty(shape, dtype=np.dtype(dtype))
+    fill_normal(y, seed=seed, stream=stream, step=step, offset=offset)
+    return y
+
+
+def randn_like(x: Any, *, seed: int, stream: int = 0, offset: int = 0, step: int = 0) -> Any:
+    """ito's standard normals shaped like ``x`` (numpy or torch, its dtype and device)."""
+    if _is_torch(x):
+        import torch
+
+        y = torch.empty_like(x, memory_format=torch.contiguous_format)
+        fill_normal(y, seed=seed, stream=stream, step=step, offset=offset, device=_device_for(y))
+        return y
+    return randn(x.shape, seed=seed, stream=stream, offset=offset, step=step, dtype=x.dtype)
+
+
+def reduce(x: Any, y: Any = None, *, segment_len: int) -> Any:
+    """Per segment of ``segment_len`` elements: (Σx², Σx·y, max|x|) as an (n, 3) float32 numpy
+    array, in ito's fixed reduction order (host memory)."""
+    import numpy as np
+
+    return np.asarray(_ito.reduce(x, y, segment_len=segment_len), dtype=np.float32).reshape(-1, 3)
+
+
+from . import sde  # noqa: E402  (uses the names above)

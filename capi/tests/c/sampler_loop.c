@@ -13,6 +13,7 @@
 #include "ito.h"
 
 #include <ctype.h>
+#include <pthread.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -310,6 +311,74 @@ static void sampler_queries(FILE *out) {
   CHECK(more && ev.timestep == 901, "the first evaluation's timestep: %lld",
         (long long)ev.timestep);
   OK(ito_sampler_destroy(s));
+}
+
+/* Threads: four threads run their own samplers at once (the same bits as one thread), then
+ * two threads hammer one shared sampler: every call returns ITO_OK or ITO_ERR_BUSY. */
+struct worker {
+  const float *expect;
+  ito_sampler *shared;
+  int ok, busy, other;
+};
+
+static void *own_sampler(void *arg) {
+  struct worker *w = (struct worker *)arg;
+  ito_sampler_config c;
+  ito_sampler *s = NULL;
+  int calls = 0;
+  float *x = (float *)malloc(N * sizeof(float));
+  edm_config(&c, "sde-dpmpp-2m", karras10, 10, N);
+  if (ito_sampler_create(&c, NULL, &s) == ITO_OK && ito_sampler_init_noise(s, x, N) == ITO_OK &&
+      ito_sampler_run(s, x, N, denoise_f32, &calls) == ITO_OK)
+    w->ok = memcmp(x, w->expect, N * sizeof(float)) == 0;
+  ito_sampler_destroy(s);
+  free(x);
+  return NULL;
+}
+
+static void *shared_sampler(void *arg) {
+  struct worker *w = (struct worker *)arg;
+  float *x = (float *)calloc(N, sizeof(float));
+  ito_eval ev;
+  int k, more;
+  for (k = 0; k < 2000; k++) {
+    int st = ito_sampler_next_eval(w->shared, x, N, &ev, &more);
+    if (st == ITO_OK) w->ok++;
+    else if (st == ITO_ERR_BUSY) w->busy++;
+    else w->other++;
+  }
+  free(x);
+  return NULL;
+}
+
+static void threads(const float *x_sde) {
+  pthread_t t[4];
+  struct worker w[4];
+  ito_sampler_config c;
+  int i, ok = 0, calls = 0, other = 0;
+  memset(w, 0, sizeof w);
+  for (i = 0; i < 4; i++) {
+    w[i].expect = x_sde;
+    pthread_create(&t[i], NULL, own_sampler, &w[i]);
+  }
+  for (i = 0; i < 4; i++) {
+    pthread_join(t[i], NULL);
+    ok += w[i].ok;
+  }
+  CHECK(ok == 4, "4 threads, 4 samplers: the same bits as one thread (%d of 4)", ok);
+  edm_config(&c, "dpmpp-2m", karras10, 10, N);
+  memset(w, 0, sizeof w);
+  OK(ito_sampler_create(&c, NULL, &w[0].shared));
+  w[1].shared = w[0].shared;
+  for (i = 0; i < 2; i++) pthread_create(&t[i], NULL, shared_sampler, &w[i]);
+  for (i = 0; i < 2; i++) {
+    pthread_join(t[i], NULL);
+    calls += w[i].ok + w[i].busy;
+    other += w[i].other;
+  }
+  CHECK(calls == 4000 && other == 0, "a shared sampler: OK or BUSY only (%d, %d other)", calls,
+        other);
+  OK(ito_sampler_destroy(w[0].shared));
 }
 
 /* The same solver through the plan tier: the engine's own buffers and ito_lincomb. */
@@ -653,6 +722,7 @@ int main(int argc, char **argv) {
   plan_loop(out, "heun", x_heun);
   plan_loop(out, "dpmpp-2s", x_2s);
   sampler_queries(out);
+  threads(x_sde);
   sde(out);
   sde_scalar(out);
   pc(out);

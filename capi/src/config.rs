@@ -48,6 +48,11 @@ pub const ITO_GRID_QUADRATIC: u32 = 2;
 pub const ITO_GRID_KARRAS: u32 = 3;
 /// Grid: the caller's times `times[0 .. n_times]`, noisiest first (for EDM, the sigmas).
 pub const ITO_GRID_TIMES: u32 = 4;
+/// Grid: the caller's nodes: `times[i]`, `alphas[i]`, `sigmas[i]` for i < `n_times`, noisiest
+/// first (σ/α strictly decreasing; only the last may have σ = 0): any schedule's exact
+/// coefficients, e.g. a diffusers scheduler's own after its `set_timesteps`. The schedule
+/// fields are not used; neither is `clean_end` (the nodes say where the grid ends).
+pub const ITO_GRID_NODES: u32 = 8;
 /// Grid: diffusers' "linspace" timesteps on a discrete schedule.
 pub const ITO_GRID_DISCRETE_LINSPACE: u32 = 5;
 /// Grid: diffusers' "leading" timesteps (plus `steps_offset`) on a discrete schedule.
@@ -92,8 +97,12 @@ pub struct ito_sampler_config {
     /// `ITO_GRID_TIMES`: the times, noisiest first (NULL otherwise). A final 0 (a
     /// k-diffusion or stable-diffusion.cpp sigma array) means a noise-free end, as `clean_end`.
     pub times: *const f64,
-    /// `ITO_GRID_TIMES`: how many.
+    /// `ITO_GRID_TIMES` and `ITO_GRID_NODES`: how many.
     pub n_times: usize,
+    /// `ITO_GRID_NODES`: α at each node (NULL otherwise).
+    pub alphas: *const f64,
+    /// `ITO_GRID_NODES`: σ at each node (NULL otherwise).
+    pub sigmas: *const f64,
     /// Discrete grids: diffusers' `steps_offset`. Default 0.
     pub steps_offset: usize,
     /// Non-zero: end at a noise-free node (α = 1, σ = 0), as k-diffusion's samplers and
@@ -143,6 +152,8 @@ pub unsafe extern "C" fn ito_sampler_config_init(config: *mut ito_sampler_config
             rho: 7.0,
             times: std::ptr::null(),
             n_times: 0,
+            alphas: std::ptr::null(),
+            sigmas: std::ptr::null(),
             steps_offset: 0,
             clean_end: 1,
             lower_order_final: 1,
@@ -262,6 +273,11 @@ impl ito_sampler_config {
             return Err(Failure::config("config->len", "at least one element", 0));
         }
         let steps = c.steps;
+        if c.grid == ITO_GRID_NODES {
+            // SAFETY: the caller's contract (three arrays of n_times doubles).
+            let grid = unsafe { nodes_grid(&c) }?;
+            return finish(&c, solver, dtype, grid, Vec::new());
+        }
         let sched = schedule(c.schedule, c.schedule_params)
             .map_err(|f| prefix("config->schedule_params", f))?;
         let (grid, timesteps) = match (sched, c.grid) {
@@ -337,41 +353,87 @@ impl ito_sampler_config {
                 (grid, Vec::new())
             }
         };
-        let thresholding = match c.threshold_ratio {
-            0.0 => None,
-            r if r > 0.0 && r <= 1.0 => Some(Thresholding {
-                ratio: r,
-                max_value: c.threshold_max,
-                sample_len: c.threshold_sample_len,
-            }),
-            r => {
-                return Err(Failure::config(
-                    "config->threshold_ratio",
-                    "0 (off) or a quantile in (0, 1]",
-                    r,
-                ))
-            }
-        };
-        let options = PlanOptions {
-            lower_order_final: c.lower_order_final != 0,
-            euler_at_final: c.euler_at_final != 0,
-            thresholding,
-            has_mean: false,
-        };
-        let plan = Plan::new(solver, grid, param(c.prediction)?, options)
-            .map_err(|e| prefix("config", e.into()))?;
-        let noise = NoiseSource {
-            seed: c.seed,
-            stream: c.stream,
-            offset: c.offset,
-        };
-        noise.check(c.len)?;
-        Ok(Built {
-            plan,
-            dtype,
-            len: c.len,
-            noise,
-            timesteps,
-        })
+        finish(&c, solver, dtype, grid, timesteps)
     }
+}
+
+/// `ITO_GRID_NODES`: the caller's nodes.
+///
+/// # Safety
+/// `times`, `alphas` and `sigmas` are NULL or hold `n_times` doubles.
+unsafe fn nodes_grid(c: &ito_sampler_config) -> Result<Grid, Failure> {
+    for (arg, p) in [
+        ("config->times", c.times),
+        ("config->alphas", c.alphas),
+        ("config->sigmas", c.sigmas),
+    ] {
+        if p.is_null() {
+            return Err(Failure::null(arg));
+        }
+    }
+    if c.n_times < 2 || c.n_times > (1 << 24) {
+        return Err(Failure::config(
+            "config->n_times",
+            "2 … 2^24 nodes",
+            c.n_times,
+        ));
+    }
+    // SAFETY: non-NULL (checked), n_times doubles each (the caller's contract).
+    let (t, a, s) = unsafe {
+        (
+            std::slice::from_raw_parts(c.times, c.n_times),
+            std::slice::from_raw_parts(c.alphas, c.n_times),
+            std::slice::from_raw_parts(c.sigmas, c.n_times),
+        )
+    };
+    let nodes = (0..c.n_times)
+        .map(|i| ito::Node::new(t[i], a[i], s[i]))
+        .collect();
+    Grid::from_nodes(nodes).map_err(|e| prefix("config->sigmas", e.into()))
+}
+
+/// The options, the plan and the noise identity of a configuration whose grid is built.
+fn finish(
+    c: &ito_sampler_config,
+    solver: Solver,
+    dtype: ito::Dtype,
+    grid: Grid,
+    timesteps: Vec<usize>,
+) -> Result<Built, Failure> {
+    let thresholding = match c.threshold_ratio {
+        0.0 => None,
+        r if r > 0.0 && r <= 1.0 => Some(Thresholding {
+            ratio: r,
+            max_value: c.threshold_max,
+            sample_len: c.threshold_sample_len,
+        }),
+        r => {
+            return Err(Failure::config(
+                "config->threshold_ratio",
+                "0 (off) or a quantile in (0, 1]",
+                r,
+            ))
+        }
+    };
+    let options = PlanOptions {
+        lower_order_final: c.lower_order_final != 0,
+        euler_at_final: c.euler_at_final != 0,
+        thresholding,
+        has_mean: false,
+    };
+    let plan = Plan::new(solver, grid, param(c.prediction)?, options)
+        .map_err(|e| prefix("config", e.into()))?;
+    let noise = NoiseSource {
+        seed: c.seed,
+        stream: c.stream,
+        offset: c.offset,
+    };
+    noise.check(c.len)?;
+    Ok(Built {
+        plan,
+        dtype,
+        len: c.len,
+        noise,
+        timesteps,
+    })
 }

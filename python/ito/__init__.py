@@ -102,10 +102,11 @@ class Sampler:
       "discrete_scaled_linear" ["vp_linear"], ``schedule_params`` (β_min, β_max | s | σ_min,
       σ_max | β_start, β_end, training steps);
     - ``grid``: "uniform_t" | "uniform_lambda" | "quadratic" | "karras" | "times" |
-      "discrete_linspace" | "discrete_leading" | "discrete_trailing" ["uniform_lambda"], with
-      ``steps`` [20], ``t_start``/``t_end`` [1, 1e-3], ``sigma_min``/``sigma_max``/``rho``
-      [0.002, 80, 7], ``times`` (a final 0 means a noise-free end), ``steps_offset`` [0],
-      ``clean_end`` [True];
+      "discrete_linspace" | "discrete_leading" | "discrete_trailing" | "nodes"
+      ["uniform_lambda"], with ``steps`` [20], ``t_start``/``t_end`` [1, 1e-3],
+      ``sigma_min``/``sigma_max``/``rho`` [0.002, 80, 7], ``times`` (a final 0 means a
+      noise-free end), ``steps_offset`` [0], ``clean_end`` [True]; "nodes" takes ``times``,
+      ``alphas`` and ``sigmas`` (x = α·x₀ + σ·ε at each node, noisiest first);
     - ``lower_order_final`` [True], ``euler_at_final`` [False], ``thresholding`` (ratio,
       max_value, sample_len) [None];
     - the noise identity ``seed``, ``stream``, ``offset`` [0, 0, 0] (a shard of a batch passes

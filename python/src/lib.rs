@@ -504,7 +504,7 @@ const SCHEDULES: [&str; 7] = [
     "discrete_linear",
     "discrete_scaled_linear",
 ];
-const GRIDS: [&str; 8] = [
+const GRIDS: [&str; 9] = [
     "uniform_t",
     "uniform_lambda",
     "quadratic",
@@ -513,13 +513,14 @@ const GRIDS: [&str; 8] = [
     "discrete_linspace",
     "discrete_leading",
     "discrete_trailing",
+    "nodes",
 ];
 
 #[pymethods]
 impl Sampler {
     /// See `ito.Sampler`.
     #[new]
-    #[pyo3(signature = (solver, len, *, prediction="eps", dtype="float32", schedule="vp_linear", schedule_params=None, grid="uniform_lambda", steps=20, t_start=1.0, t_end=1e-3, sigma_min=0.002, sigma_max=80.0, rho=7.0, times=None, steps_offset=0, clean_end=true, lower_order_final=true, euler_at_final=false, thresholding=None, seed=0, stream=0, offset=0, device=None))]
+    #[pyo3(signature = (solver, len, *, prediction="eps", dtype="float32", schedule="vp_linear", schedule_params=None, grid="uniform_lambda", steps=20, t_start=1.0, t_end=1e-3, sigma_min=0.002, sigma_max=80.0, rho=7.0, times=None, alphas=None, sigmas=None, steps_offset=0, clean_end=true, lower_order_final=true, euler_at_final=false, thresholding=None, seed=0, stream=0, offset=0, device=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         solver: &str,
@@ -536,6 +537,8 @@ impl Sampler {
         sigma_max: f64,
         rho: f64,
         times: Option<Vec<f64>>,
+        alphas: Option<Vec<f64>>,
+        sigmas: Option<Vec<f64>>,
         steps_offset: usize,
         clean_end: bool,
         lower_order_final: bool,
@@ -578,6 +581,17 @@ impl Sampler {
             c.times = ts.as_ptr();
             c.n_times = ts.len();
         }
+        for (arg, v) in [("alphas", &alphas), ("sigmas", &sigmas)] {
+            if v.as_ref()
+                .is_some_and(|v| Some(v.len()) != times.as_ref().map(Vec::len))
+            {
+                return Err(PyValueError::new_err(format!(
+                    "{arg}: one value per entry of times expected"
+                )));
+            }
+        }
+        c.alphas = alphas.as_ref().map_or(std::ptr::null(), |v| v.as_ptr());
+        c.sigmas = sigmas.as_ref().map_or(std::ptr::null(), |v| v.as_ptr());
         c.steps_offset = steps_offset;
         c.clean_end = u32::from(clean_end);
         c.lower_order_final = u32::from(lower_order_final);

@@ -1,0 +1,191 @@
+"""Drop-in diffusers schedulers whose ``step()`` is one fused ito pass.
+
+Each class subclasses diffusers' own (configuration, ``set_timesteps``, ``timesteps``, ``sigmas``,
+``order``, ``init_noise_sigma``, ``scale_model_input``, ``add_noise``,
+``save_pretrained``/``from_pretrained`` are diffusers' code), and replaces ``step``: the plan is
+built at the first step from the scheduler's own noise levels after ``set_timesteps`` (any
+spacing, Karras/Lu/exponential sigmas, ``final_sigmas_type``), so ito walks exactly diffusers'
+grid::
+
+    import ito.diffusers
+    pipe.scheduler = ito.diffusers.DPMSolverMultistepScheduler.from_config(pipe.scheduler.config)
+
+``prev_sample`` is the scheduler's state tensor, updated in place by the next ``step`` (as a
+pipeline's loop uses it); clone it to keep a step's result. The first step copies ``sample``
+into that state (the caller's tensor is never written).
+
+Noise (the SDE variants): ito's counter-based normals, keyed by ``generator.initial_seed()``
+when a generator is passed, else by the scheduler's ``ito_seed`` attribute (0): the same bits
+on every device and batch split, but not the normals diffusers would draw, so a seed does not
+reproduce stock diffusers' images. ``variance_noise`` is refused.
+
+Configurations ito cannot honour raise ``ValueError`` at construction, naming the option.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any, List, Optional, Tuple
+
+import diffusers
+import torch
+from diffusers import SchedulerMixin  # noqa: F401  (from_pretrained looks it up on this module)
+from diffusers.schedulers.scheduling_utils import SchedulerOutput
+
+from . import Sampler
+
+__all__ = ["DPMSolverMultistepScheduler", "SchedulerMixin"]
+
+_PREDICTIONS = {"epsilon": "eps", "sample": "data", "v_prediction": "v"}
+
+
+class _FusedStep:
+    """The part every drop-in shares: the ito sampler over the scheduler's grid, and ``step``."""
+
+    #: Seed of ito's noise when ``step`` gets no generator.
+    ito_seed: int = 0
+
+    def _ito_refuse(self, option: str, value: Any, allowed: str) -> None:
+        raise ValueError(f"{option}={value!r}: ito's {type(self).__name__} supports {allowed}")
+
+    def _ito_solver(self) -> str:
+        raise NotImplementedError
+
+    def _ito_nodes(self) -> Tuple[List[float], List[float], List[float]]:
+        raise NotImplementedError
+
+    def _ito_options(self, sample: torch.Tensor) -> dict:
+        return {}
+
+    def _ito_trimmed(self, options: dict) -> dict:
+        """The options for a grid without diffusers' zero-length last step (which is the step
+        the final-step lowering applies to)."""
+        return options
+
+    def set_timesteps(self, *args: Any, **kwargs: Any) -> None:
+        super().set_timesteps(*args, **kwargs)  # type: ignore[misc]
+        self._ito_sampler: Optional[Sampler] = None
+        self._ito_x: Optional[torch.Tensor] = None
+
+    def _ito_state(self, sample: torch.Tensor) -> torch.Tensor:
+        x = getattr(self, "_ito_x", None)
+        if x is sample:
+            return x
+        if x is None or x.shape != sample.shape or x.dtype != sample.dtype or x.device != sample.device:
+            x = torch.empty_like(sample, memory_format=torch.contiguous_format)
+            self._ito_x = x
+        x.copy_(sample)
+        return x
+
+    def step(self, model_output: torch.Tensor, timestep: Any, sample: torch.Tensor,
+             generator: Optional[torch.Generator] = None, variance_noise: Optional[torch.Tensor] = None,
+             return_dict: bool = True) -> Any:
+        if self.num_inference_steps is None:
+            raise ValueError(
+                "Number of inference steps is 'None', you need to run 'set_timesteps' after creating the scheduler")
+        if variance_noise is not None:
+            raise ValueError("variance_noise: ito draws its own counter-based noise (seed it with a generator)")
+        if self.step_index is None:
+            self._init_step_index(timestep)
+        x = self._ito_state(sample)
+        if self._ito_sampler is None:
+            times, alphas, sigmas = self._ito_nodes()
+            begin = self.step_index
+            times, alphas, sigmas = times[begin:], alphas[begin:], sigmas[begin:]
+            # A zero-length last step (Karras sigmas ending at sigma_min twice) leaves x as it
+            # is in every one of these solvers (h = 0): ito's grid stops before it.
+            options = self._ito_options(x)
+            if len(sigmas) > 2 and sigmas[-1] / alphas[-1] == sigmas[-2] / alphas[-2]:
+                times, alphas, sigmas = times[:-1], alphas[:-1], sigmas[:-1]
+                options = self._ito_trimmed(options)
+            seed = generator.initial_seed() if generator is not None else self.ito_seed
+            self._ito_begin, self._ito_steps = begin, len(sigmas) - 1
+            self._ito_sampler = Sampler.like(x, self._ito_solver(), grid="nodes", times=times,
+                                             alphas=alphas, sigmas=sigmas, seed=seed, **options)
+        s = self._ito_sampler
+        if self.step_index - self._ito_begin >= self._ito_steps:
+            self._step_index += 1
+            return SchedulerOutput(prev_sample=x) if return_dict else (x,)
+        ev = s.next_eval(x)
+        if ev is None or ev.step != self.step_index - self._ito_begin:
+            raise RuntimeError(
+                f"timestep {timestep}: step {self.step_index} of the schedule, but ito's plan is at "
+                f"{None if ev is None else ev.step + self._ito_begin} (steps must be taken in order)")
+        s.advance(x, model_output.to(x.dtype).contiguous())
+        self._step_index += 1
+        if not return_dict:
+            return (x,)
+        return SchedulerOutput(prev_sample=x)
+
+
+def _same_signature(cls: type, parent: type) -> type:
+    """Gives ``cls.__init__`` the parent's signature: diffusers' ``from_config`` reads the
+    configuration's keys from it."""
+    cls.__init__.__signature__ = inspect.signature(parent.__init__)  # type: ignore[attr-defined]
+    return cls
+
+
+class DPMSolverMultistepScheduler(_FusedStep, diffusers.DPMSolverMultistepScheduler):
+    """diffusers' ``DPMSolverMultistepScheduler`` with ito's fused step: DPM-Solver and
+    DPM-Solver++ orders 1–3, SDE-DPM-Solver++ orders 1–3, the midpoint and (DPM-Solver++(2M))
+    Heun forms, ε / x₀ / v prediction, dynamic thresholding, every sigma spacing."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        c = self.config
+        if c.algorithm_type not in ("dpmsolver", "dpmsolver++", "sde-dpmsolver++"):
+            self._ito_refuse("algorithm_type", c.algorithm_type, "dpmsolver, dpmsolver++, sde-dpmsolver++")
+        if c.prediction_type not in _PREDICTIONS:
+            self._ito_refuse("prediction_type", c.prediction_type, "epsilon, sample, v_prediction")
+        if c.solver_order not in (1, 2, 3):
+            self._ito_refuse("solver_order", c.solver_order, "1, 2, 3")
+        if c.algorithm_type == "sde-dpmsolver++" and c.solver_order == 3:
+            # ito's SDE-DPM-Solver++(3M) keeps the exact integral of the D2 term; diffusers'
+            # differs from it by -alpha_t * D2 (README, "Checked against diffusers").
+            self._ito_refuse("solver_order", c.solver_order, "1 or 2 with sde-dpmsolver++")
+        if c.solver_type == "heun" and (c.solver_order != 2 or c.algorithm_type != "dpmsolver++"):
+            self._ito_refuse("solver_type", c.solver_type, "heun with dpmsolver++ of order 2")
+        if c.variance_type is not None:
+            self._ito_refuse("variance_type", c.variance_type, "None")
+        if c.use_flow_sigmas:
+            self._ito_refuse("use_flow_sigmas", c.use_flow_sigmas, "False")
+
+    def _ito_solver(self) -> str:
+        c = self.config
+        prefix = {"dpmsolver": "dpm", "dpmsolver++": "dpmpp", "sde-dpmsolver++": "sde-dpmpp"}[c.algorithm_type]
+        order = {1: "1", 2: "2m", 3: "3m"}[c.solver_order]
+        return f"{prefix}-{order}" + ("-heun" if c.solver_type == "heun" else "")
+
+    def _ito_nodes(self) -> Tuple[List[float], List[float], List[float]]:
+        sig = self.sigmas.to(torch.float64)
+        alpha_t, sigma_t = self._sigma_to_alpha_sigma_t(sig)
+        ts = [float(t) for t in self.timesteps] + [-1.0]
+        return ts[: len(sig)], alpha_t.tolist(), sigma_t.tolist()
+
+    def _ito_options(self, sample: torch.Tensor) -> dict:
+        c = self.config
+        opts = {
+            "prediction": _PREDICTIONS[c.prediction_type],
+            # diffusers lowers the last step when asked, and always before a noise-free end
+            "lower_order_final": c.lower_order_final,
+            "euler_at_final": c.euler_at_final or c.final_sigmas_type == "zero",
+        }
+        if c.thresholding:
+            opts["thresholding"] = (c.dynamic_thresholding_ratio, c.sample_max_value,
+                                    sample.numel() // sample.shape[0])
+        return opts
+
+    def _ito_trimmed(self, options: dict) -> dict:
+        # diffusers lowers its zero-length last step to first order (no effect: h = 0) and, below
+        # 15 steps, caps the one before at second order; ito's options would lower the last step
+        # of the shorter grid to first order instead. Second order is the default cap for
+        # orders 1–2; a third-order run needs the cap, which ito cannot express alone.
+        c = self.config
+        if c.solver_order == 3 and c.lower_order_final and len(self.timesteps) < 15:
+            self._ito_refuse("final_sigmas_type", c.final_sigmas_type,
+                             "'zero' with use_karras_sigmas and solver_order=3 below 15 steps "
+                             "(diffusers' zero-length last step)")
+        return dict(options, lower_order_final=False, euler_at_final=False)
+
+
+_same_signature(DPMSolverMultistepScheduler, diffusers.DPMSolverMultistepScheduler)

@@ -1,0 +1,131 @@
+"""ito.diffusers against stock diffusers 0.42.1, step by step (where diffusers and torch are
+installed: scripts/venv.sh's environment): every step's prev_sample within float32 tolerance
+over a grid of configurations; the SDE variant given ito's normals as diffusers'
+variance_noise; a real pipeline with the scheduler swapped, saved and loaded again."""
+
+import itertools
+
+import pytest
+
+torch = pytest.importorskip("torch")
+diffusers = pytest.importorskip("diffusers")
+
+import ito  # noqa: E402
+import ito.diffusers  # noqa: E402
+
+SHAPE = (2, 4, 8, 8)
+MU, VAR = 0.3, 0.25
+
+
+def model(sched, x, t, prediction):
+    """The exact prediction for data N(MU, VAR) per element at integer timestep t (VP)."""
+    abar = sched.alphas_cumprod[int(t)].to(torch.float64)
+    a, s = abar.sqrt(), (1 - abar).sqrt()
+    x64 = x.to(torch.float64)
+    eps = s * (x64 - a * MU) / (a * a * VAR + s * s)
+    x0 = (x64 - s * eps) / a
+    out = {"epsilon": eps, "sample": x0, "v_prediction": a * eps - s * x0}[prediction]
+    return out.to(torch.float32)
+
+
+def configs():
+    base = dict(beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012)
+    for order, algo, pred, extra in itertools.product(
+            [1, 2, 3], ["dpmsolver++", "dpmsolver", "sde-dpmsolver++"],
+            ["epsilon", "sample", "v_prediction"],
+            [{}, {"use_karras_sigmas": True}, {"timestep_spacing": "trailing"}]):
+        cfg = dict(base, solver_order=order, algorithm_type=algo, prediction_type=pred, **extra)
+        if algo == "dpmsolver":
+            cfg["final_sigmas_type"] = "sigma_min"
+        yield cfg
+    yield dict(base, solver_order=2, solver_type="heun")
+    yield dict(base, solver_order=2, thresholding=True, sample_max_value=1.5)
+    yield dict(base, solver_order=3, final_sigmas_type="sigma_min", timestep_spacing="leading",
+               steps_offset=1)
+    yield dict(base, solver_order=2, lower_order_final=False)
+
+
+@pytest.mark.parametrize("steps", [10, 20])
+@pytest.mark.parametrize("cfg", list(configs()), ids=lambda c: "-".join(f"{k}={v}" for k, v in c.items() if k not in ("beta_schedule", "beta_start", "beta_end")))
+def test_dpm_solver_multistep_follows_diffusers_step_by_step(cfg, steps):
+    algo = cfg.get("algorithm_type", "dpmsolver++")
+    if algo == "sde-dpmsolver++" and cfg["solver_order"] == 3:
+        with pytest.raises(ValueError, match="solver_order"):
+            ito.diffusers.DPMSolverMultistepScheduler(**cfg)
+        return
+    if (cfg.get("use_karras_sigmas") and cfg.get("final_sigmas_type") == "sigma_min"
+            and cfg["solver_order"] == 3 and steps < 15):
+        # diffusers' zero-length last step after a third-order one: refused (see the module)
+        ours = ito.diffusers.DPMSolverMultistepScheduler(**cfg)
+        ours.set_timesteps(steps)
+        x = torch.zeros(SHAPE)
+        with pytest.raises(ValueError, match="final_sigmas_type"):
+            for t in ours.timesteps:
+                x = ours.step(model(ours, x, t, cfg.get("prediction_type", "epsilon")), t,
+                              x).prev_sample
+        return
+    stock = diffusers.DPMSolverMultistepScheduler(**cfg)
+    ours = ito.diffusers.DPMSolverMultistepScheduler(**cfg)
+    stock.set_timesteps(steps)
+    ours.set_timesteps(steps)
+    assert torch.equal(stock.timesteps, ours.timesteps)
+    g = torch.Generator().manual_seed(0)
+    x_stock = torch.randn(SHAPE, generator=g)
+    start = x_stock.clone()
+    given = x_stock.clone()
+    x_ours = given
+    n = x_stock.numel()
+    pred = cfg.get("prediction_type", "epsilon")
+    for i, t in enumerate(stock.timesteps):
+        noise = None
+        if algo == "sde-dpmsolver++":
+            a = ito.noise_address("step", seed=0, step=i, len=n)
+            noise = torch.empty(SHAPE)
+            ito.fill_normal(noise, seed=a[0], stream=a[1], step=a[2], offset=a[3])
+        x_stock = stock.step(model(stock, x_stock, t, pred), t, x_stock,
+                             variance_noise=noise).prev_sample
+        x_ours = ours.step(model(ours, x_ours, t, pred), t, x_ours).prev_sample
+        assert torch.isfinite(x_ours).all()
+        if not torch.isfinite(x_stock).all():
+            # diffusers' own third-order step over its zero-length last interval (Karras sigmas
+            # ending at sigma_min twice) divides by h = 0; ito's is the identity there.
+            assert i == len(stock.timesteps) - 1 and cfg.get("use_karras_sigmas")
+            break
+        scale = 1 + x_stock.abs().max().item()
+        err = (x_ours - x_stock).abs().max().item() / scale
+        assert err < 2e-5, f"step {i}: {err}"
+    assert torch.equal(given, start), "the caller's first sample is not written"
+
+
+def test_configurations_ito_cannot_honour_raise_naming_the_option():
+    with pytest.raises(ValueError, match="algorithm_type"):
+        ito.diffusers.DPMSolverMultistepScheduler(algorithm_type="sde-dpmsolver",
+                                                  final_sigmas_type="sigma_min")
+    with pytest.raises(ValueError, match="variance_type"):
+        ito.diffusers.DPMSolverMultistepScheduler(variance_type="learned_range")
+    with pytest.raises(ValueError, match="solver_type"):
+        ito.diffusers.DPMSolverMultistepScheduler(solver_order=3, solver_type="heun")
+    s = ito.diffusers.DPMSolverMultistepScheduler()
+    s.set_timesteps(5)
+    x = torch.zeros(SHAPE)
+    with pytest.raises(ValueError, match="variance_noise"):
+        s.step(x, s.timesteps[0], x, variance_noise=x)
+
+
+def test_a_pipeline_runs_with_the_swapped_scheduler_and_saves_and_loads_it(tmp_path):
+    unet = diffusers.UNet2DModel(sample_size=8, in_channels=3, out_channels=3, layers_per_block=1,
+                                 block_out_channels=(8, 16), norm_num_groups=4,
+                                 down_block_types=("DownBlock2D", "DownBlock2D"),
+                                 up_block_types=("UpBlock2D", "UpBlock2D"))
+    pipe = diffusers.DDPMPipeline(unet=unet, scheduler=diffusers.DDPMScheduler())
+    pipe.scheduler = ito.diffusers.DPMSolverMultistepScheduler.from_config(pipe.scheduler.config)
+    assert pipe.scheduler.config.num_train_timesteps == 1000
+    out = pipe(batch_size=2, num_inference_steps=5, generator=torch.Generator().manual_seed(1),
+               output_type="np").images
+    assert out.shape == (2, 8, 8, 3) and (out >= 0).all() and (out <= 1).all()
+    pipe.save_pretrained(tmp_path)
+    loaded = diffusers.DDPMPipeline.from_pretrained(tmp_path)
+    assert type(loaded.scheduler) is ito.diffusers.DPMSolverMultistepScheduler
+    again = loaded(batch_size=2, num_inference_steps=5, generator=torch.Generator().manual_seed(1),
+                   output_type="np").images
+    assert (again == out).all(), "the same seed gives the same image after a round trip"

@@ -113,6 +113,12 @@
 // Grid: the caller's times `times[0 .. n_times]`, noisiest first (for EDM, the sigmas).
 #define ITO_GRID_TIMES 4
 
+// Grid: the caller's nodes: `times[i]`, `alphas[i]`, `sigmas[i]` for i < `n_times`, noisiest
+// first (σ/α strictly decreasing; only the last may have σ = 0): any schedule's exact
+// coefficients, e.g. a diffusers scheduler's own after its `set_timesteps`. The schedule
+// fields are not used; neither is `clean_end` (the nodes say where the grid ends).
+#define ITO_GRID_NODES 8
+
 // Grid: diffusers' "linspace" timesteps on a discrete schedule.
 #define ITO_GRID_DISCRETE_LINSPACE 5
 
@@ -229,8 +235,12 @@ typedef struct ito_sampler_config {
   // `ITO_GRID_TIMES`: the times, noisiest first (NULL otherwise). A final 0 (a
   // k-diffusion or stable-diffusion.cpp sigma array) means a noise-free end, as `clean_end`.
   const double *times;
-  // `ITO_GRID_TIMES`: how many.
+  // `ITO_GRID_TIMES` and `ITO_GRID_NODES`: how many.
   size_t n_times;
+  // `ITO_GRID_NODES`: α at each node (NULL otherwise).
+  const double *alphas;
+  // `ITO_GRID_NODES`: σ at each node (NULL otherwise).
+  const double *sigmas;
   // Discrete grids: diffusers' `steps_offset`. Default 0.
   size_t steps_offset;
   // Non-zero: end at a noise-free node (α = 1, σ = 0), as k-diffusion's samplers and

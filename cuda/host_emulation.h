@@ -87,4 +87,20 @@ void __syncthreads();
 // that falls outside the segment; every lane of the warp must call it (mask is all lanes).
 float __shfl_down_sync(unsigned int mask, float value, unsigned int delta, int width = 32);
 
+// The kernels' link names in the emulation. ito's C API exports functions named like some
+// kernels (ito_lincomb, ito_fill_normal, ito_milstein); a test build links the emulation beside
+// it, so here every kernel (the same source, the same name in the source) takes a prefixed
+// symbol. The PTX modules keep the names.
+#define ito_lincomb ito_kernel_lincomb
+#define ito_fill_normal ito_kernel_fill_normal
+#define ito_reduce_leaves ito_kernel_reduce_leaves
+#define ito_reduce_combine ito_kernel_reduce_combine
+#define ito_brownian_tree ito_kernel_brownian_tree
+#define ito_milstein ito_kernel_milstein
+#define ito_ou_bank ito_kernel_ou_bank
+#define ito_langevin_norms_leaves ito_kernel_langevin_norms_leaves
+#define ito_langevin_step_size ito_kernel_langevin_step_size
+#define ito_langevin_update ito_kernel_langevin_update
+#define ito_threshold ito_kernel_threshold
+
 #endif

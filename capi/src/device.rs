@@ -8,17 +8,39 @@ use crate::{destroy, last_error_of, opaque, write_out, Failure, Kind};
 
 /// What an `ito_device` holds.
 pub struct DeviceState {
-    /// The device (as the SDE steppers' memory, which the raw kernels use too).
-    #[cfg(feature = "cuda")]
-    pub(crate) stepper: ito::sde::steppers::Stepper<ito::runtime::cuda::CudaDevice>,
+    pub(crate) kind: DeviceKind,
 }
+
+/// The device, as the SDE steppers' memory (which the raw kernels and samplers use too).
+pub(crate) enum DeviceKind {
+    /// A CUDA device on the caller's stream.
+    #[cfg(feature = "cuda")]
+    Cuda(ito::sde::steppers::Stepper<ito::runtime::cuda::CudaDevice>),
+    /// The host emulation of the CUDA kernels (test builds only).
+    #[cfg(feature = "emulation")]
+    Emulated(ito::sde::steppers::Stepper<ito_cuda_emulation::EmulatedDevice>),
+}
+
+/// Runs `$body` with `$st` the device's `&Stepper<M>`: one expansion per kind of device.
+macro_rules! on_device {
+    ($d:expr, |$st:ident| $body:expr) => {
+        match &$d.kind {
+            #[cfg(feature = "cuda")]
+            crate::device::DeviceKind::Cuda($st) => $body,
+            #[cfg(feature = "emulation")]
+            crate::device::DeviceKind::Emulated($st) => $body,
+            #[allow(unreachable_patterns)]
+            _ => Err(crate::device::unavailable()),
+        }
+    };
+}
+pub(crate) use on_device;
 
 /// A CUDA device on the caller's stream.
 pub struct ito_device(crate::Handle<DeviceState>);
 opaque!(ito_device, DeviceState, Kind::Device);
 
 /// The error of a build without CUDA.
-#[cfg(not(feature = "cuda"))]
 pub(crate) fn unavailable() -> Failure {
     Failure::new(
         crate::ITO_ERR_UNAVAILABLE,
@@ -54,7 +76,7 @@ pub unsafe extern "C" fn ito_device_create_cuda(
             unsafe {
                 crate::publish::<ito_device>(
                     DeviceState {
-                        stepper: ito::sde::steppers::Stepper::new(device),
+                        kind: DeviceKind::Cuda(ito::sde::steppers::Stepper::new(device)),
                     },
                     out,
                 )
@@ -97,9 +119,13 @@ pub unsafe extern "C" fn ito_device_synchronize(d: *mut ito_device) -> c_int {
     // SAFETY: the caller's contract.
     unsafe {
         crate::with_shared(d, |_s| {
-            #[cfg(feature = "cuda")]
-            _s.stepper.memory().synchronize()?;
-            Ok(())
+            match &_s.kind {
+                #[cfg(feature = "cuda")]
+                DeviceKind::Cuda(st) => Ok(st.memory().synchronize()?),
+                // The emulation runs each pass to its end.
+                #[allow(unreachable_patterns)]
+                _ => Ok(()),
+            }
         })
     }
 }
@@ -114,11 +140,33 @@ pub unsafe extern "C" fn ito_device_take_nonfinite(d: *mut ito_device, out: *mut
     // SAFETY: the caller's contract.
     unsafe {
         crate::with_shared(d, |_s| {
-            #[cfg(feature = "cuda")]
-            let v = _s.stepper.memory().take_nonfinite()?;
-            #[cfg(not(feature = "cuda"))]
-            let v = false;
-            write_out("out", out, c_int::from(v))
+            let v: Result<bool, Failure> = on_device!(_s, |st| Ok(
+                ito::runtime::Memory::take_nonfinite(st.memory())?
+            ));
+            write_out("out", out, c_int::from(v?))
         })
     }
+}
+
+/// A device handle whose passes run the CUDA kernels' sources on the CPU (the host
+/// emulation): device pointers are host pointers. For ito's own C tests of the device paths;
+/// only in builds with the `emulation` feature, and not in the header.
+///
+/// # Safety
+/// `out` is valid for a pointer write.
+#[cfg(feature = "emulation")]
+#[no_mangle]
+pub unsafe extern "C" fn ito_device_create_emulated(out: *mut *mut ito_device) -> c_int {
+    crate::entry(|| {
+        let st = ito::sde::steppers::Stepper::new(ito_cuda_emulation::EmulatedDevice::new());
+        // SAFETY: the caller's contract.
+        unsafe {
+            crate::publish::<ito_device>(
+                DeviceState {
+                    kind: DeviceKind::Emulated(st),
+                },
+                out,
+            )
+        }
+    })
 }

@@ -23,15 +23,7 @@ macro_rules! on_memory {
             })
         } else {
             let on_device = |_d: &crate::device::DeviceState| -> crate::Outcome {
-                #[cfg(feature = "cuda")]
-                {
-                    let $st = &_d.stepper;
-                    $body
-                }
-                #[cfg(not(feature = "cuda"))]
-                {
-                    Err(crate::device::unavailable())
-                }
+                crate::device::on_device!(_d, |$st| $body)
             };
             // SAFETY: `device` is a handle pointer (the entry point's contract).
             unsafe { crate::with_shared(device, on_device) }

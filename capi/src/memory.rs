@@ -365,3 +365,64 @@ mod device_memory {
         Failure::new(f.code, format!("{arg}: {}", f.message))
     }
 }
+
+/// The host emulation of the CUDA kernels as a device (test builds): its "device pointers" are
+/// host pointers, viewed and allocated as a CUDA device's would be (no overlap check, as on a
+/// device).
+#[cfg(feature = "emulation")]
+mod emulated_memory {
+    use super::*;
+    use ito_cuda_emulation::{EmulatedBuffer, EmulatedDevice};
+
+    impl CallerMemory for EmulatedDevice {
+        fn check_apart(&self, _tensors: &[(&'static str, &ito_tensor, bool)]) -> Outcome {
+            Ok(())
+        }
+
+        unsafe fn input<'a>(
+            &self,
+            arg: &'static str,
+            t: &ito_tensor,
+        ) -> Result<TensorRef<'a>, Failure> {
+            let dtype = tensor_dtype(arg, t.dtype)?;
+            let span = check_host(arg, t.data, t.len, dtype, false)?;
+            // SAFETY: checked span; validity for 'a is the caller's contract.
+            Ok(unsafe { host_ref(t.data, span, dtype) })
+        }
+
+        unsafe fn output<'a>(
+            &self,
+            arg: &'static str,
+            t: &ito_tensor,
+        ) -> Result<TensorMut<'a>, Failure> {
+            let dtype = tensor_dtype(arg, t.dtype)?;
+            let span = check_host(arg, t.data, t.len, dtype, true)?;
+            // SAFETY: checked span; exclusive validity for 'a is the caller's contract.
+            Ok(unsafe { host_mut(t.data, span, dtype) })
+        }
+
+        fn alloc(&self, dtype: Dtype, n: usize) -> Result<EmulatedBuffer, Failure> {
+            Ok(EmulatedBuffer::zeros(dtype, n))
+        }
+
+        fn buffer_ptr(&self, b: &mut EmulatedBuffer) -> *mut c_void {
+            match b {
+                EmulatedBuffer::F32(v) => v.as_mut_ptr().cast(),
+                EmulatedBuffer::F16(v) => v.as_mut_ptr().cast(),
+                EmulatedBuffer::Bf16(v) => v.as_mut_ptr().cast(),
+            }
+        }
+
+        fn ref_ptr(&self, r: TensorRef<'_>) -> *const c_void {
+            match r {
+                TensorRef::F32(s) => s.as_ptr().cast(),
+                TensorRef::F16(s) => s.as_ptr().cast(),
+                TensorRef::Bf16(s) => s.as_ptr().cast(),
+            }
+        }
+
+        fn fresh(&self) -> Result<Self, Failure> {
+            Ok(EmulatedDevice::new())
+        }
+    }
+}

@@ -241,13 +241,9 @@ pub unsafe extern "C" fn ito_pc_create(
                 Dtype::F16 => driven(config, Host::<f16>::new(), dtype)?,
                 Dtype::Bf16 => driven(config, Host::<bf16>::new(), dtype)?,
             },
-            #[cfg(feature = "cuda")]
             Some(d) => {
-                let mem = d.stepper.memory();
-                driven(config, mem.with_stream(mem.stream().clone())?, dtype)?
+                crate::device::on_device!(d, |st| driven(config, st.memory().fresh()?, dtype))?
             }
-            #[cfg(not(feature = "cuda"))]
-            Some(_) => return Err(crate::device::unavailable()),
         };
         Ok(PcState {
             drive,

@@ -291,11 +291,10 @@ pub unsafe extern "C" fn ito_sampler_create(
 
 impl crate::device::DeviceState {
     /// A sampler's drive on this device (its own report word, on the device's stream).
+    #[cfg_attr(not(any(feature = "cuda", feature = "emulation")), allow(unused_variables))]
     fn sampler_drive(&self, b: Built) -> Result<Box<dyn Drive>, Failure> {
-        #[cfg(feature = "cuda")]
-        {
-            let mem = self.stepper.memory();
-            let dev = mem.with_stream(mem.stream().clone())?;
+        crate::device::on_device!(self, |st| {
+            let dev = st.memory().fresh()?;
             let runner = PlanRunner::new(b.plan, b.len, b.noise, dev)?;
             Ok(Box::new(Driven {
                 runner,
@@ -303,13 +302,8 @@ impl crate::device::DeviceState {
                 len: b.len,
                 state: None,
                 model: None,
-            }))
-        }
-        #[cfg(not(feature = "cuda"))]
-        {
-            let _ = b;
-            Err(crate::device::unavailable())
-        }
+            }) as Box<dyn Drive>)
+        })
     }
 }
 

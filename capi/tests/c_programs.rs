@@ -294,10 +294,15 @@ fn build(compiler: &str, std: &str, source: &str, exe: &Path, lib: &Path) {
             "-fno-sanitize-recover=all",
             "-fno-omit-frame-pointer",
         ])
+        // Built with the `emulation` feature, the library has a device handle the C test uses
+        // to run every device path on the CPU.
+        .args(cfg!(feature = "emulation").then_some("-DITO_TEST_EMULATION"))
         .arg("-I")
         .arg(root.join("include"))
         .arg(root.join(source))
         .arg(lib)
+        // The emulation's kernels are C++ compiled into the library.
+        .args(cfg!(feature = "emulation").then_some("-lstdc++"))
         .args(["-lpthread", "-ldl", "-lm", "-o"])
         .arg(exe)
         .status()

@@ -244,6 +244,81 @@ static void run_solver(FILE *out, const char *solver, float *x) {
   OK(ito_sampler_destroy(s));
 }
 
+static void sde(FILE *out, ito_device *d, float *result);
+static void pc(FILE *out, ito_device *d, float *result);
+
+#ifdef ITO_TEST_EMULATION
+/* Built with ito's `emulation` feature: a device handle whose passes run the CUDA kernels'
+ * sources on the CPU (device pointers are host pointers). Not in the header. */
+int ito_device_create_emulated(ito_device **out);
+
+/* Every device code path of the C API: samplers, the plan's noise, raw kernels, the PC sampler
+ * and a stepper on the device handle, equal to the host's bits; deferred non-finite reports. */
+static void emulated_device(const float *x_2m, const float *x_sde, const float *x_heun,
+                            const float *x_sde_em, const float *x_pc) {
+  ito_device *d = NULL;
+  ito_sampler_config c;
+  ito_sampler *s = NULL;
+  ito_plan *p = NULL;
+  const char *solvers[3] = {"dpmpp-2m", "sde-dpmpp-2m", "heun"};
+  const float *expect[3] = {x_2m, x_sde, x_heun};
+  float *x = (float *)malloc(N * sizeof(float)), *y = (float *)malloc(N * sizeof(float));
+  float em[N], pcx[1024];
+  ito_tensor t;
+  ito_eval ev;
+  int i, calls = 0, more, flag = 0;
+  OK(ito_device_create_emulated(&d));
+  for (i = 0; i < 3; i++) {
+    edm_config(&c, solvers[i], karras10, 10, N);
+    OK(ito_sampler_create(&c, d, &s));
+    OK(ito_sampler_reserve(s));
+    OK(ito_sampler_init_noise(s, x, N));
+    OK(ito_sampler_run(s, x, N, denoise_f32, &calls));
+    CHECK(memcmp(x, expect[i], N * sizeof(float)) == 0, "%s on the device: the host's bits",
+          solvers[i]);
+    OK(ito_sampler_take_nonfinite(s, &flag));
+    CHECK(flag == 0, "%s: no non-finite report", solvers[i]);
+    OK(ito_sampler_destroy(s));
+  }
+  /* the plan's initial noise on the device equals the host's */
+  edm_config(&c, "dpmpp-2m", karras10, 10, N);
+  OK(ito_plan_create(&c, &p));
+  t.data = x, t.len = N, t.dtype = ITO_DTYPE_F32;
+  OK(ito_plan_init_noise(p, d, t));
+  t.data = y;
+  OK(ito_plan_init_noise(p, NULL, t));
+  CHECK(memcmp(x, y, N * sizeof(float)) == 0, "plan noise on the device: the host's bits");
+  OK(ito_plan_destroy(p));
+  /* raw kernels */
+  t.data = x;
+  OK(ito_randn(d, t, 42, 1, 1000));
+  t.data = y;
+  OK(ito_randn(NULL, t, 42, 1, 1000));
+  CHECK(memcmp(x, y, N * sizeof(float)) == 0, "randn on the device: the host's bits");
+  sde(NULL, d, em);
+  CHECK(memcmp(em, x_sde_em, sizeof em) == 0, "Euler-Maruyama on the device: the host's bits");
+  pc(NULL, d, pcx);
+  CHECK(memcmp(pcx, x_pc, sizeof pcx) == 0, "the PC sampler on the device: the host's bits");
+  /* a NaN model output: the device pass goes on; the report waits for take_nonfinite */
+  OK(ito_sampler_create(&c, d, &s));
+  OK(ito_sampler_init_noise(s, x, N));
+  OK(ito_sampler_next_eval(s, x, N, &ev, &more));
+  memcpy(y, x, N * sizeof(float));
+  y[7] = NAN;
+  OK(ito_sampler_advance(s, x, N, y, N));
+  OK(ito_sampler_take_nonfinite(s, &flag));
+  CHECK(flag == 1, "the device's non-finite report");
+  OK(ito_sampler_take_nonfinite(s, &flag));
+  CHECK(flag == 0, "the report clears");
+  OK(ito_sampler_destroy(s));
+  OK(ito_device_synchronize(d));
+  OK(ito_device_destroy(d));
+  free(x);
+  free(y);
+  printf("emulated device: samplers, plan noise, raw kernels, stepper, PC: the host's bits\n");
+}
+#endif
+
 /* The sampler's own state buffer, f16 storage, a discrete grid's timesteps, the node table. */
 static void sampler_queries(FILE *out) {
   ito_sampler_config c;
@@ -426,7 +501,7 @@ static void plan_loop(FILE *out, const char *solver, const float *expect) {
 }
 
 /* Ornstein-Uhlenbeck by Euler-Maruyama, dX = -X dt + 0.5 dW, 100 steps: the bits. */
-static void sde(FILE *out) {
+static void sde(FILE *out, ito_device *d, float *result) {
   float x[N], f[N], g[N];
   ito_noise_source src;
   ito_tensor tx, tf, tg;
@@ -444,9 +519,10 @@ static void sde(FILE *out) {
   tg.data = g, tg.len = N, tg.dtype = ITO_DTYPE_F32;
   for (k = 0; k < 100; k++) {
     for (i = 0; i < N; i++) f[i] = -x[i];
-    OK(ito_euler_maruyama(NULL, tx, tf, tg, 0.01, &src, k));
+    OK(ito_euler_maruyama(d, tx, tf, tg, 0.01, &src, k));
   }
-  write_bits(out, "sde:euler_maruyama", x, N);
+  if (out) write_bits(out, "sde:euler_maruyama", x, N);
+  memcpy(result, x, sizeof x);
 }
 
 /* Scalar noise: one Brownian motion per sample (17 samples of 59 elements). */
@@ -475,7 +551,7 @@ static void sde_scalar(FILE *out) {
 
 /* score-SDE's PC sampler (VE, Euler-Maruyama predictor, one Langevin step), data N(0, 1):
  * score = -x/(1 + sigma^2), sigma(t) = sigma_min (sigma_max/sigma_min)^t. */
-static void pc(FILE *out) {
+static void pc(FILE *out, ito_device *d, float *result) {
   ito_pc_config c;
   ito_pc *p = NULL;
   ito_pc_eval ev;
@@ -492,7 +568,7 @@ static void pc(FILE *out) {
   c.len = 1024;
   c.sample_len = 256;
   c.seed = 5;
-  OK(ito_pc_create(&c, NULL, &p));
+  OK(ito_pc_create(&c, d, &p));
   OK(ito_pc_state(p, &state));
   for (;;) {
     const float *x = (const float *)state;
@@ -503,7 +579,8 @@ static void pc(FILE *out) {
     for (i = 0; i < 1024; i++) score[i] = (float)(-(double)x[i] / (1.0 + sigma * sigma));
     OK(ito_pc_advance(p, score, 1024));
   }
-  write_bits(out, "pc:ve", (const float *)state, 1024);
+  if (out) write_bits(out, "pc:ve", (const float *)state, 1024);
+  memcpy(result, state, 1024 * sizeof(float));
   OK(ito_pc_destroy(p));
 }
 
@@ -701,7 +778,7 @@ static void bad_input(void) {
 
 int main(int argc, char **argv) {
   FILE *out;
-  float x_2m[N], x_sde[N], x_ea[N], x_heun[N], x_2s[N];
+  float x_2m[N], x_sde[N], x_ea[N], x_heun[N], x_2s[N], x_em[N], x_pc[1024];
   if (argc != 3) {
     fprintf(stderr, "usage: %s FIXTURE OUT\n", argv[0]);
     return 2;
@@ -723,11 +800,14 @@ int main(int argc, char **argv) {
   plan_loop(out, "dpmpp-2s", x_2s);
   sampler_queries(out);
   threads(x_sde);
-  sde(out);
+  sde(out, NULL, x_em);
   sde_scalar(out);
-  pc(out);
+  pc(out, NULL, x_pc);
   noise(out);
   bad_input();
+#ifdef ITO_TEST_EMULATION
+  emulated_device(x_2m, x_sde, x_heun, x_em, x_pc);
+#endif
   fclose(out);
   if (failures) {
     fprintf(stderr, "%d checks failed\n", failures);

@@ -34,7 +34,14 @@ from diffusers.schedulers.scheduling_utils import SchedulerOutput
 
 from . import Sampler
 
-__all__ = ["DPMSolverMultistepScheduler", "SchedulerMixin"]
+__all__ = [
+    "DEISMultistepScheduler",
+    "DPMSolverMultistepScheduler",
+    "EulerAncestralDiscreteScheduler",
+    "EulerDiscreteScheduler",
+    "SchedulerMixin",
+    "UniPCMultistepScheduler",
+]
 
 _PREDICTIONS = {"epsilon": "eps", "sample": "data", "v_prediction": "v"}
 
@@ -125,6 +132,48 @@ def _same_signature(cls: type, parent: type) -> type:
     return cls
 
 
+def _vp_nodes(sched: Any) -> Tuple[List[float], List[float], List[float]]:
+    """The nodes of a VP scheduler after ``set_timesteps``: its own sigmas (VE form, σ/α) as
+    (t, α, σ), by its own conversion."""
+    sig = sched.sigmas.to(torch.float64)
+    alpha_t, sigma_t = sched._sigma_to_alpha_sigma_t(sig)
+    ts = [float(t) for t in sched.timesteps] + [-1.0]
+    return ts[: len(sig)], alpha_t.tolist(), sigma_t.tolist()
+
+
+def _ve_nodes(sched: Any) -> Tuple[List[float], List[float], List[float]]:
+    """The nodes of a σ-space scheduler (Euler's): the state is x/α, so α = 1 and σ is its
+    sigma."""
+    sig = sched.sigmas.to(torch.float64).tolist()
+    ts = [float(t) for t in sched.timesteps] + [-1.0]
+    return ts[: len(sig)], [1.0] * len(sig), sig
+
+
+def _trimmed_multistep(s: Any, options: dict) -> dict:
+    """A multistep scheduler's options for ito's grid without diffusers' zero-length last step:
+    diffusers lowers that step to first order (no effect: h = 0) and, below 15 steps, caps the
+    one before at second order; ito's options would lower the last step of the shorter grid to
+    first order instead. Second order is the cap anyway for orders 1–2; a third-order run needs
+    it, which ito's options cannot express alone: refused."""
+    c = s.config
+    if c.solver_order == 3 and c.lower_order_final and len(s.timesteps) < 15:
+        option = "final_sigmas_type" if hasattr(c, "final_sigmas_type") else "use_karras_sigmas"
+        s._ito_refuse(option, getattr(c, option),
+                      "values without a zero-length last step (Karras sigmas ending at sigma_min "
+                      "twice) at solver_order=3 below 15 steps")
+    return dict(options, lower_order_final=False, euler_at_final=False)
+
+
+def _check_common(s: Any, predictions: Tuple[str, ...] = tuple(_PREDICTIONS)) -> None:
+    c = s.config
+    if c.prediction_type not in predictions:
+        s._ito_refuse("prediction_type", c.prediction_type, ", ".join(predictions))
+    if getattr(c, "use_flow_sigmas", False):
+        s._ito_refuse("use_flow_sigmas", c.use_flow_sigmas, "False")
+    if getattr(c, "rescale_betas_zero_snr", False):
+        s._ito_refuse("rescale_betas_zero_snr", True, "False (a zero-SNR first step has no x = α·x₀ + σ·ε form)")
+
+
 class DPMSolverMultistepScheduler(_FusedStep, diffusers.DPMSolverMultistepScheduler):
     """diffusers' ``DPMSolverMultistepScheduler`` with ito's fused step: DPM-Solver and
     DPM-Solver++ orders 1–3, SDE-DPM-Solver++ orders 1–3, the midpoint and (DPM-Solver++(2M))
@@ -157,10 +206,7 @@ class DPMSolverMultistepScheduler(_FusedStep, diffusers.DPMSolverMultistepSchedu
         return f"{prefix}-{order}" + ("-heun" if c.solver_type == "heun" else "")
 
     def _ito_nodes(self) -> Tuple[List[float], List[float], List[float]]:
-        sig = self.sigmas.to(torch.float64)
-        alpha_t, sigma_t = self._sigma_to_alpha_sigma_t(sig)
-        ts = [float(t) for t in self.timesteps] + [-1.0]
-        return ts[: len(sig)], alpha_t.tolist(), sigma_t.tolist()
+        return _vp_nodes(self)
 
     def _ito_options(self, sample: torch.Tensor) -> dict:
         c = self.config
@@ -176,16 +222,129 @@ class DPMSolverMultistepScheduler(_FusedStep, diffusers.DPMSolverMultistepSchedu
         return opts
 
     def _ito_trimmed(self, options: dict) -> dict:
-        # diffusers lowers its zero-length last step to first order (no effect: h = 0) and, below
-        # 15 steps, caps the one before at second order; ito's options would lower the last step
-        # of the shorter grid to first order instead. Second order is the default cap for
-        # orders 1–2; a third-order run needs the cap, which ito cannot express alone.
-        c = self.config
-        if c.solver_order == 3 and c.lower_order_final and len(self.timesteps) < 15:
-            self._ito_refuse("final_sigmas_type", c.final_sigmas_type,
-                             "'zero' with use_karras_sigmas and solver_order=3 below 15 steps "
-                             "(diffusers' zero-length last step)")
-        return dict(options, lower_order_final=False, euler_at_final=False)
+        return _trimmed_multistep(self, options)
 
 
 _same_signature(DPMSolverMultistepScheduler, diffusers.DPMSolverMultistepScheduler)
+
+
+class UniPCMultistepScheduler(_FusedStep, diffusers.UniPCMultistepScheduler):
+    """diffusers' ``UniPCMultistepScheduler`` with ito's fused step: UniPC orders 1–3 with the
+    UniC corrector, B(h) of kind bh1 or bh2, ε / x₀ / v prediction, thresholding."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        c = self.config
+        _check_common(self)
+        if c.solver_order not in (1, 2, 3):
+            self._ito_refuse("solver_order", c.solver_order, "1, 2, 3")
+        if not c.predict_x0:
+            self._ito_refuse("predict_x0", c.predict_x0, "True")
+        if list(c.disable_corrector):
+            self._ito_refuse("disable_corrector", c.disable_corrector, "[] (the corrector on every step)")
+        if c.solver_p is not None:
+            self._ito_refuse("solver_p", c.solver_p, "None")
+
+    def _ito_solver(self) -> str:
+        c = self.config
+        if c.solver_type == "bh1" and c.solver_order > 1:
+            return f"unipc-bh1-{c.solver_order}"
+        return f"unipc-{c.solver_order}"
+
+    def _ito_nodes(self) -> Tuple[List[float], List[float], List[float]]:
+        return _vp_nodes(self)
+
+    def _ito_options(self, sample: torch.Tensor) -> dict:
+        c = self.config
+        # diffusers' UniPC lowers the last steps to the steps left (any step count)
+        opts = {"prediction": _PREDICTIONS[c.prediction_type], "lower_order_final": c.lower_order_final}
+        if c.thresholding:
+            opts["thresholding"] = (c.dynamic_thresholding_ratio, c.sample_max_value,
+                                    sample.numel() // sample.shape[0])
+        return opts
+
+
+class DEISMultistepScheduler(_FusedStep, diffusers.DEISMultistepScheduler):
+    """diffusers' ``DEISMultistepScheduler`` with ito's fused step: DEIS orders 1–3 (log-ρ),
+    ε / x₀ / v prediction, thresholding."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        c = self.config
+        _check_common(self)
+        if c.solver_order not in (1, 2, 3):
+            self._ito_refuse("solver_order", c.solver_order, "1, 2, 3")
+        if c.algorithm_type != "deis" or c.solver_type != "logrho":
+            self._ito_refuse("algorithm_type", c.algorithm_type, "deis with solver_type logrho")
+
+    def _ito_solver(self) -> str:
+        return f"deis-{self.config.solver_order}"
+
+    def _ito_trimmed(self, options: dict) -> dict:
+        return _trimmed_multistep(self, options)
+
+    def _ito_nodes(self) -> Tuple[List[float], List[float], List[float]]:
+        return _vp_nodes(self)
+
+    def _ito_options(self, sample: torch.Tensor) -> dict:
+        c = self.config
+        opts = {"prediction": _PREDICTIONS[c.prediction_type], "lower_order_final": c.lower_order_final}
+        if c.thresholding:
+            opts["thresholding"] = (c.dynamic_thresholding_ratio, c.sample_max_value,
+                                    sample.numel() // sample.shape[0])
+        return opts
+
+
+class EulerDiscreteScheduler(_FusedStep, diffusers.EulerDiscreteScheduler):
+    """diffusers' ``EulerDiscreteScheduler`` with ito's fused step (ε prediction, no churn):
+    the state in σ-space as diffusers keeps it."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _check_common(self, ("epsilon",))
+
+    def _ito_solver(self) -> str:
+        return "euler"
+
+    def _ito_nodes(self) -> Tuple[List[float], List[float], List[float]]:
+        return _ve_nodes(self)
+
+    def _ito_options(self, sample: torch.Tensor) -> dict:
+        return {"prediction": "eps"}
+
+    def step(self, model_output: torch.Tensor, timestep: Any, sample: torch.Tensor,
+             s_churn: float = 0.0, s_tmin: float = 0.0, s_tmax: float = float("inf"),
+             s_noise: float = 1.0, generator: Optional[torch.Generator] = None,
+             return_dict: bool = True) -> Any:
+        if s_churn != 0.0:
+            self._ito_refuse("s_churn", s_churn, "0")
+        return super().step(model_output, timestep, sample, generator=generator,
+                            return_dict=return_dict)
+
+
+class EulerAncestralDiscreteScheduler(_FusedStep, diffusers.EulerAncestralDiscreteScheduler):
+    """diffusers' ``EulerAncestralDiscreteScheduler`` with ito's fused step and ito's noise
+    (ε prediction)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _check_common(self, ("epsilon",))
+
+    def _ito_solver(self) -> str:
+        return "euler-a"
+
+    def _ito_nodes(self) -> Tuple[List[float], List[float], List[float]]:
+        return _ve_nodes(self)
+
+    def _ito_options(self, sample: torch.Tensor) -> dict:
+        return {"prediction": "eps"}
+
+    def step(self, model_output: torch.Tensor, timestep: Any, sample: torch.Tensor,
+             generator: Optional[torch.Generator] = None, return_dict: bool = True) -> Any:
+        return super().step(model_output, timestep, sample, generator=generator,
+                            return_dict=return_dict)
+
+
+for _cls in (UniPCMultistepScheduler, DEISMultistepScheduler, EulerDiscreteScheduler,
+             EulerAncestralDiscreteScheduler):
+    _same_signature(_cls, _cls.__mro__[2])

@@ -291,7 +291,10 @@ pub unsafe extern "C" fn ito_sampler_create(
 
 impl crate::device::DeviceState {
     /// A sampler's drive on this device (its own report word, on the device's stream).
-    #[cfg_attr(not(any(feature = "cuda", feature = "emulation")), allow(unused_variables))]
+    #[cfg_attr(
+        not(any(feature = "cuda", feature = "emulation")),
+        allow(unused_variables)
+    )]
     fn sampler_drive(&self, b: Built) -> Result<Box<dyn Drive>, Failure> {
         crate::device::on_device!(self, |st| {
             let dev = st.memory().fresh()?;

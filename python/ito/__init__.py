@@ -1,7 +1,8 @@
 """ito: fused, bit-reproducible kernels for diffusion sampling and SDE integration.
 
-Every call works in place on numpy arrays and torch tensors (CPU, and CUDA on the current
-stream), taken zero-copy through DLPack: float32, float16 (and bfloat16 for torch), contiguous.
+Every call works in place on numpy arrays and torch tensors (CPU, and CUDA: samplers made with
+``Sampler.like`` and ``randn_like`` run on torch's current stream; the raw kernels take
+``device=ito.CudaDevice(index, stream)``), taken zero-copy through DLPack: float32, float16 (and bfloat16 for torch), contiguous.
 Anything else raises a ``TypeError``/``ValueError`` naming the argument — ito never copies
 behind your back. The GIL is released during every pass.
 
@@ -68,13 +69,20 @@ def _is_torch(x: Any) -> bool:
     return type(x).__module__.startswith("torch")
 
 
+_DEVICES: dict = {}
+
+
 def _device_for(x: Any) -> Optional[CudaDevice]:
-    """A CudaDevice on torch's current stream for a CUDA tensor, None for host memory."""
+    """A CudaDevice on torch's current stream for a CUDA tensor (one per device and stream,
+    kept), None for host memory."""
     if _is_torch(x) and x.is_cuda:
         import torch
 
         index = x.device.index if x.device.index is not None else torch.cuda.current_device()
-        return CudaDevice(index, torch.cuda.current_stream(x.device).cuda_stream)
+        key = (index, torch.cuda.current_stream(x.device).cuda_stream)
+        if key not in _DEVICES:
+            _DEVICES[key] = CudaDevice(*key)
+        return _DEVICES[key]
     return None
 
 

@@ -105,6 +105,10 @@ class _FusedStep:
             if len(sigmas) > 2 and sigmas[-1] / alphas[-1] == sigmas[-2] / alphas[-2]:
                 times, alphas, sigmas = times[:-1], alphas[:-1], sigmas[:-1]
                 options = self._ito_trimmed(options)
+            if isinstance(generator, (list, tuple)):
+                # a pipeline's per-sample generators: ito's noise is already per element and
+                # batch-split invariant; the first seed keys the whole batch
+                generator = generator[0] if generator else None
             seed = generator.initial_seed() if generator is not None else self.ito_seed
             self._ito_begin, self._ito_steps = begin, len(sigmas) - 1
             self._ito_sampler = Sampler.like(x, self._ito_solver(), grid="nodes", times=times,
@@ -126,9 +130,17 @@ class _FusedStep:
 
 
 def _same_signature(cls: type, parent: type) -> type:
-    """Gives ``cls.__init__`` the parent's signature: diffusers' ``from_config`` reads the
-    configuration's keys from it."""
+    """Gives ``cls.__init__`` and ``cls.set_timesteps`` the parent's signatures: diffusers'
+    ``from_config`` reads the configuration's keys from the first, and pipelines look for
+    ``timesteps``/``sigmas`` parameters in the second (custom schedules)."""
     cls.__init__.__signature__ = inspect.signature(parent.__init__)  # type: ignore[attr-defined]
+
+    def set_timesteps(self: Any, *args: Any, **kwargs: Any) -> None:
+        _FusedStep.set_timesteps(self, *args, **kwargs)
+
+    set_timesteps.__signature__ = inspect.signature(parent.set_timesteps)  # type: ignore[attr-defined]
+    set_timesteps.__doc__ = parent.set_timesteps.__doc__
+    cls.set_timesteps = set_timesteps  # type: ignore[attr-defined]
     return cls
 
 
@@ -212,8 +224,10 @@ class DPMSolverMultistepScheduler(_FusedStep, diffusers.DPMSolverMultistepSchedu
         c = self.config
         opts = {
             "prediction": _PREDICTIONS[c.prediction_type],
-            # diffusers lowers the last step when asked, and always before a noise-free end
-            "lower_order_final": c.lower_order_final,
+            # diffusers lowers the last steps below 15 steps of its whole schedule (ito would
+            # count the plan's, which is shorter after set_begin_index), and always lowers the
+            # step into a noise-free end
+            "lower_order_final": c.lower_order_final and len(self.timesteps) < 15,
             "euler_at_final": c.euler_at_final or c.final_sigmas_type == "zero",
         }
         if c.thresholding:
@@ -244,6 +258,13 @@ class UniPCMultistepScheduler(_FusedStep, diffusers.UniPCMultistepScheduler):
             self._ito_refuse("disable_corrector", c.disable_corrector, "[] (the corrector on every step)")
         if c.solver_p is not None:
             self._ito_refuse("solver_p", c.solver_p, "None")
+
+    def _ito_trimmed(self, options: dict) -> dict:
+        # diffusers' UniPC still corrects after its zero-length last step and counts it in its
+        # order rule: not the same run without it.
+        self._ito_refuse("final_sigmas_type", self.config.final_sigmas_type,
+                         "'zero' with use_karras_sigmas (no zero-length last step)")
+        return options
 
     def _ito_solver(self) -> str:
         c = self.config
@@ -288,7 +309,9 @@ class DEISMultistepScheduler(_FusedStep, diffusers.DEISMultistepScheduler):
 
     def _ito_options(self, sample: torch.Tensor) -> dict:
         c = self.config
-        opts = {"prediction": _PREDICTIONS[c.prediction_type], "lower_order_final": c.lower_order_final}
+        # as DPM-Solver: below 15 steps of diffusers' whole schedule
+        opts = {"prediction": _PREDICTIONS[c.prediction_type],
+                "lower_order_final": c.lower_order_final and len(self.timesteps) < 15}
         if c.thresholding:
             opts["thresholding"] = (c.dynamic_thresholding_ratio, c.sample_max_value,
                                     sample.numel() // sample.shape[0])

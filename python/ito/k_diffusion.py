@@ -47,16 +47,16 @@ def _sample(solver: str, model: Callable, x: Any, sigmas: Any, extra_args: Optio
     import torch
 
     extra_args = {} if extra_args is None else extra_args
-    times = [float(s) for s in sigmas]
-    if len(times) < 2:
-        raise ValueError(f"sigmas: at least 2 noise levels expected, found {len(times)}")
+    times = [float(s) for s in (sigmas.tolist() if hasattr(sigmas, "tolist") else sigmas)]
     positive = [s for s in times if s > 0]
-    # k-diffusion's samplers step to σ = 0 with a first-order (denoised) update: ito's
-    # euler_at_final; no lower-order steps before it.
+    if len(times) < 2 or len(positive) < 1:
+        raise ValueError(f"sigmas: at least 2 noise levels, the first positive, expected; found {times}")
+    # k-diffusion's samplers step to σ = 0 with a first-order (denoised) update, which ito's
+    # plans do into a clean end; no other lowering (sigmas that stop above 0 keep their order).
     s = Sampler.like(x, solver, prediction="data", schedule="edm",
                      schedule_params=[min(positive), times[0]], grid="times", times=times,
-                     clean_end=times[-1] == 0, lower_order_final=False, euler_at_final=True, seed=seed, stream=stream,
-                     offset=offset)
+                     clean_end=times[-1] == 0, lower_order_final=False, euler_at_final=False,
+                     seed=seed, stream=stream, offset=offset)
     x = x.clone(memory_format=torch.contiguous_format)
     s_in = x.new_ones([x.shape[0]])
     for ev in s.steps(x):

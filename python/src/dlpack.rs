@@ -89,13 +89,6 @@ pub struct Taken {
     pub device: Device,
 }
 
-// SAFETY: the producer's memory stays valid until the deleter runs (DLPack's contract), and
-// numpy's and torch's deleters take the GIL themselves, so a Taken may move to the thread
-// that runs a call without the GIL.
-unsafe impl Send for Taken {}
-// SAFETY: as above; the fields are read-only after construction.
-unsafe impl Sync for Taken {}
-
 impl Drop for Taken {
     fn drop(&mut self) {
         // SAFETY: `managed` came from a consumed capsule (renamed, so its destructor will not
@@ -144,21 +137,26 @@ fn dlpack_device(obj: &Bound<'_, PyAny>, arg: &str) -> PyResult<Device> {
 /// Takes `obj`'s memory for one call, zero-copy: a contiguous float32, float16 or bfloat16
 /// tensor on the CPU or a CUDA device. Anything else raises, naming `arg` (ito does not copy
 /// behind the caller's back).
-pub fn take(obj: &Bound<'_, PyAny>, arg: &str) -> PyResult<Taken> {
+pub fn take(obj: &Bound<'_, PyAny>, arg: &str, stream: Option<usize>) -> PyResult<Taken> {
     let py = obj.py();
     let device = dlpack_device(obj, arg)?;
     let kw = PyDict::new(py);
-    // CUDA: -1 = no synchronisation (ito launches on the stream its device handle names, the
-    // caller's current stream); numpy accepts only None.
-    match device {
-        Device::Cuda(_) => kw.set_item("stream", -1)?,
-        Device::Cpu => kw.set_item("stream", py.None())?,
+    // CUDA: the stream ito launches on (the device handle's), so that the producer orders its
+    // pending work before ours (DLPack: 1 = the legacy default stream, never 0); -1 (no
+    // ordering) only without a device handle, where the call is refused anyway. numpy accepts
+    // only None.
+    match (device, stream) {
+        (Device::Cuda(_), Some(0)) => kw.set_item("stream", 1)?,
+        (Device::Cuda(_), Some(s)) => kw.set_item("stream", s)?,
+        (Device::Cuda(_), None) => kw.set_item("stream", -1)?,
+        (Device::Cpu, _) => kw.set_item("stream", py.None())?,
     }
     let cap = obj
         .call_method("__dlpack__", (), Some(&kw))
         .map_err(|e| {
             PyValueError::new_err(format!(
-                "{arg}: its memory cannot be shared ({e}); a writable, contiguous array is needed"
+                "{arg}: its memory cannot be shared ({e}); ito needs a writable tensor without \
+                 autograd history (numpy: writeable; torch: .detach())"
             ))
         })?
         .cast_into::<PyCapsule>()
@@ -248,7 +246,14 @@ unsafe extern "C" fn export_deleter(mt: *mut DLManagedTensor) {
     let mt = unsafe { Box::from_raw(mt) };
     // SAFETY: as above.
     let ctx = unsafe { Box::from_raw(mt.manager_ctx.cast::<ExportCtx>()) };
-    // The owner's reference is released under the GIL (the consumer may call from any thread).
+    // The owner's reference is released under the GIL (the consumer may call from any thread);
+    // during interpreter shutdown there is none to take: the reference is left, as numpy's
+    // own deleter does.
+    // SAFETY: Py_IsInitialized may be called at any time.
+    if unsafe { ffi::Py_IsInitialized() } == 0 {
+        std::mem::forget(ctx);
+        return;
+    }
     Python::attach(|_py| drop(ctx));
 }
 
@@ -261,8 +266,6 @@ unsafe extern "C" fn capsule_destructor(cap: *mut ffi::PyObject) {
             if let Some(d) = (*p).deleter {
                 d(p);
             }
-        } else {
-            ffi::PyErr_Clear();
         }
     }
 }

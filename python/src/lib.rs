@@ -76,6 +76,7 @@ fn detached(py: Python<'_>, f: impl FnOnce() -> c_int + Send) -> PyResult<()> {
 pub struct CudaDevice {
     h: SendPtr<ito_device>,
     ordinal: i32,
+    stream: usize,
 }
 
 // SAFETY: a device handle serves calls from any thread at once (the C API's contract).
@@ -96,6 +97,7 @@ impl CudaDevice {
         Ok(CudaDevice {
             h: SendPtr(h),
             ordinal,
+            stream,
         })
     }
 
@@ -117,6 +119,11 @@ impl Drop for CudaDevice {
         // SAFETY: a live handle, destroyed once (samplers keep their device object alive).
         unsafe { ito_device_destroy(self.h.get()) };
     }
+}
+
+/// The stream a call's CUDA tensors are taken for (DLPack's ordering), if it runs on a device.
+fn stream_of(device: Option<&CudaDevice>) -> Option<usize> {
+    device.map(|d| d.stream)
 }
 
 /// The device handle a call runs on (NULL: host memory), after checking each tensor lives
@@ -187,12 +194,13 @@ fn lincomb(
             inputs.len()
         )));
     }
-    let ty = take(y, "y")?;
-    let t2 = y2.map(|t| take(t, "y2")).transpose()?;
+    let s = stream_of(device);
+    let ty = take(y, "y", s)?;
+    let t2 = y2.map(|t| take(t, "y2", s)).transpose()?;
     let ins = inputs
         .iter()
         .zip(NAMES)
-        .map(|(t, n)| take(t, n))
+        .map(|(t, n)| take(t, n, s))
         .collect::<PyResult<Vec<_>>>()?;
     let mut all = vec![("y", &ty)];
     all.extend(t2.iter().map(|t| ("y2", t)));
@@ -241,7 +249,7 @@ fn fill_normal(
     std: f32,
     device: Option<&CudaDevice>,
 ) -> PyResult<()> {
-    let ty = take(y, "y")?;
+    let ty = take(y, "y", stream_of(device))?;
     let dev = SendPtr(device_of(device, &[("y", &ty)])?);
     let z = ito_noise {
         seed,
@@ -304,8 +312,8 @@ fn reduce(
     y: Option<&Bound<'_, PyAny>>,
     segment_len: usize,
 ) -> PyResult<Vec<(f32, f32, f32)>> {
-    let tx = take(x, "x")?;
-    let ty = y.map(|t| take(t, "y")).transpose()?;
+    let tx = take(x, "x", None)?;
+    let ty = y.map(|t| take(t, "y", None)).transpose()?;
     let mut all = vec![("x", &tx)];
     all.extend(ty.iter().map(|t| ("y", t)));
     device_of(None, &all)?;
@@ -345,9 +353,34 @@ fn step_sde(
     sample_len: usize,
     device: Option<&CudaDevice>,
 ) -> PyResult<()> {
+    const METHODS: [(&str, usize); 8] = [
+        ("euler_maruyama", 3),
+        ("euler_maruyama_scalar_noise", 3),
+        ("milstein", 4),
+        ("stochastic_heun_predict", 4),
+        ("stochastic_heun_correct", 5),
+        ("reversible_heun_forward", 4),
+        ("reversible_heun_correct", 5),
+        ("reversible_heun_reverse", 4),
+    ];
+    match METHODS.iter().find(|(m, _)| *m == method) {
+        None => {
+            return Err(PyValueError::new_err(format!(
+                "method: one of {:?} expected, found {method:?}",
+                METHODS.map(|(m, _)| m)
+            )))
+        }
+        Some((_, n)) if *n != tensors.len() => {
+            return Err(PyValueError::new_err(format!(
+                "tensors: {n} tensors for {method}, found {}",
+                tensors.len()
+            )))
+        }
+        Some(_) => {}
+    }
     let taken = tensors
         .iter()
-        .map(|(n, t)| take(t, n).map(|t| (*n, t)))
+        .map(|(n, t)| take(t, n, stream_of(device)).map(|t| (*n, t)))
         .collect::<PyResult<Vec<_>>>()?;
     let refs: Vec<(&str, &Taken)> = taken.iter().map(|(n, t)| (*n, t)).collect();
     let dev = SendPtr(device_of(device, &refs)?);
@@ -454,8 +487,12 @@ fn dtype_code(v: &str) -> PyResult<u32> {
 }
 
 impl Sampler {
+    fn stream(&self) -> Option<usize> {
+        self.device.as_ref().map(|d| d.get().stream)
+    }
+
     fn take_state(&self, x: &Bound<'_, PyAny>) -> PyResult<Taken> {
-        let t = take(x, "x")?;
+        let t = take(x, "x", self.stream())?;
         self.check_tensor("x", &t)?;
         Ok(t)
     }
@@ -695,7 +732,7 @@ impl Sampler {
         model_out: &Bound<'_, PyAny>,
     ) -> PyResult<()> {
         let t = self.take_state(x)?;
-        let m = take(model_out, "model_out")?;
+        let m = take(model_out, "model_out", self.stream())?;
         self.check_tensor("model_out", &m)?;
         let (h, xt, mt) = (self.h, SendPtr(t.data), SendPtr(m.data));
         let n = t.len;
@@ -727,10 +764,14 @@ impl Sampler {
     }
 
     /// Whether a device pass stored a non-finite value since the last call (a synchronisation).
-    fn take_nonfinite(&self) -> PyResult<bool> {
+    fn take_nonfinite(&self, py: Python<'_>) -> PyResult<bool> {
         let mut v: c_int = 0;
-        // SAFETY: a live handle.
-        check(unsafe { ito_sampler_take_nonfinite(self.h.get(), &mut v) })?;
+        let (h, out) = (self.h, SendPtr(&mut v as *mut c_int));
+        // SAFETY: a live handle; `v` lives through the call. Without the GIL: on a device this
+        // synchronises.
+        detached(py, move || unsafe {
+            ito_sampler_take_nonfinite(h.get(), out.get())
+        })?;
         Ok(v != 0)
     }
 

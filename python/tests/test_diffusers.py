@@ -3,6 +3,7 @@ installed: scripts/venv.sh's environment): every step's prev_sample within float
 over a grid of configurations; the SDE variant given ito's normals as diffusers'
 variance_noise; a real pipeline with the scheduler swapped, saved and loaded again."""
 
+import inspect
 import itertools
 
 import pytest
@@ -95,6 +96,32 @@ def test_dpm_solver_multistep_follows_diffusers_step_by_step(cfg, steps):
         err = (x_ours - x_stock).abs().max().item() / scale
         assert err < 2e-5, f"step {i}: {err}"
     assert torch.equal(given, start), "the caller's first sample is not written"
+
+
+@pytest.mark.parametrize("name", ["DPMSolverMultistepScheduler", "UniPCMultistepScheduler"])
+def test_img2img_from_a_begin_index_with_generator_lists_and_custom_timesteps(name):
+    cfg = dict(beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012, solver_order=3)
+    stock = getattr(diffusers, name)(**cfg)
+    ours = getattr(ito.diffusers, name)(**cfg)
+    # pipelines look for `timesteps` / `sigmas` here (custom schedules)
+    assert inspect.signature(ours.set_timesteps) == inspect.signature(stock.set_timesteps)
+    for s in (stock, ours):
+        s.set_timesteps(20)
+        s.set_begin_index(8)  # strength 0.6: img2img starts at step 8
+    x_stock = torch.randn(SHAPE, generator=torch.Generator().manual_seed(3))
+    x_ours = x_stock.clone()
+    gens = [torch.Generator().manual_seed(5), torch.Generator().manual_seed(6)]
+    for t in stock.timesteps[8:]:
+        x_stock = stock.step(model(stock, x_stock, t, "epsilon"), t, x_stock).prev_sample
+        x_ours = ours.step(model(ours, x_ours, t, "epsilon"), t, x_ours, generator=gens).prev_sample
+        err = (x_ours - x_stock).abs().max().item() / (1 + x_stock.abs().max().item())
+        assert err < 2e-5, err
+    # set_timesteps again on the same instance: a new run
+    ours.set_timesteps(10)
+    x = torch.randn(SHAPE, generator=torch.Generator().manual_seed(3))
+    for t in ours.timesteps:
+        x = ours.step(model(ours, x, t, "epsilon"), t, x).prev_sample
+    assert torch.isfinite(x).all()
 
 
 def test_configurations_ito_cannot_honour_raise_naming_the_option():

@@ -90,6 +90,17 @@ def test_stochastic_samplers_follow_k_diffusion_given_the_same_noise(name):
     assert err < 2e-6, err
 
 
+@pytest.mark.parametrize("name", ["sample_dpmpp_2m", "sample_heun"])
+def test_sigmas_that_stop_above_zero_keep_their_order(name):
+    kd = kdiffusion_sampling()
+    x0 = start(2)
+    part = sigmas()[:-3]  # ComfyUI-style split sigmas: the run stops at a positive level
+    want = getattr(kd, name)(denoiser, x0.clone(), part, disable=True)
+    got = getattr(ikd, name)(denoiser, x0.to(torch.float32), part)
+    err = ((got.to(torch.float64) - want).abs() / (1 + want.abs())).max().item()
+    assert err < 2e-6, err
+
+
 def test_the_input_is_left_alone_and_bad_arguments_raise():
     x0 = start().to(torch.float32)
     before = x0.clone()
@@ -101,3 +112,5 @@ def test_the_input_is_left_alone_and_bad_arguments_raise():
         ikd.sample_euler_ancestral(denoiser, x0, sigmas(), noise_sampler=lambda a, b: None)
     with pytest.raises(ValueError, match="eta"):
         ikd.sample_dpmpp_2m_sde(denoiser, x0, sigmas(), eta=0.5)
+    with pytest.raises(ValueError, match="sigmas"):
+        ikd.sample_dpmpp_2m(denoiser, x0, torch.zeros(5))

@@ -35,6 +35,7 @@ from diffusers.schedulers.scheduling_utils import SchedulerOutput
 from . import Sampler
 
 __all__ = [
+    "DDIMScheduler",
     "DEISMultistepScheduler",
     "DPMSolverMultistepScheduler",
     "EulerAncestralDiscreteScheduler",
@@ -71,6 +72,7 @@ class _FusedStep:
 
     def set_timesteps(self, *args: Any, **kwargs: Any) -> None:
         super().set_timesteps(*args, **kwargs)  # type: ignore[misc]
+        self._step_index = None  # diffusers' schedulers reset it; DDIM keeps none of its own
         self._ito_sampler: Optional[Sampler] = None
         self._ito_x: Optional[torch.Tensor] = None
 
@@ -371,3 +373,76 @@ class EulerAncestralDiscreteScheduler(_FusedStep, diffusers.EulerAncestralDiscre
 for _cls in (UniPCMultistepScheduler, DEISMultistepScheduler, EulerDiscreteScheduler,
              EulerAncestralDiscreteScheduler):
     _same_signature(_cls, _cls.__mro__[2])
+
+
+class DDIMScheduler(_FusedStep, diffusers.DDIMScheduler):
+    """diffusers' ``DDIMScheduler`` with ito's fused step: η = 0 (DDIM) or η = 1 (the DDPM
+    posterior, with ito's noise), ε / x₀ / v prediction, thresholding. Needs ``clip_sample=False``
+    (a clamp of x₀ does not fuse into the update; Stable Diffusion's configurations have it off)
+    and timesteps whose DDIM step lands on the next one (the default "leading" spacing does)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _check_common(self)
+        if self.config.clip_sample:
+            self._ito_refuse("clip_sample", True, "False (dynamic thresholding is available)")
+
+    # diffusers' DDIM keeps no step index (it steps from whatever timestep it is given): ito's
+    # plan walks the schedule in order, so the drop-in keeps one.
+    _step_index: Optional[int] = None
+    _begin_index: Optional[int] = None
+
+    @property
+    def step_index(self) -> Optional[int]:
+        return self._step_index
+
+    def _init_step_index(self, timestep: Any) -> None:
+        matches = (self.timesteps == timestep).nonzero()
+        if len(matches) == 0:
+            raise ValueError(f"timestep {timestep}: not in the schedule set by set_timesteps")
+        self._step_index = int(matches[0])
+
+    def _ito_solver(self) -> str:
+        return "ddpm" if self._ito_eta == 1.0 else "ddim"
+
+    def _ito_nodes(self) -> Tuple[List[float], List[float], List[float]]:
+        ratio = self.config.num_train_timesteps // self.num_inference_steps
+        ts = [int(t) for t in self.timesteps]
+        for a, b in zip(ts, ts[1:]):
+            if a - ratio != b:
+                self._ito_refuse("timestep_spacing", self.config.timestep_spacing,
+                                 "a spacing whose DDIM step lands on the next timestep ('leading')")
+        abar = self.alphas_cumprod.to(torch.float64)
+        nodes = [float(abar[t]) for t in ts]
+        last = ts[-1] - ratio
+        nodes.append(float(abar[last]) if last >= 0 else float(self.final_alpha_cumprod))
+        alphas = [a ** 0.5 for a in nodes]
+        sigmas = [(1.0 - a) ** 0.5 for a in nodes]
+        return [float(t) for t in ts] + [float(last)], alphas, sigmas
+
+    def _ito_options(self, sample: torch.Tensor) -> dict:
+        c = self.config
+        opts = {"prediction": _PREDICTIONS[c.prediction_type]}
+        if c.thresholding:
+            opts["thresholding"] = (c.dynamic_thresholding_ratio, c.sample_max_value,
+                                    sample.numel() // sample.shape[0])
+        return opts
+
+    def step(self, model_output: torch.Tensor, timestep: Any, sample: torch.Tensor, eta: float = 0.0,
+             use_clipped_model_output: bool = False, generator: Optional[torch.Generator] = None,
+             variance_noise: Optional[torch.Tensor] = None, return_dict: bool = True) -> Any:
+        if eta not in (0.0, 1.0):
+            self._ito_refuse("eta", eta, "0 (DDIM) or 1 (the DDPM posterior)")
+        if self.config.thresholding and not use_clipped_model_output:
+            # ito's DDIM steps from the thresholded x0 alone (its ε follows from it); diffusers'
+            # does that only with use_clipped_model_output
+            self._ito_refuse("use_clipped_model_output", use_clipped_model_output,
+                             "True with thresholding")
+        if getattr(self, "_ito_sampler", None) is not None and eta != self._ito_eta:
+            self._ito_refuse("eta", eta, f"the same value on every step of a run ({self._ito_eta})")
+        self._ito_eta = eta
+        return super().step(model_output, timestep, sample, generator=generator,
+                            variance_noise=variance_noise, return_dict=return_dict)
+
+
+_same_signature(DDIMScheduler, diffusers.DDIMScheduler)

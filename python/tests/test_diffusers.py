@@ -124,6 +124,30 @@ def test_img2img_from_a_begin_index_with_generator_lists_and_custom_timesteps(na
     assert torch.isfinite(x).all()
 
 
+def test_ddim_with_eta_1_is_the_ddpm_posterior_given_the_same_noise():
+    cfg = dict(beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012, clip_sample=False)
+    stock, ours = diffusers.DDIMScheduler(**cfg), ito.diffusers.DDIMScheduler(**cfg)
+    stock.set_timesteps(20)
+    ours.set_timesteps(20)
+    x_stock = torch.randn(SHAPE, generator=torch.Generator().manual_seed(4))
+    x_ours = x_stock.clone()
+    n = x_stock.numel()
+    for i, t in enumerate(stock.timesteps):
+        a = ito.noise_address("step", seed=0, step=i, len=n)
+        z = torch.empty(SHAPE)
+        ito.fill_normal(z, seed=a[0], stream=a[1], step=a[2], offset=a[3])
+        x_stock = stock.step(model(stock, x_stock, t, "epsilon"), t, x_stock, eta=1.0,
+                             variance_noise=z).prev_sample
+        x_ours = ours.step(model(ours, x_ours, t, "epsilon"), t, x_ours, eta=1.0).prev_sample
+        err = (x_ours - x_stock).abs().max().item() / (1 + x_stock.abs().max().item())
+        assert err < 2e-5, f"step {i}: {err}"
+    with pytest.raises(ValueError, match="clip_sample"):
+        ito.diffusers.DDIMScheduler()
+    with pytest.raises(ValueError, match="eta"):
+        ours.set_timesteps(5)
+        ours.step(x_ours, ours.timesteps[0], x_ours, eta=0.5)
+
+
 def test_configurations_ito_cannot_honour_raise_naming_the_option():
     with pytest.raises(ValueError, match="algorithm_type"):
         ito.diffusers.DPMSolverMultistepScheduler(algorithm_type="sde-dpmsolver",
@@ -173,6 +197,10 @@ def other_configs():
         yield "EulerDiscreteScheduler", dict(base, **extra)
         yield "EulerAncestralDiscreteScheduler", dict(base, **extra)
     yield "EulerDiscreteScheduler", dict(base, use_karras_sigmas=True)
+    for pred, extra in itertools.product(["epsilon", "sample", "v_prediction"],
+                                         [{}, {"set_alpha_to_one": False, "steps_offset": 1},
+                                          {"thresholding": True, "sample_max_value": 1.5}]):
+        yield "DDIMScheduler", dict(base, clip_sample=False, prediction_type=pred, **extra)
 
 
 @pytest.mark.parametrize("steps", [10, 20])
@@ -210,6 +238,15 @@ def test_other_schedulers_follow_diffusers_step_by_step(name, cfg, steps, monkey
 
         monkeypatch.setattr(mod, "randn_tensor", ito_normals)
     for i, t in enumerate(stock.timesteps):
+        if name == "DDIMScheduler":
+            clipped = bool(cfg.get("thresholding"))
+            x_stock = stock.step(model(stock, x_stock, t, pred), t, x_stock, eta=0.0,
+                                 use_clipped_model_output=clipped).prev_sample
+            x_ours = ours.step(model(ours, x_ours, t, pred), t, x_ours, eta=0.0,
+                               use_clipped_model_output=clipped).prev_sample
+            err = (x_ours - x_stock).abs().max().item() / (1 + x_stock.abs().max().item())
+            assert err < 2e-5, f"step {i}: {err}"
+            continue
         x_stock = stock.step(model(stock, stock.scale_model_input(x_stock, t), t, pred), t,
                              x_stock).prev_sample
         x_ours = ours.step(model(ours, ours.scale_model_input(x_ours, t), t, pred), t,

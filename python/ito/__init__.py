@@ -35,6 +35,7 @@ __all__ = [
     "CudaDevice",
     "Eval",
     "NonFiniteError",
+    "PcSampler",
     "Sampler",
     "fill_normal",
     "lincomb",
@@ -191,6 +192,57 @@ class Sampler:
     @property
     def dtype(self) -> str:
         return self._native.dtype
+
+
+class PcSampler:
+    """score-SDE's predictor–corrector sampler (VP or VE SDE) over ``len`` elements in samples
+    of ``sample_len`` (the corrector's norms are per sample); its state is its own buffer.
+
+    Keywords: ``schedule`` "vp_linear" | "ve" with ``schedule_params`` (β_min, β_max | σ_min,
+    σ_max); ``steps`` [1000] time points from T = 1 to ``t_end`` [1e-3]; ``predictor``
+    "reverse_diffusion" | "euler_maruyama" | "none"; ``corrector_steps`` [1] Langevin steps per
+    point with target ``snr`` [0.16] (``batch_mean_norms`` for score-SDE's batch-mean norms);
+    ``dtype``; the noise identity ``seed``, ``stream``, ``offset``.
+
+        >>> pc = ito.PcSampler(4 * 256, 256, schedule="ve", schedule_params=(0.01, 50.0), seed=5)
+        >>> x = pc.state()                         # numpy view of the state ("torch" for torch)
+        >>> while (ev := pc.next_eval()) is not None:
+        ...     pc.advance(my_score(x, ev.t))
+    """
+
+    class Eval(NamedTuple):
+        """Where the score is wanted: the time, the time point, the corrector step (or the
+        predictor, = corrector_steps)."""
+
+        t: float
+        index: int
+        stage: int
+
+    def __init__(self, len: int, sample_len: int, **config: Any) -> None:
+        self._native = _ito.PcSampler(len, sample_len, **config)
+
+    def state(self, kind: str = "numpy") -> Any:
+        """The state as a numpy array or ("torch") a torch tensor, zero-copy: read it, ito
+        writes it in ``advance``."""
+        exported = self._native.state()
+        if kind == "torch":
+            import torch
+
+            return torch.from_dlpack(exported)
+        if kind != "numpy":
+            raise ValueError(f"kind: 'numpy' or 'torch' expected, found {kind!r}")
+        import numpy as np
+
+        return np.from_dlpack(exported)
+
+    def next_eval(self) -> Optional["PcSampler.Eval"]:
+        """Where the score is wanted next, or None when done."""
+        e = self._native.next_eval()
+        return None if e is None else PcSampler.Eval(*e)
+
+    def advance(self, score: Any) -> None:
+        """Submits the score at the state: a corrector step or the predictor, fused passes."""
+        self._native.advance(score)
 
 
 def randn(shape: Any, *, seed: int, stream: int = 0, offset: int = 0, step: int = 0, dtype: Any = "float32") -> Any:

@@ -43,6 +43,17 @@ class Sampler:
     @property
     def dtype(self) -> str: ...
 
+class PcSampler:
+    def __init__(self, len: int, sample_len: int, *, schedule: str = "vp_linear",
+                 schedule_params: Optional[Tuple[float, float]] = None, steps: int = 1000,
+                 t_end: float = 1e-3, predictor: str = "reverse_diffusion",
+                 corrector_steps: int = 1, snr: float = 0.16, batch_mean_norms: bool = False,
+                 dtype: str = "float32", seed: int = 0, stream: int = 0, offset: int = 0,
+                 device: Optional[CudaDevice] = None) -> None: ...
+    def state(self) -> Exported: ...
+    def next_eval(self) -> Optional[Tuple[float, int, int]]: ...
+    def advance(self, score: Any) -> None: ...
+
 def lincomb(y: Any, inputs: Sequence[Any], *, c_y: float = 1.0, c: Optional[Sequence[float]] = None,
             noise: float = 0.0, noise_c: Optional[Sequence[float]] = None, y2: Any = None,
             d_y: float = 0.0, d: Optional[Sequence[float]] = None, seed: int = 0, stream: int = 0,

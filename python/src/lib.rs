@@ -786,6 +786,143 @@ impl Sampler {
     }
 }
 
+/// score-SDE's predictor–corrector sampler (`ito.PcSampler` in the package); its state is
+/// its own buffer, exported through DLPack.
+#[pyclass(frozen, module = "ito")]
+pub struct PcSampler {
+    h: SendPtr<ito_capi::ito_pc>,
+    dtype: u32,
+    len: usize,
+    device: Option<Py<CudaDevice>>,
+}
+
+// SAFETY: a PC handle may be used from any thread, one call at a time (the C API returns
+// ITO_ERR_BUSY otherwise).
+unsafe impl Sync for PcSampler {}
+// SAFETY: as above.
+unsafe impl Send for PcSampler {}
+
+impl Drop for PcSampler {
+    fn drop(&mut self) {
+        // SAFETY: a live handle, destroyed once.
+        unsafe { ito_capi::pc::ito_pc_destroy(self.h.get()) };
+    }
+}
+
+#[pymethods]
+impl PcSampler {
+    /// See `ito.PcSampler`.
+    #[new]
+    #[pyo3(signature = (len, sample_len, *, schedule="vp_linear", schedule_params=None, steps=1000, t_end=1e-3, predictor="reverse_diffusion", corrector_steps=1, snr=0.16, batch_mean_norms=false, dtype="float32", seed=0, stream=0, offset=0, device=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        len: usize,
+        sample_len: usize,
+        schedule: &str,
+        schedule_params: Option<(f64, f64)>,
+        steps: usize,
+        t_end: f64,
+        predictor: &str,
+        corrector_steps: usize,
+        snr: f64,
+        batch_mean_norms: bool,
+        dtype: &str,
+        seed: u64,
+        stream: u32,
+        offset: u64,
+        device: Option<Py<CudaDevice>>,
+    ) -> PyResult<Self> {
+        use ito_capi::pc::*;
+        let mut c = std::mem::MaybeUninit::<ito_pc_config>::uninit();
+        // SAFETY: a valid out pointer; the function writes the whole struct.
+        check(unsafe { ito_pc_config_init(c.as_mut_ptr()) })?;
+        // SAFETY: initialised by the call above (it returned OK).
+        let mut c = unsafe { c.assume_init() };
+        c.schedule = match schedule {
+            "vp_linear" => ITO_SCHEDULE_VP_LINEAR,
+            "ve" => ITO_SCHEDULE_VE,
+            _ => {
+                return Err(PyValueError::new_err(format!(
+                    "schedule: \"vp_linear\" or \"ve\" expected, found {schedule:?}"
+                )))
+            }
+        };
+        if let Some((a, b)) = schedule_params {
+            c.schedule_params = [a, b];
+        }
+        c.predictor = code_of(
+            &["reverse_diffusion", "euler_maruyama", "none"],
+            "predictor",
+            predictor,
+        )?;
+        (c.steps, c.t_end, c.corrector_steps, c.snr) = (steps, t_end, corrector_steps, snr);
+        c.batch_mean_norms = u32::from(batch_mean_norms);
+        c.dtype = dtype_code(dtype)?;
+        (c.len, c.sample_len) = (len, sample_len);
+        (c.seed, c.stream, c.offset) = (seed, stream, offset);
+        let dev = device
+            .as_ref()
+            .map_or(std::ptr::null_mut(), |d| d.get().h.get());
+        let mut h = std::ptr::null_mut();
+        // SAFETY: `c` lives through the call.
+        check(unsafe { ito_pc_create(&c, dev, &mut h) })?;
+        Ok(PcSampler {
+            h: SendPtr(h),
+            dtype: c.dtype,
+            len,
+            device,
+        })
+    }
+
+    /// The state, exported (read it; ito writes it in `advance`).
+    fn state(slf: &Bound<'_, Self>) -> PyResult<Exported> {
+        let me = slf.get();
+        let mut p: *const c_void = std::ptr::null();
+        // SAFETY: a live handle.
+        check(unsafe { ito_capi::pc::ito_pc_state(me.h.get(), &mut p) })?;
+        let device = me
+            .device
+            .as_ref()
+            .map_or(Device::Cpu, |d| Device::Cuda(d.get().ordinal));
+        Ok(Exported::new(
+            p,
+            me.len,
+            me.dtype,
+            device,
+            slf.clone().into_any().unbind(),
+        ))
+    }
+
+    /// Where the score is wanted next: (t, index, stage), or None when done.
+    fn next_eval(&self) -> PyResult<Option<(f64, usize, usize)>> {
+        let mut ev = ito_capi::pc::ito_pc_eval::default();
+        let mut more: c_int = 0;
+        // SAFETY: a live handle; local out-values.
+        check(unsafe { ito_capi::pc::ito_pc_next_eval(self.h.get(), &mut ev, &mut more) })?;
+        Ok((more != 0).then_some((ev.t, ev.index, ev.stage)))
+    }
+
+    /// Submits the score at the state and takes that stage.
+    fn advance(&self, py: Python<'_>, score: &Bound<'_, PyAny>) -> PyResult<()> {
+        let t = take(score, "score", self.device.as_ref().map(|d| d.get().stream))?;
+        if t.dtype != self.dtype || t.len != self.len {
+            return Err(PyValueError::new_err(format!(
+                "score: {} elements of {} expected, found {} of {}",
+                self.len,
+                dtype_name(self.dtype),
+                t.len,
+                dtype_name(t.dtype)
+            )));
+        }
+        let (h, s) = (self.h, SendPtr(t.data));
+        let n = t.len;
+        // SAFETY: a live handle; `score` taken for the call.
+        detached(py, move || unsafe {
+            ito_capi::pc::ito_pc_advance(h.get(), s.get(), n)
+        })
+    }
+}
+
 /// The solver names (`ito.SOLVERS`).
 #[pyfunction]
 #[pyo3(name = "solver_names")]
@@ -802,6 +939,7 @@ fn _ito(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(sde_step, m)?)?;
     m.add_function(wrap_pyfunction!(py_solver_names, m)?)?;
     m.add_class::<Sampler>()?;
+    m.add_class::<PcSampler>()?;
     m.add_class::<CudaDevice>()?;
     m.add_class::<Exported>()?;
     m.add("NonFiniteError", m.py().get_type::<NonFiniteError>())?;

@@ -102,6 +102,21 @@ def test_euler_maruyama_and_normals_equal_the_rust_api():
     assert np.array_equal(z.view(np.uint32).astype(np.uint64), RUST["randn:42:1:1000"])
 
 
+def test_the_pc_sampler_equals_the_rust_api():
+    pc = ito.PcSampler(1024, 256, schedule="ve", schedule_params=(0.01, 50.0), steps=50,
+                       predictor="euler_maruyama", seed=5)
+    x = pc.state()
+    while (ev := pc.next_eval()) is not None:
+        sigma = 0.01 * (50.0 / 0.01) ** ev.t
+        pc.advance((-x.astype(np.float64) / (1.0 + sigma * sigma)).astype(np.float32))
+    assert np.array_equal(pc.state().view(np.uint32).astype(np.uint64), RUST["pc:ve"])
+    with pytest.raises(ValueError, match="predictor"):
+        ito.PcSampler(1024, 256, predictor="heun")
+    with pytest.raises(ValueError, match="score"):
+        pc2 = ito.PcSampler(1024, 256)
+        pc2.advance(np.zeros(10, np.float32))
+
+
 def test_a_batch_of_8_equals_two_batches_of_4_with_offsets():
     sample = 256
 

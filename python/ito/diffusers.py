@@ -40,6 +40,7 @@ __all__ = [
     "DPMSolverMultistepScheduler",
     "EulerAncestralDiscreteScheduler",
     "EulerDiscreteScheduler",
+    "HeunDiscreteScheduler",
     "SchedulerMixin",
     "UniPCMultistepScheduler",
 ]
@@ -65,10 +66,15 @@ class _FusedStep:
     def _ito_options(self, sample: torch.Tensor) -> dict:
         return {}
 
+    def _ito_node_of(self, index: int) -> int:
+        """The grid node where diffusers' evaluation ``index`` starts a step (one evaluation
+        per step here)."""
+        return index
+
     def _ito_trimmed(self, options: dict) -> dict:
         """The options for a grid without diffusers' zero-length last step (which is the step
-        the final-step lowering applies to)."""
-        return options
+        the final-step lowering applies to); ``_trimmed`` marks them."""
+        return dict(options, _trimmed=True)
 
     def set_timesteps(self, *args: Any, **kwargs: Any) -> None:
         super().set_timesteps(*args, **kwargs)  # type: ignore[misc]
@@ -78,7 +84,9 @@ class _FusedStep:
 
     def _ito_state(self, sample: torch.Tensor) -> torch.Tensor:
         x = getattr(self, "_ito_x", None)
-        if x is sample:
+        # What the last step returned comes back: the state itself, or the stage buffer between
+        # the evaluations of a Heun-type step (the state stays at the step's start meanwhile).
+        if x is sample or getattr(self, "_ito_returned", None) is sample:
             return x
         if x is None or x.shape != sample.shape or x.dtype != sample.dtype or x.device != sample.device:
             x = torch.empty_like(sample, memory_format=torch.contiguous_format)
@@ -100,7 +108,8 @@ class _FusedStep:
         if self._ito_sampler is None:
             times, alphas, sigmas = self._ito_nodes()
             begin = self.step_index
-            times, alphas, sigmas = times[begin:], alphas[begin:], sigmas[begin:]
+            node = self._ito_node_of(begin)
+            times, alphas, sigmas = times[node:], alphas[node:], sigmas[node:]
             # A zero-length last step (Karras sigmas ending at sigma_min twice) leaves x as it
             # is in every one of these solvers (h = 0): ito's grid stops before it.
             options = self._ito_options(x)
@@ -112,23 +121,33 @@ class _FusedStep:
                 # batch-split invariant; the first seed keys the whole batch
                 generator = generator[0] if generator else None
             seed = generator.initial_seed() if generator is not None else self.ito_seed
-            self._ito_begin, self._ito_steps = begin, len(sigmas) - 1
+            self._ito_begin, self._ito_evals = begin, 0
+            # after a trimmed zero-length step (one evaluation per step there): the identity
+            self._ito_identity_from = len(sigmas) - 1 if options.get("_trimmed") else None
+            options.pop("_trimmed", None)
             self._ito_sampler = Sampler.like(x, self._ito_solver(), grid="nodes", times=times,
                                              alphas=alphas, sigmas=sigmas, seed=seed, **options)
         s = self._ito_sampler
-        if self.step_index - self._ito_begin >= self._ito_steps:
+        if self._ito_identity_from is not None and self._ito_evals >= self._ito_identity_from:
             self._step_index += 1
+            self._ito_returned = x
             return SchedulerOutput(prev_sample=x) if return_dict else (x,)
         ev = s.next_eval(x)
-        if ev is None or ev.step != self.step_index - self._ito_begin:
+        if ev is None or self._ito_evals != self.step_index - self._ito_begin:
             raise RuntimeError(
-                f"timestep {timestep}: step {self.step_index} of the schedule, but ito's plan is at "
-                f"{None if ev is None else ev.step + self._ito_begin} (steps must be taken in order)")
+                f"timestep {timestep}: evaluation {self.step_index} of the schedule, but ito's plan "
+                f"is at {self._ito_evals + self._ito_begin} (steps must be taken in order)")
         s.advance(x, model_output.to(x.dtype).contiguous())
+        self._ito_evals += 1
         self._step_index += 1
+        # Between a Heun-type step's evaluations diffusers returns the intermediate point: ito's
+        # stage buffer, viewed like x.
+        nxt = s.next_eval(x)
+        out = s.eval_input(x) if nxt is not None and nxt.on_stage else x
+        self._ito_returned = out
         if not return_dict:
-            return (x,)
-        return SchedulerOutput(prev_sample=x)
+            return (out,)
+        return SchedulerOutput(prev_sample=out)
 
 
 def _same_signature(cls: type, parent: type) -> type:
@@ -175,7 +194,7 @@ def _trimmed_multistep(s: Any, options: dict) -> dict:
         s._ito_refuse(option, getattr(c, option),
                       "values without a zero-length last step (Karras sigmas ending at sigma_min "
                       "twice) at solver_order=3 below 15 steps")
-    return dict(options, lower_order_final=False, euler_at_final=False)
+    return dict(options, lower_order_final=False, euler_at_final=False, _trimmed=True)
 
 
 def _check_common(s: Any, predictions: Tuple[str, ...] = tuple(_PREDICTIONS)) -> None:
@@ -446,3 +465,39 @@ class DDIMScheduler(_FusedStep, diffusers.DDIMScheduler):
 
 
 _same_signature(DDIMScheduler, diffusers.DDIMScheduler)
+
+
+class HeunDiscreteScheduler(_FusedStep, diffusers.HeunDiscreteScheduler):
+    """diffusers' ``HeunDiscreteScheduler`` with ito's fused step (ε prediction): two model
+    evaluations per step, the second at the Euler predictor that ``step`` returns in between
+    (ito's stage buffer); the last step into σ = 0 is Euler's, as diffusers takes it."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _check_common(self, ("epsilon",))
+
+    def _ito_solver(self) -> str:
+        return "heun"
+
+    def _ito_nodes(self) -> Tuple[List[float], List[float], List[float]]:
+        # diffusers interleaves [s0, s1, s1, …, s_{N−1}, s_{N−1}, 0]: the grid is every other
+        # entry after the first.
+        s = self.sigmas.to(torch.float64).tolist()
+        sig = [s[0]] + s[1::2]
+        return [0.0] * len(sig), [1.0] * len(sig), sig
+
+    def _ito_options(self, sample: torch.Tensor) -> dict:
+        return {"prediction": "eps"}
+
+    def _ito_node_of(self, index: int) -> int:
+        # two evaluations per step: evaluation 2k starts step k
+        if index % 2:
+            self._ito_refuse("begin_index", index, "the first evaluation of a step (even)")
+        return index // 2
+
+    def step(self, model_output: torch.Tensor, timestep: Any, sample: torch.Tensor,
+             return_dict: bool = True) -> Any:
+        return super().step(model_output, timestep, sample, return_dict=return_dict)
+
+
+_same_signature(HeunDiscreteScheduler, diffusers.HeunDiscreteScheduler)

@@ -98,6 +98,23 @@ def test_dpm_solver_multistep_follows_diffusers_step_by_step(cfg, steps):
     assert torch.equal(given, start), "the caller's first sample is not written"
 
 
+def test_heun_from_a_begin_index():
+    cfg = dict(beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012)
+    stock, ours = diffusers.HeunDiscreteScheduler(**cfg), ito.diffusers.HeunDiscreteScheduler(**cfg)
+    for s in (stock, ours):
+        s.set_timesteps(10)
+        s.set_begin_index(6)  # the first evaluation of step 3
+    x_stock = torch.randn(SHAPE, generator=torch.Generator().manual_seed(7)) * 3
+    x_ours = x_stock.clone()
+    for t in stock.timesteps[6:]:
+        x_stock = stock.step(model(stock, stock.scale_model_input(x_stock, t), t, "epsilon"), t,
+                             x_stock).prev_sample
+        x_ours = ours.step(model(ours, ours.scale_model_input(x_ours, t), t, "epsilon"), t,
+                           x_ours).prev_sample
+        err = (x_ours - x_stock).abs().max().item() / (1 + x_stock.abs().max().item())
+        assert err < 2e-5, err
+
+
 @pytest.mark.parametrize("name", ["DPMSolverMultistepScheduler", "UniPCMultistepScheduler"])
 def test_img2img_from_a_begin_index_with_generator_lists_and_custom_timesteps(name):
     cfg = dict(beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012, solver_order=3)
@@ -197,6 +214,8 @@ def other_configs():
         yield "EulerDiscreteScheduler", dict(base, **extra)
         yield "EulerAncestralDiscreteScheduler", dict(base, **extra)
     yield "EulerDiscreteScheduler", dict(base, use_karras_sigmas=True)
+    for extra in [{}, {"use_karras_sigmas": True}, {"timestep_spacing": "trailing"}]:
+        yield "HeunDiscreteScheduler", dict(base, **extra)
     for pred, extra in itertools.product(["epsilon", "sample", "v_prediction"],
                                          [{}, {"set_alpha_to_one": False, "steps_offset": 1},
                                           {"thresholding": True, "sample_max_value": 1.5}]):

@@ -36,6 +36,7 @@ from . import Sampler
 
 __all__ = [
     "DDIMScheduler",
+    "DDPMScheduler",
     "DEISMultistepScheduler",
     "DPMSolverMultistepScheduler",
     "EulerAncestralDiscreteScheduler",
@@ -394,20 +395,10 @@ for _cls in (UniPCMultistepScheduler, DEISMultistepScheduler, EulerDiscreteSched
     _same_signature(_cls, _cls.__mro__[2])
 
 
-class DDIMScheduler(_FusedStep, diffusers.DDIMScheduler):
-    """diffusers' ``DDIMScheduler`` with ito's fused step: η = 0 (DDIM) or η = 1 (the DDPM
-    posterior, with ito's noise), ε / x₀ / v prediction, thresholding. Needs ``clip_sample=False``
-    (a clamp of x₀ does not fuse into the update; Stable Diffusion's configurations have it off)
-    and timesteps whose DDIM step lands on the next one (the default "leading" spacing does)."""
+class _OwnIndex:
+    """For diffusers schedulers that keep no step index (DDIM, DDPM: they step from whatever
+    timestep they are given): ito's plan walks the schedule in order, so the drop-in keeps one."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        _check_common(self)
-        if self.config.clip_sample:
-            self._ito_refuse("clip_sample", True, "False (dynamic thresholding is available)")
-
-    # diffusers' DDIM keeps no step index (it steps from whatever timestep it is given): ito's
-    # plan walks the schedule in order, so the drop-in keeps one.
     _step_index: Optional[int] = None
     _begin_index: Optional[int] = None
 
@@ -420,6 +411,24 @@ class DDIMScheduler(_FusedStep, diffusers.DDIMScheduler):
         if len(matches) == 0:
             raise ValueError(f"timestep {timestep}: not in the schedule set by set_timesteps")
         self._step_index = int(matches[0])
+
+
+class DDIMScheduler(_FusedStep, diffusers.DDIMScheduler):
+    """diffusers' ``DDIMScheduler`` with ito's fused step: η = 0 (DDIM) or η = 1 (the DDPM
+    posterior, with ito's noise), ε / x₀ / v prediction, thresholding. Needs ``clip_sample=False``
+    (a clamp of x₀ does not fuse into the update; Stable Diffusion's configurations have it off)
+    and timesteps whose DDIM step lands on the next one (the default "leading" spacing does)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _check_common(self)
+        if self.config.clip_sample:
+            self._ito_refuse("clip_sample", True, "False (dynamic thresholding is available)")
+
+    step_index = _OwnIndex.step_index
+    _init_step_index = _OwnIndex._init_step_index
+    _step_index: Optional[int] = None
+    _begin_index: Optional[int] = None
 
     def _ito_solver(self) -> str:
         return "ddpm" if self._ito_eta == 1.0 else "ddim"
@@ -501,3 +510,49 @@ class HeunDiscreteScheduler(_FusedStep, diffusers.HeunDiscreteScheduler):
 
 
 _same_signature(HeunDiscreteScheduler, diffusers.HeunDiscreteScheduler)
+
+
+class DDPMScheduler(_FusedStep, diffusers.DDPMScheduler):
+    """diffusers' ``DDPMScheduler`` with ito's fused step: the posterior step with the
+    ``fixed_small`` variance (DDIM at η = 1) and ito's noise, over any timestep spacing; ε / x₀ /
+    v prediction, thresholding. Needs ``clip_sample=False``."""
+
+    step_index = _OwnIndex.step_index
+    _init_step_index = _OwnIndex._init_step_index
+    _step_index: Optional[int] = None
+    _begin_index: Optional[int] = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _check_common(self)
+        if self.config.clip_sample:
+            self._ito_refuse("clip_sample", True, "False (dynamic thresholding is available)")
+        if self.config.variance_type != "fixed_small":
+            self._ito_refuse("variance_type", self.config.variance_type, "fixed_small")
+
+    def _ito_solver(self) -> str:
+        return "ddpm"
+
+    def _ito_nodes(self) -> Tuple[List[float], List[float], List[float]]:
+        # diffusers steps from each timestep to the next in its list, the last to alpha-bar = 1
+        abar = self.alphas_cumprod.to(torch.float64)
+        ts = [int(t) for t in self.timesteps]
+        nodes = [float(abar[t]) for t in ts] + [1.0]
+        return ([float(t) for t in ts] + [-1.0], [a ** 0.5 for a in nodes],
+                [(1.0 - a) ** 0.5 for a in nodes])
+
+    def _ito_options(self, sample: torch.Tensor) -> dict:
+        c = self.config
+        opts = {"prediction": _PREDICTIONS[c.prediction_type]}
+        if c.thresholding:
+            opts["thresholding"] = (c.dynamic_thresholding_ratio, c.sample_max_value,
+                                    sample.numel() // sample.shape[0])
+        return opts
+
+    def step(self, model_output: torch.Tensor, timestep: Any, sample: torch.Tensor,
+             generator: Optional[torch.Generator] = None, return_dict: bool = True) -> Any:
+        return super().step(model_output, timestep, sample, generator=generator,
+                            return_dict=return_dict)
+
+
+_same_signature(DDPMScheduler, diffusers.DDPMScheduler)

@@ -98,6 +98,41 @@ def test_dpm_solver_multistep_follows_diffusers_step_by_step(cfg, steps):
     assert torch.equal(given, start), "the caller's first sample is not written"
 
 
+@pytest.mark.parametrize("pred", ["epsilon", "sample", "v_prediction"])
+@pytest.mark.parametrize("extra", [{}, {"timestep_spacing": "trailing"},
+                                   {"thresholding": True, "sample_max_value": 1.5}])
+def test_ddpm_follows_diffusers_given_the_same_noise(pred, extra, monkeypatch):
+    import diffusers.schedulers.scheduling_ddpm as mod
+
+    cfg = dict(beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012, clip_sample=False,
+               prediction_type=pred, **extra)
+    stock, ours = diffusers.DDPMScheduler(**cfg), ito.diffusers.DDPMScheduler(**cfg)
+    stock.set_timesteps(20)
+    ours.set_timesteps(20)
+    x_stock = torch.randn(SHAPE, generator=torch.Generator().manual_seed(8))
+    x_ours = x_stock.clone()
+    n = x_stock.numel()
+    at = {"i": 0}
+
+    def ito_normals(shape, **kw):
+        a = ito.noise_address("step", seed=0, step=at["i"], len=n)
+        z = torch.empty(shape)
+        ito.fill_normal(z, seed=a[0], stream=a[1], step=a[2], offset=a[3])
+        return z
+
+    monkeypatch.setattr(mod, "randn_tensor", ito_normals)
+    for i, t in enumerate(stock.timesteps):
+        at["i"] = i
+        x_stock = stock.step(model(stock, x_stock, t, pred), t, x_stock).prev_sample
+        x_ours = ours.step(model(ours, x_ours, t, pred), t, x_ours).prev_sample
+        err = (x_ours - x_stock).abs().max().item() / (1 + x_stock.abs().max().item())
+        assert err < 2e-5, f"step {i}: {err}"
+    with pytest.raises(ValueError, match="clip_sample"):
+        ito.diffusers.DDPMScheduler()
+    with pytest.raises(ValueError, match="variance_type"):
+        ito.diffusers.DDPMScheduler(clip_sample=False, variance_type="fixed_large")
+
+
 def test_heun_from_a_begin_index():
     cfg = dict(beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012)
     stock, ours = diffusers.HeunDiscreteScheduler(**cfg), ito.diffusers.HeunDiscreteScheduler(**cfg)

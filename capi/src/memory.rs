@@ -172,6 +172,37 @@ pub unsafe fn host_mut<'a>(ptr: *mut c_void, span: Span, dtype: Dtype) -> Tensor
     }
 }
 
+/// A checked read-only view of a host tensor (the host's and the emulated device's).
+///
+/// # Safety
+/// As `CallerMemory::input`.
+unsafe fn host_input<'a>(arg: &'static str, t: &ito_tensor) -> Result<TensorRef<'a>, Failure> {
+    let dtype = tensor_dtype(arg, t.dtype)?;
+    let span = check_host(arg, t.data, t.len, dtype, false)?;
+    // SAFETY: checked span; validity for 'a is the caller's contract.
+    Ok(unsafe { host_ref(t.data, span, dtype) })
+}
+
+/// A checked writable view of a host tensor.
+///
+/// # Safety
+/// As `CallerMemory::output`.
+unsafe fn host_output<'a>(arg: &'static str, t: &ito_tensor) -> Result<TensorMut<'a>, Failure> {
+    let dtype = tensor_dtype(arg, t.dtype)?;
+    let span = check_host(arg, t.data, t.len, dtype, true)?;
+    // SAFETY: checked span; exclusive validity for 'a is the caller's contract.
+    Ok(unsafe { host_mut(t.data, span, dtype) })
+}
+
+/// The address of a host view's element 0.
+fn tensor_ptr(r: TensorRef<'_>) -> *const c_void {
+    match r {
+        TensorRef::F32(s) => s.as_ptr().cast(),
+        TensorRef::F16(s) => s.as_ptr().cast(),
+        TensorRef::Bf16(s) => s.as_ptr().cast(),
+    }
+}
+
 /// A slice from a pointer that may be NULL when `len` is 0.
 ///
 /// # Safety
@@ -262,10 +293,8 @@ impl<S: Storage> CallerMemory for Host<S> {
         arg: &'static str,
         t: &ito_tensor,
     ) -> Result<TensorRef<'a>, Failure> {
-        let dtype = tensor_dtype(arg, t.dtype)?;
-        let span = check_host(arg, t.data, t.len, dtype, false)?;
-        // SAFETY: checked span; validity for 'a is the caller's contract.
-        Ok(unsafe { host_ref(t.data, span, dtype) })
+        // SAFETY: the caller's contract.
+        unsafe { host_input(arg, t) }
     }
 
     unsafe fn output<'a>(
@@ -273,22 +302,19 @@ impl<S: Storage> CallerMemory for Host<S> {
         arg: &'static str,
         t: &ito_tensor,
     ) -> Result<TensorMut<'a>, Failure> {
-        let dtype = tensor_dtype(arg, t.dtype)?;
-        let span = check_host(arg, t.data, t.len, dtype, true)?;
-        // SAFETY: checked span; exclusive validity for 'a is the caller's contract.
-        Ok(unsafe { host_mut(t.data, span, dtype) })
+        // SAFETY: the caller's contract.
+        unsafe { host_output(arg, t) }
     }
 
     fn alloc(&self, dtype: Dtype, n: usize) -> Result<Vec<S>, Failure> {
-        let v = ito::runtime::try_vec("len", n, S::default())?;
-        match S::slice(S::tensor(&v)).is_some() && S::tensor(&v).dtype() == dtype {
-            true => Ok(v),
-            false => Err(Failure::argument(
+        if S::tensor(&[]).dtype() != dtype {
+            return Err(Failure::argument(
                 "dtype",
                 "the handle's storage type",
                 format!("{dtype:?}"),
-            )),
+            ));
         }
+        Ok(ito::runtime::try_vec("len", n, S::default())?)
     }
 
     fn buffer_ptr(&self, b: &mut Vec<S>) -> *mut c_void {
@@ -300,11 +326,7 @@ impl<S: Storage> CallerMemory for Host<S> {
     }
 
     fn ref_ptr(&self, r: TensorRef<'_>) -> *const c_void {
-        match r {
-            TensorRef::F32(s) => s.as_ptr().cast(),
-            TensorRef::F16(s) => s.as_ptr().cast(),
-            TensorRef::Bf16(s) => s.as_ptr().cast(),
-        }
+        tensor_ptr(r)
     }
 }
 
@@ -384,10 +406,8 @@ mod emulated_memory {
             arg: &'static str,
             t: &ito_tensor,
         ) -> Result<TensorRef<'a>, Failure> {
-            let dtype = tensor_dtype(arg, t.dtype)?;
-            let span = check_host(arg, t.data, t.len, dtype, false)?;
-            // SAFETY: checked span; validity for 'a is the caller's contract.
-            Ok(unsafe { host_ref(t.data, span, dtype) })
+            // SAFETY: the caller's contract.
+            unsafe { host_input(arg, t) }
         }
 
         unsafe fn output<'a>(
@@ -395,10 +415,8 @@ mod emulated_memory {
             arg: &'static str,
             t: &ito_tensor,
         ) -> Result<TensorMut<'a>, Failure> {
-            let dtype = tensor_dtype(arg, t.dtype)?;
-            let span = check_host(arg, t.data, t.len, dtype, true)?;
-            // SAFETY: checked span; exclusive validity for 'a is the caller's contract.
-            Ok(unsafe { host_mut(t.data, span, dtype) })
+            // SAFETY: the caller's contract.
+            unsafe { host_output(arg, t) }
         }
 
         fn alloc(&self, dtype: Dtype, n: usize) -> Result<EmulatedBuffer, Failure> {
@@ -414,11 +432,7 @@ mod emulated_memory {
         }
 
         fn ref_ptr(&self, r: TensorRef<'_>) -> *const c_void {
-            match r {
-                TensorRef::F32(s) => s.as_ptr().cast(),
-                TensorRef::F16(s) => s.as_ptr().cast(),
-                TensorRef::Bf16(s) => s.as_ptr().cast(),
-            }
+            tensor_ptr(r)
         }
 
         fn fresh(&self) -> Result<Self, Failure> {

@@ -252,19 +252,7 @@ pub unsafe extern "C" fn ito_plan_next_eval(
             }
             let e = st.plan.eval();
             if let Some(e) = e {
-                let timestep = match (e.stage, st.timesteps.get(e.step)) {
-                    (0, Some(&k)) if e.at == Slot::State => k as i64,
-                    _ => -1,
-                };
-                eval.write(ito_eval {
-                    step: e.step,
-                    stage: e.stage,
-                    t: e.node.t,
-                    alpha: e.node.alpha,
-                    sigma: e.node.sigma,
-                    timestep,
-                    on_stage: u32::from(e.at == Slot::Stage),
-                });
+                eval.write(ito_eval::of(e, &st.timesteps));
             }
             write_out("more", more, c_int::from(e.is_some()))
         })

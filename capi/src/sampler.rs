@@ -345,7 +345,15 @@ impl SamplerState {
     }
 
     fn eval(&self, e: ito::diffusion::solver::Eval) -> ito_eval {
-        let timestep = match (e.stage, self.timesteps.get(e.step)) {
+        ito_eval::of(e, &self.timesteps)
+    }
+}
+
+impl ito_eval {
+    /// A plan's evaluation point for C, with the training timestep of its grid node when the
+    /// grid is discrete (`timesteps`, else empty).
+    pub(crate) fn of(e: ito::diffusion::solver::Eval, timesteps: &[usize]) -> ito_eval {
+        let timestep = match (e.stage, timesteps.get(e.step)) {
             (0, Some(&k)) if e.at == Slot::State => k as i64,
             _ => -1,
         };

@@ -183,6 +183,15 @@ def _ve_nodes(sched: Any) -> Tuple[List[float], List[float], List[float]]:
     return ts[: len(sig)], [1.0] * len(sig), sig
 
 
+def _with_thresholding(c: Any, sample: torch.Tensor, opts: dict) -> dict:
+    """``opts`` with diffusers' dynamic thresholding when the configuration asks for it (the
+    quantile is per sample: the batch is the sample's first dimension)."""
+    if c.thresholding:
+        opts["thresholding"] = (c.dynamic_thresholding_ratio, c.sample_max_value,
+                                sample.numel() // sample.shape[0])
+    return opts
+
+
 def _trimmed_multistep(s: Any, options: dict) -> dict:
     """A multistep scheduler's options for ito's grid without diffusers' zero-length last step:
     diffusers lowers that step to first order (no effect: h = 0) and, below 15 steps, caps the
@@ -252,10 +261,7 @@ class DPMSolverMultistepScheduler(_FusedStep, diffusers.DPMSolverMultistepSchedu
             "lower_order_final": c.lower_order_final and len(self.timesteps) < 15,
             "euler_at_final": c.euler_at_final or c.final_sigmas_type == "zero",
         }
-        if c.thresholding:
-            opts["thresholding"] = (c.dynamic_thresholding_ratio, c.sample_max_value,
-                                    sample.numel() // sample.shape[0])
-        return opts
+        return _with_thresholding(c, sample, opts)
 
     def _ito_trimmed(self, options: dict) -> dict:
         return _trimmed_multistep(self, options)
@@ -301,10 +307,7 @@ class UniPCMultistepScheduler(_FusedStep, diffusers.UniPCMultistepScheduler):
         c = self.config
         # diffusers' UniPC lowers the last steps to the steps left (any step count)
         opts = {"prediction": _PREDICTIONS[c.prediction_type], "lower_order_final": c.lower_order_final}
-        if c.thresholding:
-            opts["thresholding"] = (c.dynamic_thresholding_ratio, c.sample_max_value,
-                                    sample.numel() // sample.shape[0])
-        return opts
+        return _with_thresholding(c, sample, opts)
 
 
 class DEISMultistepScheduler(_FusedStep, diffusers.DEISMultistepScheduler):
@@ -334,10 +337,7 @@ class DEISMultistepScheduler(_FusedStep, diffusers.DEISMultistepScheduler):
         # as DPM-Solver: below 15 steps of diffusers' whole schedule
         opts = {"prediction": _PREDICTIONS[c.prediction_type],
                 "lower_order_final": c.lower_order_final and len(self.timesteps) < 15}
-        if c.thresholding:
-            opts["thresholding"] = (c.dynamic_thresholding_ratio, c.sample_max_value,
-                                    sample.numel() // sample.shape[0])
-        return opts
+        return _with_thresholding(c, sample, opts)
 
 
 class EulerDiscreteScheduler(_FusedStep, diffusers.EulerDiscreteScheduler):
@@ -451,10 +451,7 @@ class DDIMScheduler(_FusedStep, diffusers.DDIMScheduler):
     def _ito_options(self, sample: torch.Tensor) -> dict:
         c = self.config
         opts = {"prediction": _PREDICTIONS[c.prediction_type]}
-        if c.thresholding:
-            opts["thresholding"] = (c.dynamic_thresholding_ratio, c.sample_max_value,
-                                    sample.numel() // sample.shape[0])
-        return opts
+        return _with_thresholding(c, sample, opts)
 
     def step(self, model_output: torch.Tensor, timestep: Any, sample: torch.Tensor, eta: float = 0.0,
              use_clipped_model_output: bool = False, generator: Optional[torch.Generator] = None,
@@ -544,10 +541,7 @@ class DDPMScheduler(_FusedStep, diffusers.DDPMScheduler):
     def _ito_options(self, sample: torch.Tensor) -> dict:
         c = self.config
         opts = {"prediction": _PREDICTIONS[c.prediction_type]}
-        if c.thresholding:
-            opts["thresholding"] = (c.dynamic_thresholding_ratio, c.sample_max_value,
-                                    sample.numel() // sample.shape[0])
-        return opts
+        return _with_thresholding(c, sample, opts)
 
     def step(self, model_output: torch.Tensor, timestep: Any, sample: torch.Tensor,
              generator: Optional[torch.Generator] = None, return_dict: bool = True) -> Any:

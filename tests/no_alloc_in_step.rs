@@ -1,5 +1,5 @@
-//! Once a [`PlanRunner`]'s scratch is reserved, a step allocates nothing: every solver of the
-//! 35, with thresholding where it applies, on borrowed host slices, counted by a global
+//! Once a [`PlanRunner`]'s scratch is reserved, a step allocates nothing: every solver name
+//! (`SOLVER_NAMES`), with thresholding where it applies, on borrowed host slices, counted by a global
 //! allocator wrapper around the system allocator. (Its own binary: the count is process-wide.)
 //! Tree noise is the exception: its terms are computed per step on the host (a short vector).
 

@@ -200,6 +200,35 @@ typedef struct ito_plan ito_plan;
 // A sampler: a solver plan walked over the caller's tensor (see capi/README.md).
 typedef struct ito_sampler ito_sampler;
 
+// A virtual Brownian tree over [t0, t1]: a value (no handle to destroy). Fill it with
+// `ito_brownian_tree_init`, which checks the span and turns a tolerance into `depth`.
+typedef struct ito_brownian_tree {
+  // The seed of the tree's normals (drawn under `ITO_NOISE_TREE`: no other use of the
+  // same seed and stream draws them).
+  uint64_t seed;
+  // The caller's stream.
+  uint32_t stream;
+  // Levels, 1 … 31; 0 marks "no tree" where a tree is optional (`noise_tree`).
+  uint32_t depth;
+  // Global index of element 0 of the tensors it writes (a shard passes its own).
+  uint64_t offset;
+  // The span's start.
+  double t0;
+  // The span's end (> t0).
+  double t1;
+} ito_brownian_tree;
+
+// A tensor the caller owns: `len` elements of storage type `dtype` (`ITO_DTYPE_*`) at `data`
+// (host memory, or a device address when the call names a CUDA device).
+typedef struct ito_tensor {
+  // Address of element 0 (NULL only when `len` is 0).
+  void *data;
+  // Number of elements.
+  size_t len;
+  // `ITO_DTYPE_F32`, `ITO_DTYPE_F16` or `ITO_DTYPE_BF16`.
+  uint32_t dtype;
+} ito_tensor;
+
 // A sampler's settings. Fill it with `ito_sampler_config_init` (which sets `struct_size`
 // and the defaults), then change what you need.
 typedef struct ito_sampler_config {
@@ -263,6 +292,13 @@ typedef struct ito_sampler_config {
   uint32_t stream;
   // The noise identity: global index of element 0 (a shard of a batch passes its own).
   uint64_t offset;
+  // Step noise from a Brownian tree over the grid's time axis instead of the per-step
+  // counter (`depth` 0, the default: no tree). Step k then adds the standard normal
+  // W(t_{k+1}, t_k)/√(t_k − t_{k+1}) of this tree (k-diffusion's Brownian-tree noise
+  // sampler; `ito_brownian_increment` with that scale gives the same bits), so grids that
+  // refine one another follow one path. Its span must cover every noisy node (a clean end
+  // at t = 0 may lie outside); its `offset` is replaced by the sampler's own.
+  struct ito_brownian_tree noise_tree;
 } ito_sampler_config;
 
 // A noise identity (`ito::NoiseSource`): what the SDE steppers and samplers draw from; their
@@ -288,17 +324,6 @@ typedef struct ito_noise {
   // Global index of the call's element 0.
   uint64_t offset;
 } ito_noise;
-
-// A tensor the caller owns: `len` elements of storage type `dtype` (`ITO_DTYPE_*`) at `data`
-// (host memory, or a device address when the call names a CUDA device).
-typedef struct ito_tensor {
-  // Address of element 0 (NULL only when `len` is 0).
-  void *data;
-  // Number of elements.
-  size_t len;
-  // `ITO_DTYPE_F32`, `ITO_DTYPE_F16` or `ITO_DTYPE_BF16`.
-  uint32_t dtype;
-} ito_tensor;
 
 // `lincomb`'s coefficients (see `ito::LincombCoefs`): y ← c_y·y + Σⱼ cⱼ·inputⱼ +
 // (c_z + Σⱼ eⱼ·inputⱼ)·z and, when y2 is given, y2 ← d_y·y + Σⱼ dⱼ·inputⱼ (from the old y).
@@ -448,6 +473,35 @@ const char *ito_last_error(void);
 
 // A status code's name ("ITO_ERR_NULL", …; "unknown status" otherwise). Thread-safe.
 const char *ito_status_name(int status);
+
+// Fills `*tree` with a tree over [t0, t1] whose leaves are no wider than `tol` (0: ito's
+// default depth, 20 levels), drawing from (`seed`, `stream`) at offset 0. Thread-safe.
+//
+// # Safety
+// `tree` is NULL or valid for a write.
+int ito_brownian_tree_init(struct ito_brownian_tree *tree,
+                           uint64_t seed,
+                           uint32_t stream,
+                           double t0,
+                           double t1,
+                           double tol);
+
+// y ← scale·W(s, t) = scale·(W(t) − W(s)), s ≤ t in the tree's span, y\[i\] being the path
+// of global element `tree->offset + i`; one pass on host memory (`device` NULL) or on the
+// device handle's stream. The weights are formed in f64 and rounded once, so
+// `scale = 1/√(t − s)` gives the exact standard normals a sampler with this `noise_tree`
+// adds at a step from t to s. W(t) itself is the increment from t0. Thread-safe on host
+// memory.
+//
+// # Safety
+// `tree` readable; `device` NULL or a live device handle; `y` describes memory of that kind,
+// valid for writes during the call.
+int ito_brownian_increment(struct ito_device *device,
+                           const struct ito_brownian_tree *tree,
+                           double s,
+                           double t,
+                           double scale,
+                           struct ito_tensor y);
 
 // Fills `*config` with the defaults and `struct_size`. Returns `ITO_ERR_NULL` for NULL.
 // Thread-safe.

@@ -125,6 +125,13 @@ pub struct ito_sampler_config {
     pub stream: u32,
     /// The noise identity: global index of element 0 (a shard of a batch passes its own).
     pub offset: u64,
+    /// Step noise from a Brownian tree over the grid's time axis instead of the per-step
+    /// counter (`depth` 0, the default: no tree). Step k then adds the standard normal
+    /// W(t_{k+1}, t_k)/√(t_k − t_{k+1}) of this tree (k-diffusion's Brownian-tree noise
+    /// sampler; `ito_brownian_increment` with that scale gives the same bits), so grids that
+    /// refine one another follow one path. Its span must cover every noisy node (a clean end
+    /// at t = 0 may lie outside); its `offset` is replaced by the sampler's own.
+    pub noise_tree: crate::ito_brownian_tree,
 }
 
 /// Fills `*config` with the defaults and `struct_size`. Returns `ITO_ERR_NULL` for NULL.
@@ -164,6 +171,7 @@ pub unsafe extern "C" fn ito_sampler_config_init(config: *mut ito_sampler_config
             seed: 0,
             stream: 0,
             offset: 0,
+            noise_tree: crate::ito_brownian_tree::default(),
         };
         // SAFETY: the caller's contract.
         unsafe { crate::write_out("config", config, d) }
@@ -180,6 +188,8 @@ pub struct Built {
     pub len: usize,
     /// The noise identity.
     pub noise: NoiseSource,
+    /// The Brownian tree of the step noise, if any.
+    pub tree: Option<ito::BrownianTree>,
     /// The training timestep of each grid node on a discrete grid (what diffusers passes to
     /// the model), else empty.
     pub timesteps: Vec<usize>,
@@ -187,7 +197,7 @@ pub struct Built {
 
 /// An error from ito about a configuration field, with the C field's name in front (ito
 /// names its own argument, e.g. `t`).
-fn prefix(field: &str, f: Failure) -> Failure {
+pub(crate) fn prefix(field: &str, f: Failure) -> Failure {
     Failure::new(f.code, format!("{field}: {}", f.message))
 }
 
@@ -429,11 +439,16 @@ fn finish(
         offset: c.offset,
     };
     noise.check(c.len)?;
+    let tree = match c.noise_tree.depth {
+        0 => None,
+        _ => Some(c.noise_tree.tree("config->noise_tree")?),
+    };
     Ok(Built {
         plan,
         dtype,
         len: c.len,
         noise,
+        tree,
         timesteps,
     })
 }

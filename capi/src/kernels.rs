@@ -5,7 +5,6 @@
 use std::ffi::c_int;
 
 use ito::runtime::memory::{Host, Memory};
-use ito::sde::steppers::Stepper;
 use ito::{LincombCoefs, Noise, NoiseKey, NoiseSource, SegmentStats, MAX_INPUTS};
 
 use crate::memory::{ito_tensor, CallerMemory};
@@ -18,7 +17,8 @@ macro_rules! on_memory {
         let device: *mut crate::ito_device = $device;
         if device.is_null() {
             crate::entry(|| {
-                let $st = &Stepper::new(Host::<f32>::new());
+                let $st =
+                    &::ito::sde::steppers::Stepper::new(::ito::runtime::memory::Host::<f32>::new());
                 $body
             })
         } else {
@@ -30,6 +30,7 @@ macro_rules! on_memory {
         }
     }};
 }
+pub(crate) use on_memory;
 
 /// `lincomb`'s coefficients (see `ito::LincombCoefs`): y ← c_y·y + Σⱼ cⱼ·inputⱼ +
 /// (c_z + Σⱼ eⱼ·inputⱼ)·z and, when y2 is given, y2 ← d_y·y + Σⱼ dⱼ·inputⱼ (from the old y).

@@ -34,6 +34,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard, TryLockError};
 
+pub mod brownian;
 pub mod config;
 pub mod device;
 pub mod kernels;
@@ -42,6 +43,7 @@ pub mod pc;
 pub mod plan;
 pub mod sampler;
 
+pub use brownian::ito_brownian_tree;
 pub use device::ito_device;
 pub use pc::ito_pc;
 pub use plan::ito_plan;

@@ -9,7 +9,7 @@ use std::ffi::{c_int, c_void};
 
 use ito::diffusion::solver::Slot;
 use ito::runtime::memory::Host;
-use ito::{bf16, f16, Dtype, PlanRunner};
+use ito::{bf16, f16, BrownianTree, Dtype, PlanRunner};
 
 use crate::config::{ito_sampler_config, Built};
 use crate::memory::{ito_tensor, CallerMemory};
@@ -74,7 +74,12 @@ trait Drive: Send + Sync {
     fn take_nonfinite(&self) -> Result<bool, Failure>;
     /// Starts the plan again from its first step (a new runner on the same memory; the state
     /// and model buffers stay).
-    fn reset(&mut self, plan: ito::Plan, noise: ito::NoiseSource) -> Outcome;
+    fn reset(
+        &mut self,
+        plan: ito::Plan,
+        noise: ito::NoiseSource,
+        tree: Option<BrownianTree>,
+    ) -> Outcome;
 }
 
 struct Driven<M: CallerMemory> {
@@ -198,11 +203,33 @@ where
         Ok(self.runner.take_nonfinite()?)
     }
 
-    fn reset(&mut self, plan: ito::Plan, noise: ito::NoiseSource) -> Outcome {
+    fn reset(
+        &mut self,
+        plan: ito::Plan,
+        noise: ito::NoiseSource,
+        tree: Option<BrownianTree>,
+    ) -> Outcome {
         let mem = self.runner.memory().fresh()?;
-        self.runner = PlanRunner::new(plan, self.len, noise, mem)?;
+        self.runner = runner(plan, self.len, noise, tree, mem)?;
         Ok(())
     }
+}
+
+/// A plan runner on `mem`, drawing its step noise from `tree` when there is one.
+fn runner<M: CallerMemory>(
+    plan: ito::Plan,
+    len: usize,
+    noise: ito::NoiseSource,
+    tree: Option<BrownianTree>,
+    mem: M,
+) -> Result<PlanRunner<M>, Failure> {
+    let r = PlanRunner::new(plan, len, noise, mem)?;
+    Ok(match tree {
+        None => r,
+        Some(t) => r
+            .with_tree_noise(t)
+            .map_err(|e| crate::config::prefix("config->noise_tree", e.into()))?,
+    })
 }
 
 /// What an `ito_sampler` holds.
@@ -215,6 +242,7 @@ pub struct SamplerState {
     /// The plan as built, and the noise identity: what `ito_sampler_reset` starts again from.
     plan: ito::Plan,
     noise: ito::NoiseSource,
+    tree: Option<BrownianTree>,
     /// The run has taken its last step.
     finished: bool,
 }
@@ -224,7 +252,7 @@ pub struct ito_sampler(crate::Handle<SamplerState>);
 opaque!(ito_sampler, SamplerState, Kind::Sampler);
 
 fn host<S: ito::Storage>(b: Built) -> Result<Box<dyn Drive>, Failure> {
-    let runner = PlanRunner::new(b.plan, b.len, b.noise, Host::<S>::new())?;
+    let runner = runner(b.plan, b.len, b.noise, b.tree, Host::<S>::new())?;
     Ok(Box::new(Driven {
         runner,
         dtype: b.dtype,
@@ -252,7 +280,7 @@ pub unsafe extern "C" fn ito_sampler_create(
         let (dtype, len) = (b.dtype, b.len);
         let timesteps = b.timesteps.clone();
         let nodes = b.plan.grid().nodes().to_vec();
-        let (plan, noise) = (b.plan.clone(), b.noise);
+        let (plan, noise, tree) = (b.plan.clone(), b.noise, b.tree);
         let drive = match dev {
             None => match dtype {
                 Dtype::F32 => host::<f32>(b)?,
@@ -269,6 +297,7 @@ pub unsafe extern "C" fn ito_sampler_create(
             nodes,
             plan,
             noise,
+            tree,
             finished: false,
         })
     };
@@ -298,7 +327,7 @@ impl crate::device::DeviceState {
     fn sampler_drive(&self, b: Built) -> Result<Box<dyn Drive>, Failure> {
         crate::device::on_device!(self, |st| {
             let dev = st.memory().fresh()?;
-            let runner = PlanRunner::new(b.plan, b.len, b.noise, dev)?;
+            let runner = runner(b.plan, b.len, b.noise, b.tree, dev)?;
             Ok(Box::new(Driven {
                 runner,
                 dtype: b.dtype,
@@ -571,7 +600,7 @@ pub unsafe extern "C" fn ito_sampler_reset(s: *mut ito_sampler) -> c_int {
     // SAFETY: the caller's contract.
     unsafe {
         with_handle(s, |st| {
-            st.drive.reset(st.plan.clone(), st.noise)?;
+            st.drive.reset(st.plan.clone(), st.noise, st.tree)?;
             st.finished = false;
             Ok(())
         })

@@ -12,8 +12,8 @@ use std::process::Command;
 use ito::diffusion::langevin::{Corrector, NormMode, PcConfig, PcSampler, Predictor};
 use ito::runtime::memory::Host;
 use ito::{
-    fill_normal, Grid, Noise, NoiseKey, NoiseSource, Param, Plan, PlanOptions, PlanRunner,
-    Schedule, Storage,
+    fill_normal, BrownianTree, Grid, Noise, NoiseKey, NoiseSource, Param, Plan, PlanOptions,
+    PlanRunner, Schedule, Storage,
 };
 
 const N: usize = 1003;
@@ -38,6 +38,57 @@ fn denoise(i: usize, x: f64, sigma: f64) -> f64 {
     let mu = -1.5 + 0.2 * (i % 16) as f64;
     let s = 0.3 + 0.05 * (i % 16) as f64;
     (s * s * x + sigma * sigma * mu) / (s * s + sigma * sigma)
+}
+
+/// The Brownian tree of the `tree:*` cases: [0.002, 80] (k-diffusion's σ range), leaves of
+/// at most 1e-6 (torchsde's tolerance), seed 9, stream 2.
+fn case_tree() -> BrownianTree {
+    BrownianTree::new(NoiseSource::new(9).with_stream(2), 0.002, 80.0)
+        .unwrap()
+        .with_tolerance(1e-6)
+        .unwrap()
+}
+
+/// `run:sde-dpmpp-2m` drawing its step noise from [`case_tree`].
+fn rust_tree_run() -> Vec<f32> {
+    let schedule = Schedule::edm(0.002, 80.0).unwrap();
+    let grid = Grid::from_times(&schedule, &SIGMAS)
+        .unwrap()
+        .with_clean_end()
+        .unwrap();
+    let plan = Plan::new(
+        "sde-dpmpp-2m".parse().unwrap(),
+        grid,
+        Param::Data,
+        PlanOptions::default(),
+    )
+    .unwrap();
+    let mut x = vec![0f32; N];
+    let mut r = PlanRunner::new(plan, N, NoiseSource::new(7), Host::<f32>::new())
+        .unwrap()
+        .with_tree_noise(case_tree())
+        .unwrap();
+    r.init_noise(x.as_mut_slice().into()).unwrap();
+    let mut out = vec![0f32; N];
+    while let Some(ev) = r.next_eval(x.as_mut_slice().into()).unwrap() {
+        let input = f32::slice(r.eval_input(x.as_slice().into())).unwrap();
+        for (i, (o, &v)) in out.iter_mut().zip(input).enumerate() {
+            *o = denoise(i, f64::from(v), ev.node.sigma / ev.node.alpha) as f32;
+        }
+        r.advance(x.as_mut_slice().into(), out.as_slice().into())
+            .unwrap();
+    }
+    x
+}
+
+/// 0.5·W(0.3, 7.0) of [`case_tree`] for elements 1000 … 1000 + N.
+fn rust_tree_increment() -> Vec<f32> {
+    let mut y = vec![0f32; N];
+    let tree = case_tree().with_offset(1000);
+    let terms = tree.scaled_terms(0.3, 7.0, 0.5).unwrap();
+    tree.combine_on(ito::backend().unwrap(), &terms, y.as_mut_slice().into())
+        .unwrap();
+    y
 }
 
 /// The Rust sampler on the same configuration as the programs' `run:<solver>`.
@@ -207,6 +258,8 @@ fn expected() -> BTreeMap<String, Vec<u32>> {
     );
     expected.insert("pc:ve".into(), bits(&rust_pc()));
     expected.insert("randn:42:1:1000".into(), bits(&rust_randn()));
+    expected.insert("tree:sde-dpmpp-2m".into(), bits(&rust_tree_run()));
+    expected.insert("tree:increment".into(), bits(&rust_tree_increment()));
 
     expected
 }

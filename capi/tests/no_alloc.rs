@@ -1,5 +1,5 @@
-//! A C caller's step allocates nothing once the sampler's scratch is reserved: every solver of
-//! the 35 through `ito_sampler_next_eval` / `_eval_input` / `_advance` (with dynamic
+//! A C caller's step allocates nothing once the sampler's scratch is reserved: every solver
+//! name through `ito_sampler_next_eval` / `_eval_input` / `_advance` (with dynamic
 //! thresholding where the solver has it), and the raw `ito_lincomb`, `ito_fill_normal` and
 //! `ito_euler_maruyama` — counted by a global allocator. N = 4096: below the size where CPU
 //! passes fan out on rayon, whose queue allocates (the Rust API's exception, README), so the

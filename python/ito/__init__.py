@@ -25,6 +25,7 @@ sum fits the machine.
 
 from __future__ import annotations
 
+import math
 from typing import Any, Callable, Iterator, NamedTuple, Optional, Sequence, Tuple
 
 from . import _ito
@@ -32,6 +33,7 @@ from ._ito import CudaDevice, Exported, NonFiniteError, fill_normal, lincomb, no
 
 __all__ = [
     "SOLVERS",
+    "BrownianTree",
     "CudaDevice",
     "Eval",
     "NonFiniteError",
@@ -120,11 +122,18 @@ class Sampler:
       max_value, sample_len) [None];
     - the noise identity ``seed``, ``stream``, ``offset`` [0, 0, 0] (a shard of a batch passes
       its global offset);
+    - ``noise_tree``: a ``BrownianTree`` over the grid's time axis to draw the step noise from
+      instead of the per-step counter [None]: step k adds W(t_{k+1}, t_k)/√(t_k − t_{k+1}) of
+      the tree (at this sampler's ``offset``), so grids that refine one another follow one
+      Brownian path; its span must cover every noisy node;
     - ``device``: a ``CudaDevice`` for CUDA tensors (``Sampler.like`` picks torch's current
       stream for you).
     """
 
     def __init__(self, solver: str, len: int, **config: Any) -> None:
+        tree = config.get("noise_tree")
+        if isinstance(tree, BrownianTree):
+            config["noise_tree"] = tree._native
         self._native = _ito.Sampler(solver, len, **config)
 
     @classmethod
@@ -243,6 +252,68 @@ class PcSampler:
     def advance(self, score: Any) -> None:
         """Submits the score at the state: a corrector step or the predictor, fused passes."""
         self._native.advance(score)
+
+
+class BrownianTree:
+    """A virtual Brownian tree over [t0, t1]: W(s, t) for any s ≤ t in the span, a pure
+    function of (seed, stream, offset, s, t) — the same bits on every backend, thread count and
+    batch split, and consistent across queries (increments over adjacent intervals add up to
+    the increment over their union, up to f32 rounding).
+
+    ``tol``: leaves no wider than this (depth ⌈log₂((t1 − t0)/tol)⌉), or ``depth`` levels
+    (1 … 31); neither: 20 levels. Each query costs one pass combining at most 2·(depth + 2)
+    normal streams per element. Element i of a tensor is the path of global element
+    ``offset + i`` (a shard passes its own offset).
+
+        >>> tree = ito.BrownianTree(0.0, 1.0, seed=3, tol=1e-4)
+        >>> dw = np.empty(4096, np.float32)
+        >>> tree.increment(dw, 0.25, 0.5)           # W(0.5) − W(0.25), N(0, 0.25) per element
+    """
+
+    def __init__(self, t0: float, t1: float, *, seed: int, stream: int = 0, tol: float = 0.0,
+                 depth: Optional[int] = None) -> None:
+        self._native = _ito.BrownianTree(t0, t1, seed=seed, stream=stream, tol=tol, depth=depth)
+
+    def increment(self, y: Any, s: float, t: float, *, scale: float = 1.0, offset: int = 0) -> None:
+        """y ← scale·(W(t) − W(s)), s ≤ t, in place (numpy or torch, any supported dtype and
+        device); the weights are formed in f64 and rounded once."""
+        self._native.increment(y, s, t, scale=scale, offset=offset, device=_device_for(y))
+
+    def value(self, y: Any, t: float, *, offset: int = 0) -> None:
+        """y ← W(t) − W(t0)."""
+        self.increment(y, self.t0, t, offset=offset)
+
+    def normal(self, y: Any, s: float, t: float, *, offset: int = 0) -> None:
+        """y ← (W(max) − W(min))/√|t − s|: the standard normals a ``Sampler`` with this
+        ``noise_tree`` adds at a step between s and t (the same bits)."""
+        a, b = min(s, t), max(s, t)
+        if not b > a:
+            raise ValueError(f"t: a time other than s expected, found s = t = {s}")
+        # math.sqrt is the correctly rounded root, as the sampler's f64 sqrt: the same scale.
+        self.increment(y, a, b, scale=1.0 / math.sqrt(b - a), offset=offset)
+
+    @property
+    def t0(self) -> float:
+        return self._native.t0
+
+    @property
+    def t1(self) -> float:
+        return self._native.t1
+
+    @property
+    def depth(self) -> int:
+        return self._native.depth
+
+    @property
+    def seed(self) -> int:
+        return self._native.seed
+
+    @property
+    def stream(self) -> int:
+        return self._native.stream
+
+    def __repr__(self) -> str:
+        return repr(self._native)
 
 
 def randn(shape: Any, *, seed: int, stream: int = 0, offset: int = 0, step: int = 0, dtype: Any = "float32") -> Any:

@@ -14,27 +14,99 @@ Noise: the ancestral and SDE samplers draw ito's counter-based noise, keyed by t
 keyword arguments ``seed``, ``stream`` and ``offset`` (a shard of a batch passes its global
 offset): the same bits on every device and batch split, but not the normals
 ``torch.randn_like`` would give, so a seed does not reproduce stock k-diffusion's images.
-A ``noise_sampler`` is refused (ito cannot take its noise from a callback inside the fused
-pass); ``ito.noise_address("step", …, step=i)`` names the normals step i draws, to hand a
-reference implementation the same noise.
+``ito.noise_address("step", …, step=i)`` names the normals step i draws, to hand a reference
+implementation the same noise. Or pass ``noise_sampler=ito.k_diffusion.BrownianTreeNoiseSampler
+(x, sigma_min, sigma_max, seed=…)`` (the drop-in for k-diffusion's, backed by ito's virtual
+Brownian tree): the fused pass then draws its noise from that tree, and calling the same object
+as k-diffusion does hands stock k-diffusion those exact normals. Other noise samplers are
+refused by the fused samplers (ito cannot call back for noise inside the pass);
+``sample_dpmpp_2s_ancestral``, two ito passes per step around the model, takes any.
 
 Arguments ito cannot honour (``s_churn`` ≠ 0 for Euler and Heun, ``eta`` ≠ 1 or ``s_noise``
-≠ 1, ``solver_type`` ≠ "midpoint") raise ``ValueError`` naming them.
+≠ 1 in the fused samplers, ``solver_type`` ≠ "midpoint") raise ``ValueError`` naming them.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any, Callable, Dict, Optional
 
-from . import Sampler
+from . import BrownianTree, Sampler, lincomb, noise_address
 
 __all__ = [
+    "BrownianTreeNoiseSampler",
     "sample_euler",
     "sample_euler_ancestral",
     "sample_heun",
     "sample_dpmpp_2m",
     "sample_dpmpp_2m_sde",
+    "sample_dpmpp_3m_sde",
+    "sample_dpmpp_2s_ancestral",
 ]
+
+
+class BrownianTreeNoiseSampler:
+    """k-diffusion's ``BrownianTreeNoiseSampler`` on ito's virtual Brownian tree: called with
+    (sigma, sigma_next) it returns the standard normals (W(b) − W(a))/√(b − a), a < b the two
+    transformed levels, shaped like ``x`` (its dtype and device) — one Brownian path over the
+    noise levels, so runs on grids that refine one another see consistent noise.
+
+    Differences from k-diffusion's: the path is ito's tree, not torchsde's (the same law, not
+    the same numbers); ``seed`` is one integer for the whole batch (each element has its own
+    path through its global index ``offset + i``, so a batch split gives the same bits), and
+    ``None`` draws one from torch's generator as k-diffusion does; ``cpu`` has no effect (the
+    bits are the same on every device); ``tol`` is the leaf width in transformed time
+    (torchsde's default, 1e-6).
+    """
+
+    def __init__(self, x: Any, sigma_min: Any, sigma_max: Any, seed: Any = None,
+                 transform: Callable = lambda x: x, cpu: bool = False, *, stream: int = 0,
+                 offset: int = 0, tol: float = 1e-6) -> None:
+        import torch
+
+        if seed is None:
+            seed = int(torch.randint(0, 2 ** 63 - 1, []).item())
+        if isinstance(seed, (list, tuple)):
+            raise ValueError("seed: one integer for the whole batch expected (ito's path of "
+                             f"element i is keyed by its global index), found a list of {len(seed)}")
+        level = lambda s: torch.as_tensor(s, dtype=torch.float64)  # noqa: E731  (exact)
+        t0, t1 = float(transform(level(sigma_min))), float(transform(level(sigma_max)))
+        self.transform, self._level = transform, level
+        # Whether the tree runs over σ itself, as the fused samplers' grids do.
+        self.identity = all(float(transform(level(v))) == v for v in (0.25, 1.5, 80.0))
+        self.offset = offset
+        self.tree = BrownianTree(min(t0, t1), max(t0, t1), seed=seed, stream=stream, tol=tol)
+        self.shape, self.dtype, self.device = x.shape, x.dtype, x.device
+
+    def __call__(self, sigma: Any, sigma_next: Any) -> Any:
+        import torch
+
+        s = float(self.transform(self._level(sigma)))
+        t = float(self.transform(self._level(sigma_next)))
+        # ito stores float32/16/bfloat16; other dtypes (a float64 reference run) get the
+        # float32 normals converted.
+        native = self.dtype in (torch.float32, torch.float16, torch.bfloat16)
+        z = torch.empty(self.shape, dtype=self.dtype if native else torch.float32,
+                        device=self.device)
+        self.tree.normal(z, s, t, offset=self.offset)
+        return z if native else z.to(self.dtype)
+
+
+def _tree_of(noise_sampler: Any, x: Any) -> Optional[BrownianTreeNoiseSampler]:
+    """The ito tree a fused sampler can draw from, None for none; refuses other samplers."""
+    if noise_sampler is None:
+        return None
+    if not isinstance(noise_sampler, BrownianTreeNoiseSampler):
+        raise ValueError("noise_sampler: None or ito.k_diffusion.BrownianTreeNoiseSampler "
+                         "expected (the fused pass draws its own noise; ito cannot call back "
+                         f"for it), found {type(noise_sampler).__name__}")
+    if not noise_sampler.identity:
+        raise ValueError("noise_sampler: a BrownianTreeNoiseSampler over σ itself (no "
+                         "transform) expected: the fused pass draws its tree noise on σ")
+    if x.numel() != math.prod(noise_sampler.shape):
+        raise ValueError(f"noise_sampler: made for a tensor of {math.prod(noise_sampler.shape)} "
+                         f"elements, x has {x.numel()}")
+    return noise_sampler
 
 
 def _refuse(name: str, value: Any, allowed: Any) -> None:
@@ -42,21 +114,32 @@ def _refuse(name: str, value: Any, allowed: Any) -> None:
         raise ValueError(f"{name}: ito supports {allowed!r} here, found {value!r}")
 
 
+def _levels(sigmas: Any) -> list:
+    times = [float(s) for s in (sigmas.tolist() if hasattr(sigmas, "tolist") else sigmas)]
+    if len(times) < 2 or not times[0] > 0:
+        raise ValueError(f"sigmas: at least 2 noise levels, the first positive, expected; found {times}")
+    return times
+
+
 def _sample(solver: str, model: Callable, x: Any, sigmas: Any, extra_args: Optional[Dict],
-            callback: Optional[Callable], seed: int, stream: int, offset: int) -> Any:
+            callback: Optional[Callable], seed: int, stream: int, offset: int,
+            noise_sampler: Any = None) -> Any:
     import torch
 
     extra_args = {} if extra_args is None else extra_args
-    times = [float(s) for s in (sigmas.tolist() if hasattr(sigmas, "tolist") else sigmas)]
+    times = _levels(sigmas)
     positive = [s for s in times if s > 0]
-    if len(times) < 2 or len(positive) < 1:
-        raise ValueError(f"sigmas: at least 2 noise levels, the first positive, expected; found {times}")
+    tree = _tree_of(noise_sampler, x)
+    if tree is not None:
+        config: Dict[str, Any] = {"noise_tree": tree.tree, "offset": tree.offset}
+    else:
+        config = {"seed": seed, "stream": stream, "offset": offset}
     # k-diffusion's samplers step to σ = 0 with a first-order (denoised) update, which ito's
     # plans do into a clean end; no other lowering (sigmas that stop above 0 keep their order).
     s = Sampler.like(x, solver, prediction="data", schedule="edm",
                      schedule_params=[min(positive), times[0]], grid="times", times=times,
                      clean_end=times[-1] == 0, lower_order_final=False, euler_at_final=False,
-                     seed=seed, stream=stream, offset=offset)
+                     **config)
     x = x.clone(memory_format=torch.contiguous_format)
     s_in = x.new_ones([x.shape[0]])
     for ev in s.steps(x):
@@ -80,11 +163,11 @@ def sample_euler(model, x, sigmas, extra_args=None, callback=None, disable=None,
 def sample_euler_ancestral(model, x, sigmas, extra_args=None, callback=None, disable=None,
                            eta=1., s_noise=1., noise_sampler=None, *, seed=0, stream=0,
                            offset=0):
-    """Ancestral Euler with ito's noise."""
+    """Ancestral Euler with ito's noise (or a ``BrownianTreeNoiseSampler``'s)."""
     _refuse("eta", eta, 1.)
     _refuse("s_noise", s_noise, 1.)
-    _refuse("noise_sampler", noise_sampler, None)
-    return _sample("euler-a", model, x, sigmas, extra_args, callback, seed, stream, offset)
+    return _sample("euler-a", model, x, sigmas, extra_args, callback, seed, stream, offset,
+                   noise_sampler)
 
 
 def sample_heun(model, x, sigmas, extra_args=None, callback=None, disable=None, s_churn=0.,
@@ -103,9 +186,68 @@ def sample_dpmpp_2m(model, x, sigmas, extra_args=None, callback=None, disable=No
 def sample_dpmpp_2m_sde(model, x, sigmas, extra_args=None, callback=None, disable=None, eta=1.,
                         s_noise=1., noise_sampler=None, solver_type="midpoint", *, seed=0,
                         stream=0, offset=0):
-    """DPM-Solver++(2M) SDE with ito's noise."""
+    """DPM-Solver++(2M) SDE with ito's noise (or a ``BrownianTreeNoiseSampler``'s; stock
+    k-diffusion defaults to a torchsde tree)."""
     _refuse("eta", eta, 1.)
     _refuse("s_noise", s_noise, 1.)
-    _refuse("noise_sampler", noise_sampler, None)
     _refuse("solver_type", solver_type, "midpoint")
-    return _sample("sde-dpmpp-2m", model, x, sigmas, extra_args, callback, seed, stream, offset)
+    return _sample("sde-dpmpp-2m", model, x, sigmas, extra_args, callback, seed, stream, offset,
+                   noise_sampler)
+
+
+def sample_dpmpp_3m_sde(model, x, sigmas, extra_args=None, callback=None, disable=None, eta=1.,
+                        s_noise=1., noise_sampler=None, *, seed=0, stream=0, offset=0):
+    """DPM-Solver++(3M) SDE with ito's noise (or a ``BrownianTreeNoiseSampler``'s): ito's
+    "sde-dpmpp-3m-heun" plan, whose second-order warm-up step weighs D₁ by φ₂ as
+    k-diffusion's does."""
+    _refuse("eta", eta, 1.)
+    _refuse("s_noise", s_noise, 1.)
+    return _sample("sde-dpmpp-3m-heun", model, x, sigmas, extra_args, callback, seed, stream,
+                   offset, noise_sampler)
+
+
+def sample_dpmpp_2s_ancestral(model, x, sigmas, extra_args=None, callback=None, disable=None,
+                              eta=1., s_noise=1., noise_sampler=None, *, seed=0, stream=0,
+                              offset=0):
+    """Ancestral DPM-Solver++(2S): per step a midpoint evaluation at σ(s) = √(σ·σ_down) and a
+    second-order step to σ_down, then σ_up of noise — each update one ``ito.lincomb`` pass
+    (the noise drawn inside it: ito's step-i normals, or the given ``noise_sampler``'s, any
+    callable). Any ``eta`` and ``s_noise``."""
+    import torch
+
+    extra_args = {} if extra_args is None else extra_args
+    times = _levels(sigmas)
+    x = x.clone(memory_format=torch.contiguous_format)
+    x_2 = torch.zeros_like(x)
+    s_in = x.new_ones([x.shape[0]])
+    for i in range(len(times) - 1):
+        sigma, sigma_next = times[i], times[i + 1]
+        denoised = model(x, sigmas[i] * s_in, **extra_args).to(x.dtype).contiguous()
+        # k-diffusion's get_ancestral_step, in f64.
+        sigma_up = min(sigma_next, eta * math.sqrt(max(
+            sigma_next ** 2 * (sigma ** 2 - sigma_next ** 2) / sigma ** 2, 0.0)))
+        sigma_down = math.sqrt(max(sigma_next ** 2 - sigma_up ** 2, 0.0))
+        if callback is not None:
+            callback({"x": x, "i": i, "sigma": sigmas[i], "sigma_hat": sigmas[i],
+                      "denoised": denoised})
+        if sigma_down == 0:
+            # Euler to σ = 0 is x₀ itself.
+            lincomb(x, [denoised], c_y=0.0, c=[1.0])
+        else:
+            h = math.log(sigma) - math.log(sigma_down)
+            sigma_s = math.exp(-(-math.log(sigma) + 0.5 * h))
+            lincomb(x_2, [x, denoised], c_y=0.0, c=[sigma_s / sigma, -math.expm1(-0.5 * h)])
+            denoised_2 = model(x_2, sigma_s * s_in, **extra_args).to(x.dtype).contiguous()
+            inputs, c = [denoised_2], [-math.expm1(-h)]
+            noise: Dict[str, Any] = {}
+            if sigma_next > 0 and sigma_up > 0:
+                if noise_sampler is not None:
+                    z = noise_sampler(sigmas[i], sigmas[i + 1]).to(x.dtype).contiguous()
+                    inputs, c = inputs + [z], c + [sigma_up * s_noise]
+                else:
+                    a = noise_address("step", seed=seed, stream=stream, offset=offset, step=i,
+                                      len=x.numel())
+                    noise = {"noise": sigma_up * s_noise, "seed": a[0], "stream": a[1],
+                             "step": a[2], "offset": a[3]}
+            lincomb(x, inputs, c_y=sigma_down / sigma, c=c, **noise)
+    return x

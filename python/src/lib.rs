@@ -557,7 +557,7 @@ const GRIDS: [&str; 9] = [
 impl Sampler {
     /// See `ito.Sampler`.
     #[new]
-    #[pyo3(signature = (solver, len, *, prediction="eps", dtype="float32", schedule="vp_linear", schedule_params=None, grid="uniform_lambda", steps=20, t_start=1.0, t_end=1e-3, sigma_min=0.002, sigma_max=80.0, rho=7.0, times=None, alphas=None, sigmas=None, steps_offset=0, clean_end=true, lower_order_final=true, euler_at_final=false, thresholding=None, seed=0, stream=0, offset=0, device=None))]
+    #[pyo3(signature = (solver, len, *, prediction="eps", dtype="float32", schedule="vp_linear", schedule_params=None, grid="uniform_lambda", steps=20, t_start=1.0, t_end=1e-3, sigma_min=0.002, sigma_max=80.0, rho=7.0, times=None, alphas=None, sigmas=None, steps_offset=0, clean_end=true, lower_order_final=true, euler_at_final=false, thresholding=None, seed=0, stream=0, offset=0, noise_tree=None, device=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         solver: &str,
@@ -584,6 +584,7 @@ impl Sampler {
         seed: u64,
         stream: u32,
         offset: u64,
+        noise_tree: Option<PyRef<'_, BrownianTree>>,
         device: Option<Py<CudaDevice>>,
     ) -> PyResult<Self> {
         let mut c = std::mem::MaybeUninit::<ito_sampler_config>::uninit();
@@ -637,6 +638,9 @@ impl Sampler {
             (c.threshold_ratio, c.threshold_max, c.threshold_sample_len) = (ratio, max, sample_len);
         }
         (c.seed, c.stream, c.offset) = (seed, stream, offset);
+        if let Some(t) = noise_tree {
+            c.noise_tree = t.tree;
+        }
         let dev = device
             .as_ref()
             .map_or(std::ptr::null_mut(), |d| d.get().h.get());
@@ -923,6 +927,106 @@ impl PcSampler {
     }
 }
 
+/// A virtual Brownian tree over [t0, t1] (see `ito.BrownianTree`): a value, W(s, t) for any
+/// s ≤ t in its span as a pure function of (seed, stream, offset, s, t).
+#[pyclass(frozen, module = "ito")]
+#[derive(Clone, Copy)]
+struct BrownianTree {
+    tree: ito_brownian_tree,
+}
+
+#[pymethods]
+impl BrownianTree {
+    /// See `ito.BrownianTree`.
+    #[new]
+    #[pyo3(signature = (t0, t1, *, seed, stream=0, tol=0.0, depth=None))]
+    fn new(
+        t0: f64,
+        t1: f64,
+        seed: u64,
+        stream: u32,
+        tol: f64,
+        depth: Option<u32>,
+    ) -> PyResult<Self> {
+        if depth.is_some() && tol != 0.0 {
+            return Err(PyValueError::new_err("depth: give depth or tol, not both"));
+        }
+        let mut tree = ito_brownian_tree::default();
+        // SAFETY: a valid out pointer.
+        check(unsafe {
+            ito_capi::brownian::ito_brownian_tree_init(&mut tree, seed, stream, t0, t1, tol)
+        })?;
+        if let Some(d) = depth {
+            if !(1..=31).contains(&d) {
+                return Err(PyValueError::new_err(format!(
+                    "depth: 1 … 31 levels expected, found {d}"
+                )));
+            }
+            tree.depth = d;
+        }
+        Ok(BrownianTree { tree })
+    }
+
+    /// y ← scale·(W(t) − W(s)) for s ≤ t in the span, y[i] being global element offset + i.
+    #[pyo3(signature = (y, s, t, *, scale=1.0, offset=0, device=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn increment(
+        &self,
+        py: Python<'_>,
+        y: &Bound<'_, PyAny>,
+        s: f64,
+        t: f64,
+        scale: f64,
+        offset: u64,
+        device: Option<&CudaDevice>,
+    ) -> PyResult<()> {
+        let ty = take(y, "y", stream_of(device))?;
+        let dev = SendPtr(device_of(device, &[("y", &ty)])?);
+        let tree = ito_brownian_tree {
+            offset,
+            ..self.tree
+        };
+        let yt = ty.tensor();
+        // SAFETY: `y` is taken for the call; `tree` is a local moved into the closure.
+        detached(py, move || unsafe {
+            ito_capi::brownian::ito_brownian_increment(dev.get(), &tree, s, t, scale, yt)
+        })
+    }
+
+    #[getter]
+    fn t0(&self) -> f64 {
+        self.tree.t0
+    }
+
+    #[getter]
+    fn t1(&self) -> f64 {
+        self.tree.t1
+    }
+
+    #[getter]
+    fn depth(&self) -> u32 {
+        self.tree.depth
+    }
+
+    #[getter]
+    fn seed(&self) -> u64 {
+        self.tree.seed
+    }
+
+    #[getter]
+    fn stream(&self) -> u32 {
+        self.tree.stream
+    }
+
+    fn __repr__(&self) -> String {
+        let t = &self.tree;
+        format!(
+            "BrownianTree({}, {}, seed={}, stream={}, depth={})",
+            t.t0, t.t1, t.seed, t.stream, t.depth
+        )
+    }
+}
+
 /// The solver names (`ito.SOLVERS`).
 #[pyfunction]
 #[pyo3(name = "solver_names")]
@@ -940,6 +1044,7 @@ fn _ito(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(py_solver_names, m)?)?;
     m.add_class::<Sampler>()?;
     m.add_class::<PcSampler>()?;
+    m.add_class::<BrownianTree>()?;
     m.add_class::<CudaDevice>()?;
     m.add_class::<Exported>()?;
     m.add("NonFiniteError", m.py().get_type::<NonFiniteError>())?;

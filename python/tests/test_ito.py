@@ -117,6 +117,62 @@ def test_the_pc_sampler_equals_the_rust_api():
         pc2.advance(np.zeros(10, np.float32))
 
 
+def test_brownian_tree_noise_and_increments_equal_the_rust_api():
+    tree = ito.BrownianTree(0.002, 80.0, seed=9, stream=2, tol=1e-6)
+    assert tree.depth == 27
+    x = np.zeros(N, dtype=np.float32)
+    s = edm_sampler("sde-dpmpp-2m", noise_tree=tree)
+    s.init_noise(x)
+    s.run(x, lambda inp, ev: denoise(inp, ev.sigma / ev.alpha))
+    assert np.array_equal(x.view(np.uint32).astype(np.uint64), RUST["tree:sde-dpmpp-2m"])
+
+    y = np.empty(N, dtype=np.float32)
+    tree.increment(y, 0.3, 7.0, scale=0.5, offset=1000)
+    assert np.array_equal(y.view(np.uint32).astype(np.uint64), RUST["tree:increment"])
+
+    # the normals the sampler adds at step k are the tree's normal() between its nodes
+    z = np.empty(N, dtype=np.float32)
+    tree.normal(z, SIGMAS[1], SIGMAS[0])
+    s2 = edm_sampler("euler-a", noise_tree=tree)
+    x2 = np.zeros(N, dtype=np.float32)
+    s2.init_noise(x2)
+    x0 = np.full(N, 0.25, np.float32)  # a model that always says x0 = 0.25
+    ev = s2.next_eval(x2)
+    start = x2.copy()
+    s2.advance(x2, x0)
+    up = SIGMAS[1] * np.sqrt(1 - SIGMAS[1] ** 2 / SIGMAS[0] ** 2)
+    down = np.sqrt(SIGMAS[1] ** 2 - up ** 2)
+    ancestral = 0.25 + (start - 0.25) * down / SIGMAS[0] + up * z.astype(np.float64)
+    assert ev.step == 0 and np.abs(x2 - ancestral).max() < 1e-4
+
+
+def test_a_brownian_tree_is_one_path_on_every_kind_of_tensor():
+    torch = pytest.importorskip("torch")
+    tree = ito.BrownianTree(0.0, 1.0, seed=4, depth=12)
+    a, b, whole = (np.empty(4096, np.float32) for _ in range(3))
+    tree.increment(a, 0.0, 0.3)
+    tree.increment(b, 0.3, 1.0)
+    tree.value(whole, 1.0)
+    assert np.abs(a + b - whole).max() < 1e-5
+    assert abs(whole.var() - 1.0) < 0.06 and abs(a.var() - 0.3) < 0.02
+    t = torch.empty(4096)
+    tree.increment(t, 0.0, 0.3)
+    assert np.array_equal(t.numpy().view(np.uint32), a.view(np.uint32))
+    half = torch.empty(2048, dtype=torch.bfloat16)
+    tree.increment(half, 0.0, 0.3, offset=2048)
+    assert (half.float().numpy() - a[2048:]).__abs__().max() < 0.02
+    with pytest.raises(ValueError, match="s ≤ t"):
+        tree.increment(a, 0.5, 0.2)
+    with pytest.raises(ValueError, match="`t`"):
+        tree.increment(a, 0.5, 1.5)
+    with pytest.raises(ValueError, match="t1"):
+        ito.BrownianTree(1.0, 1.0, seed=0)
+    with pytest.raises(ValueError, match="depth"):
+        ito.BrownianTree(0.0, 1.0, seed=0, depth=40)
+    with pytest.raises(ValueError, match="tol"):
+        ito.BrownianTree(0.0, 1.0, seed=0, tol=-1.0)
+
+
 def test_a_batch_of_8_equals_two_batches_of_4_with_offsets():
     sample = 256
 

@@ -228,10 +228,13 @@ impl<M: Memory> PlanRunner<M> {
         tree.noise().check(self.n)?;
         let (t0, t1) = tree.span();
         let nodes = self.plan.grid().nodes();
-        if let Some(outside) = nodes.iter().find(|n| !(n.t >= t0 && n.t <= t1)) {
+        // A clean end (σ = 0) draws no noise, so k-diffusion's tree over [σ_min, σ_max]
+        // serves a grid that ends at σ = 0.
+        let mut noisy = nodes.iter().filter(|n| n.sigma != 0.0);
+        if let Some(outside) = noisy.find(|n| !(n.t >= t0 && n.t <= t1)) {
             return Err(Error::config(
                 "tree",
-                "a tree whose span covers the grid's times",
+                "a tree whose span covers the grid's noisy nodes (σ > 0)",
                 format!("t = {} outside [{t0}, {t1}]", outside.t),
             ));
         }

@@ -254,8 +254,11 @@ int ito_device_create_emulated(ito_device **out);
 
 /* Every device code path of the C API: samplers, the plan's noise, raw kernels, the PC sampler
  * and a stepper on the device handle, equal to the host's bits; deferred non-finite reports. */
+static void tree(FILE *out, ito_device *d, float *x, float *z);
+
 static void emulated_device(const float *x_2m, const float *x_sde, const float *x_heun,
-                            const float *x_sde_em, const float *x_pc) {
+                            const float *x_sde_em, const float *x_pc, const float *x_tree,
+                            const float *z_tree) {
   ito_device *d = NULL;
   ito_sampler_config c;
   ito_sampler *s = NULL;
@@ -299,6 +302,9 @@ static void emulated_device(const float *x_2m, const float *x_sde, const float *
   CHECK(memcmp(em, x_sde_em, sizeof em) == 0, "Euler-Maruyama on the device: the host's bits");
   pc(NULL, d, pcx);
   CHECK(memcmp(pcx, x_pc, sizeof pcx) == 0, "the PC sampler on the device: the host's bits");
+  tree(NULL, d, x, y);
+  CHECK(memcmp(x, x_tree, N * sizeof(float)) == 0, "tree noise on the device: the host's bits");
+  CHECK(memcmp(y, z_tree, N * sizeof(float)) == 0, "a tree increment on the device: the host's");
   /* a NaN model output: the device pass goes on; the report waits for take_nonfinite */
   OK(ito_sampler_create(&c, d, &s));
   OK(ito_sampler_init_noise(s, x, N));
@@ -315,7 +321,7 @@ static void emulated_device(const float *x_2m, const float *x_sde, const float *
   OK(ito_device_destroy(d));
   free(x);
   free(y);
-  printf("emulated device: samplers, plan noise, raw kernels, stepper, PC: the host's bits\n");
+  printf("emulated device: samplers, plan noise, raw kernels, stepper, PC, tree: the host's bits\n");
 }
 #endif
 
@@ -592,6 +598,58 @@ static void noise(FILE *out) {
   write_bits(out, "randn:42:1:1000", z, N);
 }
 
+static int names_arg(const char *msg, const char *arg);
+
+/* A sampler drawing its step noise from a Brownian tree over k-diffusion's sigma range, and
+ * one increment of that tree, on host memory (`d` NULL: written to `out`, then bad trees) or
+ * on a device handle; the results go to `x` and `z`. */
+static void tree(FILE *out, ito_device *d, float *x, float *z) {
+  ito_sampler_config c;
+  ito_sampler *s = NULL;
+  ito_brownian_tree t;
+  ito_tensor y;
+  int calls = 0, st;
+  OK(ito_brownian_tree_init(&t, 9, 2, 0.002, 80.0, 1e-6));
+  CHECK(t.depth == 27, "tol 1e-6 over [0.002, 80]: depth %u", t.depth);
+  edm_config(&c, "sde-dpmpp-2m", karras10, 10, N);
+  c.noise_tree = t;
+  OK(ito_sampler_create(&c, d, &s));
+  OK(ito_sampler_init_noise(s, x, N));
+  OK(ito_sampler_run(s, x, N, denoise_f32, &calls));
+  OK(ito_sampler_destroy(s));
+  t.offset = 1000;
+  y.data = z, y.len = N, y.dtype = ITO_DTYPE_F32;
+  OK(ito_brownian_increment(d, &t, 0.3, 7.0, 0.5, y));
+  if (d) {
+    OK(ito_device_synchronize(d));
+    return;
+  }
+  write_bits(out, "tree:sde-dpmpp-2m", x, N);
+  write_bits(out, "tree:increment", z, N);
+  /* bad trees: reversed times, a time outside the span, a span the grid leaves */
+  st = ito_brownian_increment(NULL, &t, 7.0, 0.3, 1.0, y);
+  CHECK(st == ITO_ERR_CONFIG && strstr(ito_last_error(), "s ≤ t"), "reversed: %s",
+        ito_last_error());
+  st = ito_brownian_increment(NULL, &t, 0.3, 90.0, 1.0, y);
+  CHECK(st == ITO_ERR_CONFIG && names_arg(ito_last_error(), "t"), "outside: %s",
+        ito_last_error());
+  st = ito_brownian_increment(NULL, NULL, 0.3, 7.0, 1.0, y);
+  CHECK(st == ITO_ERR_NULL && names_arg(ito_last_error(), "tree"), "NULL: %s", ito_last_error());
+  st = ito_brownian_tree_init(&t, 9, 2, 1.0, 0.5, 0.0);
+  CHECK(st == ITO_ERR_CONFIG && names_arg(ito_last_error(), "t1"), "span: %s", ito_last_error());
+  OK(ito_brownian_tree_init(&t, 9, 2, 1.0, 80.0, 0.0));
+  CHECK(t.depth == 20, "default depth %u", t.depth);
+  c.noise_tree = t;
+  st = ito_sampler_create(&c, NULL, &s);
+  CHECK(st == ITO_ERR_CONFIG && names_arg(ito_last_error(), "noise_tree"), "span: %s",
+        ito_last_error());
+  c.noise_tree.depth = 40;
+  st = ito_sampler_create(&c, NULL, &s);
+  CHECK(st == ITO_ERR_CONFIG && names_arg(ito_last_error(), "noise_tree") &&
+            names_arg(ito_last_error(), "depth"),
+        "depth: %s", ito_last_error());
+}
+
 /* Whether a message names argument `arg`: it starts with it (`x: ...`, `inputs[0].dtype: ...`),
  * names it as a configuration field (`config->arg`), or quotes it (ito's `arg`). */
 static int is_ident(char c) { return isalnum((unsigned char)c) || c == '_'; }
@@ -778,7 +836,8 @@ static void bad_input(void) {
 
 int main(int argc, char **argv) {
   FILE *out;
-  float x_2m[N], x_sde[N], x_ea[N], x_heun[N], x_2s[N], x_em[N], x_pc[1024];
+  float x_2m[N], x_sde[N], x_ea[N], x_heun[N], x_2s[N], x_em[N], x_pc[1024], x_tree[N],
+      z_tree[N];
   if (argc != 3) {
     fprintf(stderr, "usage: %s FIXTURE OUT\n", argv[0]);
     return 2;
@@ -804,9 +863,10 @@ int main(int argc, char **argv) {
   sde_scalar(out);
   pc(out, NULL, x_pc);
   noise(out);
+  tree(out, NULL, x_tree, z_tree);
   bad_input();
 #ifdef ITO_TEST_EMULATION
-  emulated_device(x_2m, x_sde, x_heun, x_em, x_pc);
+  emulated_device(x_2m, x_sde, x_heun, x_em, x_pc, x_tree, z_tree);
 #endif
   fclose(out);
   if (failures) {

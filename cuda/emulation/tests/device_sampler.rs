@@ -1,6 +1,6 @@
 //! The device-resident sampler, run on the CPU: a `PlanRunner` on the emulated CUDA device
 //! (every pass launched through the host emulation of `cuda/*.cu`, thresholding included)
-//! equals the same runner on host memory bit for bit — every solver of the 35, with and without
+//! equals the same runner on host memory bit for bit — every solver name, with and without
 //! dynamic thresholding, f32/f16/bf16 states, Brownian-tree noise, and a batch sharded over two
 //! emulated devices with global offsets; and the SDE steppers (`Stepper`) on it equal the host's.
 

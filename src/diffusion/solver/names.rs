@@ -24,6 +24,7 @@ pub const SOLVER_NAMES: &[&str] = &[
     "sde-dpmpp-1",
     "sde-dpmpp-2m",
     "sde-dpmpp-3m",
+    "sde-dpmpp-3m-heun",
     "deis-1",
     "deis-2",
     "deis-3",
@@ -118,6 +119,12 @@ impl FromStr for Solver {
             "sde-dpmpp-3m" => Solver::SdeDpmppMultistep {
                 order: 3,
                 solver_type: mid,
+            },
+            // k-diffusion's sample_dpmpp_3m_sde: its second-order warm-up step weighs D₁ by
+            // the exact φ₂ (SolverType::Heun) where diffusers' midpoint form halves φ₁.
+            "sde-dpmpp-3m-heun" => Solver::SdeDpmppMultistep {
+                order: 3,
+                solver_type: SolverType::Heun,
             },
             "deis-1" => Solver::Deis { order: 1 },
             "deis-2" => Solver::Deis { order: 2 },

@@ -734,3 +734,93 @@ fn tree_noise_drives_the_stochastic_samplers() {
         .unwrap_err();
     assert!(matches!(err, Error::Config { arg: "tree", .. }), "{err:?}");
 }
+
+#[test]
+fn given_noise_replaces_the_counter_in_the_same_pass() {
+    // Handing a sampler, step by step, the very normals its counter draws for that step
+    // (another implementation's generator in real use) gives the counter's run to the bit on
+    // every backend: the normals enter the pass as one more input, with the noise coefficient.
+    let g = Gaussian {
+        mean: vec![0.7],
+        std: vec![0.4],
+    };
+    for name in [
+        "sde-dpmpp-2m",
+        "sde-dpmpp-3m",
+        "euler-a",
+        "ddpm",
+        "dpmpp-2m",
+    ] {
+        let plan = Plan::new(
+            name.parse().unwrap(),
+            vp_grid(12),
+            Param::Eps,
+            PlanOptions::default(),
+        )
+        .unwrap();
+        let n = 1003;
+        let source = NoiseSource::new(8).with_offset(77);
+        let run = |backend: Backend, given: bool| -> Vec<u32> {
+            let mut s = Sampler::<f32>::new(plan.clone(), n, source)
+                .unwrap()
+                .with_backend(backend)
+                .unwrap();
+            s.init_noise().unwrap();
+            let (mut out, mut z) = (vec![0.0f32; n], vec![0.0f32; n]);
+            while let Some(ev) = s.next_eval().unwrap() {
+                g.predict_f32(Param::Eps, &ev.node, s.eval_input(), &mut out);
+                if given {
+                    let at = source
+                        .noise(ito::NoiseUse::Step, ev.step as u32, n)
+                        .unwrap();
+                    ito::fill_normal(z.as_mut_slice().into(), 0.0, 1.0, at).unwrap();
+                    s.advance_with_noise(out.as_slice().into(), z.as_slice().into())
+                        .unwrap();
+                } else {
+                    s.advance(out.as_slice().into()).unwrap();
+                }
+            }
+            s.state().iter().map(|v| v.to_bits()).collect()
+        };
+        for b in available_backends()
+            .into_iter()
+            .filter(|b| *b != Backend::Cuda)
+        {
+            assert_eq!(run(b, true), run(b, false), "{name} on {b:?}");
+        }
+        // Other normals give another run (the given tensor is read, not ignored).
+        let mut s = Sampler::<f32>::new(plan.clone(), n, source).unwrap();
+        s.init_noise().unwrap();
+        let mut out = vec![0.0f32; n];
+        let ones = vec![1.0f32; n];
+        while let Some(ev) = s.next_eval().unwrap() {
+            g.predict_f32(Param::Eps, &ev.node, s.eval_input(), &mut out);
+            s.advance_with_noise(out.as_slice().into(), ones.as_slice().into())
+                .unwrap();
+        }
+        let moved: Vec<u32> = s.state().iter().map(|v| v.to_bits()).collect();
+        assert_eq!(
+            moved == run(Backend::Scalar, false),
+            name == "dpmpp-2m",
+            "{name}: given normals are used exactly when the solver adds noise"
+        );
+    }
+    // A noise tensor of the wrong length is refused, naming it.
+    let plan = Plan::new(
+        "euler-a".parse().unwrap(),
+        vp_grid(4),
+        Param::Eps,
+        PlanOptions::default(),
+    )
+    .unwrap();
+    let mut s = Sampler::<f32>::new(plan, 16, NoiseSource::new(1)).unwrap();
+    let out = vec![0.0f32; 16];
+    let short = vec![0.0f32; 15];
+    let e = s
+        .advance_with_noise(out.as_slice().into(), short.as_slice().into())
+        .unwrap_err();
+    assert!(
+        matches!(&e, Error::Argument(a) if a.arg == "noise"),
+        "{e:?}"
+    );
+}

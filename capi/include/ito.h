@@ -929,6 +929,21 @@ int ito_sampler_advance(struct ito_sampler *s,
                         const void *model_out,
                         size_t model_out_len);
 
+// `ito_sampler_advance` with the step's standard normals read from `noise` (`noise_len`
+// elements of the sampler's storage type on its memory, e.g. what another implementation's
+// generator draws for this step) instead of the sampler's counter or tree: one fused pass,
+// the normals one more input. A step that adds no noise ignores them.
+//
+// # Safety
+// As `ito_sampler_advance`; `noise` holds `noise_len` elements, apart from `x`.
+int ito_sampler_advance_noise(struct ito_sampler *s,
+                              void *x,
+                              size_t x_len,
+                              const void *model_out,
+                              size_t model_out_len,
+                              const void *noise,
+                              size_t noise_len);
+
 // The whole sampling loop on `x`: for each evaluation the plan asks for, calls `model` with
 // the input and a model-output buffer the sampler owns, then advances. Call
 // `ito_sampler_init_noise` first if the sampler should draw the starting noise. While it runs,

@@ -65,6 +65,13 @@ trait Drive: Send + Sync {
     ) -> Result<Option<ito::diffusion::solver::Eval>, Failure>;
     unsafe fn eval_input(&mut self, x: ito_tensor) -> Result<*const c_void, Failure>;
     unsafe fn advance(&mut self, x: ito_tensor, model: ito_tensor) -> Outcome;
+    /// `advance` with the step's normals from `noise`.
+    unsafe fn advance_with_noise(
+        &mut self,
+        x: ito_tensor,
+        model: ito_tensor,
+        noise: ito_tensor,
+    ) -> Outcome;
     /// Every scratch buffer, and the run's model-output buffer, now.
     fn reserve(&mut self) -> Outcome;
     /// ito's own state buffer (allocated at the first call).
@@ -167,6 +174,27 @@ where
         // SAFETY: as above.
         let mv = unsafe { mem.input("model_out", &model) }?;
         Ok(self.runner.advance(xv, mv)?)
+    }
+
+    unsafe fn advance_with_noise(
+        &mut self,
+        x: ito_tensor,
+        model: ito_tensor,
+        noise: ito_tensor,
+    ) -> Outcome {
+        self.check_apart(&[
+            ("x", &x, true),
+            ("model_out", &model, false),
+            ("noise", &noise, false),
+        ])?;
+        let mem = self.runner.memory();
+        // SAFETY: the caller's pointers, checked apart.
+        let xv = unsafe { mem.output("x", &x) }?;
+        // SAFETY: as above.
+        let mv = unsafe { mem.input("model_out", &model) }?;
+        // SAFETY: as above.
+        let nv = unsafe { mem.input("noise", &noise) }?;
+        Ok(self.runner.advance_with_noise(xv, mv, nv)?)
     }
 
     fn reserve(&mut self) -> Outcome {
@@ -526,6 +554,36 @@ pub unsafe extern "C" fn ito_sampler_advance(
                 st.tensor(model_out.cast_mut(), model_out_len),
             );
             st.drive.advance(x, m)
+        })
+    }
+}
+
+/// `ito_sampler_advance` with the step's standard normals read from `noise` (`noise_len`
+/// elements of the sampler's storage type on its memory, e.g. what another implementation's
+/// generator draws for this step) instead of the sampler's counter or tree: one fused pass,
+/// the normals one more input. A step that adds no noise ignores them.
+///
+/// # Safety
+/// As `ito_sampler_advance`; `noise` holds `noise_len` elements, apart from `x`.
+#[no_mangle]
+pub unsafe extern "C" fn ito_sampler_advance_noise(
+    s: *mut ito_sampler,
+    x: *mut c_void,
+    x_len: usize,
+    model_out: *const c_void,
+    model_out_len: usize,
+    noise: *const c_void,
+    noise_len: usize,
+) -> c_int {
+    // SAFETY: the caller's contract.
+    unsafe {
+        with_handle(s, |st| {
+            let (x, m, z) = (
+                st.tensor(x, x_len),
+                st.tensor(model_out.cast_mut(), model_out_len),
+                st.tensor(noise.cast_mut(), noise_len),
+            );
+            st.drive.advance_with_noise(x, m, z)
         })
     }
 }

@@ -165,9 +165,12 @@ class Sampler:
         stage = self._native.eval_input(x)
         return x if stage is None else _view_like(stage, x)
 
-    def advance(self, x: Any, model_out: Any) -> None:
-        """Submits the model output for the point ``next_eval`` named: one fused pass on x."""
-        self._native.advance(x, model_out)
+    def advance(self, x: Any, model_out: Any, noise: Any = None) -> None:
+        """Submits the model output for the point ``next_eval`` named: one fused pass on x.
+        ``noise``: the step's standard normals (like x), read as one more input of the pass in
+        place of the sampler's own counter or tree noise (e.g. the normals another
+        implementation draws from its generator); a step that adds no noise ignores them."""
+        self._native.advance(x, model_out, noise)
 
     def run(self, x: Any, model: Callable[[Any, Eval], Any]) -> Any:
         """The whole loop: ``model(input, eval)`` returns the prediction (same shape and dtype

@@ -14,10 +14,15 @@ grid::
 pipeline's loop uses it); clone it to keep a step's result. The first step copies ``sample``
 into that state (the caller's tensor is never written).
 
-Noise (the SDE variants): ito's counter-based normals, keyed by ``generator.initial_seed()``
-when a generator is passed, else by the scheduler's ``ito_seed`` attribute (0): the same bits
-on every device and batch split, but not the normals diffusers would draw, so a seed does not
-reproduce stock diffusers' images. ``variance_noise`` is refused.
+Noise (the stochastic ones: SDE-DPM-Solver++, Euler-ancestral, DDPM, DDIM at η = 1): by
+default ito's counter-based normals, keyed by ``generator.initial_seed()`` when a generator is
+passed, else by the scheduler's ``ito_seed`` attribute (0): the same bits on every device and
+batch split, but not the normals diffusers would draw, so a seed does not reproduce stock
+diffusers' images. Set ``scheduler.ito_noise = "generator"`` to draw instead what stock
+diffusers draws — the same ``randn_tensor`` calls on the step's generator, in the same order —
+and so reproduce its images to float tolerance (those normals then enter the fused pass as one
+more input). A ``variance_noise`` passed to ``step`` is used as the step's normals, as diffusers
+uses it.
 
 Configurations ito cannot honour raise ``ValueError`` at construction, naming the option.
 """
@@ -31,6 +36,7 @@ import diffusers
 import torch
 from diffusers import SchedulerMixin  # noqa: F401  (from_pretrained looks it up on this module)
 from diffusers.schedulers.scheduling_utils import SchedulerOutput
+from diffusers.utils.torch_utils import randn_tensor
 
 from . import Sampler
 
@@ -39,6 +45,7 @@ __all__ = [
     "DDPMScheduler",
     "DEISMultistepScheduler",
     "DPMSolverMultistepScheduler",
+    "DPMSolverSinglestepScheduler",
     "EulerAncestralDiscreteScheduler",
     "EulerDiscreteScheduler",
     "HeunDiscreteScheduler",
@@ -54,6 +61,13 @@ class _FusedStep:
 
     #: Seed of ito's noise when ``step`` gets no generator.
     ito_seed: int = 0
+    #: Where the normals of a stochastic step come from: "ito" (the counter) or "generator"
+    #: (what stock diffusers draws from the step's generator).
+    ito_noise: str = "ito"
+
+    def _ito_draws(self, timestep: Any, model_output: torch.Tensor) -> Optional[torch.dtype]:
+        """The dtype stock diffusers draws this step's normals in (None: it draws none)."""
+        return None
 
     def _ito_refuse(self, option: str, value: Any, allowed: str) -> None:
         raise ValueError(f"{option}={value!r}: ito's {type(self).__name__} supports {allowed}")
@@ -101,8 +115,14 @@ class _FusedStep:
         if self.num_inference_steps is None:
             raise ValueError(
                 "Number of inference steps is 'None', you need to run 'set_timesteps' after creating the scheduler")
-        if variance_noise is not None:
-            raise ValueError("variance_noise: ito draws its own counter-based noise (seed it with a generator)")
+        if self.ito_noise not in ("ito", "generator"):
+            self._ito_refuse("ito_noise", self.ito_noise, "'ito' or 'generator'")
+        noise = variance_noise
+        if noise is None and self.ito_noise == "generator":
+            dtype = self._ito_draws(timestep, model_output)
+            if dtype is not None:
+                noise = randn_tensor(model_output.shape, generator=generator,
+                                     device=model_output.device, dtype=dtype)
         if self.step_index is None:
             self._init_step_index(timestep)
         x = self._ito_state(sample)
@@ -138,7 +158,9 @@ class _FusedStep:
             raise RuntimeError(
                 f"timestep {timestep}: evaluation {self.step_index} of the schedule, but ito's plan "
                 f"is at {self._ito_evals + self._ito_begin} (steps must be taken in order)")
-        s.advance(x, model_output.to(x.dtype).contiguous())
+        if noise is not None:
+            noise = noise.to(x.dtype).contiguous()
+        s.advance(x, model_output.to(x.dtype).contiguous(), noise)
         self._ito_evals += 1
         self._step_index += 1
         # Between a Heun-type step's evaluations diffusers returns the intermediate point: ito's
@@ -207,6 +229,23 @@ def _trimmed_multistep(s: Any, options: dict) -> dict:
     return dict(options, lower_order_final=False, euler_at_final=False, _trimmed=True)
 
 
+def _singlestep_orders(order: int, steps: int, lower_order_final: bool, clean_end: bool) -> List[int]:
+    """The order of each step of ito's singlestep plan over ``steps`` steps (ito's
+    ``singlestep_orders``, which follows diffusers' ``get_order_list``; the drop-in checks that
+    the grid it hands ito gets diffusers' orders)."""
+    lower = lower_order_final or clean_end or steps % order != 0
+    group = list(range(1, order + 1))
+    if not lower or order == 1:
+        v = (group * (steps // order + 1))[:steps]
+    else:
+        full = steps // order - 1 if steps % order == 0 else steps // order
+        v = group * full
+        v += list(range(1, order)) + [1] if steps % order == 0 else list(range(1, steps - len(v) + 1))
+    if clean_end and v:
+        v[-1] = 1
+    return v
+
+
 def _check_common(s: Any, predictions: Tuple[str, ...] = tuple(_PREDICTIONS)) -> None:
     c = s.config
     if c.prediction_type not in predictions:
@@ -242,6 +281,9 @@ class DPMSolverMultistepScheduler(_FusedStep, diffusers.DPMSolverMultistepSchedu
         if c.use_flow_sigmas:
             self._ito_refuse("use_flow_sigmas", c.use_flow_sigmas, "False")
 
+    def _ito_draws(self, timestep: Any, model_output: torch.Tensor) -> Optional[torch.dtype]:
+        return torch.float32 if self.config.algorithm_type == "sde-dpmsolver++" else None
+
     def _ito_solver(self) -> str:
         c = self.config
         prefix = {"dpmsolver": "dpm", "dpmsolver++": "dpmpp", "sde-dpmsolver++": "sde-dpmpp"}[c.algorithm_type]
@@ -268,6 +310,80 @@ class DPMSolverMultistepScheduler(_FusedStep, diffusers.DPMSolverMultistepSchedu
 
 
 _same_signature(DPMSolverMultistepScheduler, diffusers.DPMSolverMultistepScheduler)
+
+
+class DPMSolverSinglestepScheduler(_FusedStep, diffusers.DPMSolverSinglestepScheduler):
+    """diffusers' ``DPMSolverSinglestepScheduler`` with ito's fused step: DPM-Solver and
+    DPM-Solver++ orders 1–3 (midpoint form) over diffusers' order list, ε / x₀ / v prediction,
+    dynamic thresholding. A group of k steps is one ito step of k stages: ``step`` returns the
+    intermediate updates from ito's stage buffer, as diffusers returns them, and the state stays
+    at the group's start meanwhile."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        c = self.config
+        _check_common(self)
+        if c.algorithm_type not in ("dpmsolver", "dpmsolver++"):
+            self._ito_refuse("algorithm_type", c.algorithm_type, "dpmsolver, dpmsolver++")
+        if c.solver_order not in (1, 2, 3):
+            self._ito_refuse("solver_order", c.solver_order, "1, 2, 3")
+        if c.solver_type != "midpoint" and c.solver_order > 1:
+            self._ito_refuse("solver_type", c.solver_type, "midpoint")
+        if c.variance_type is not None:
+            self._ito_refuse("variance_type", c.variance_type, "None")
+
+    def _ito_solver(self) -> str:
+        c = self.config
+        prefix = {"dpmsolver": "dpm", "dpmsolver++": "dpmpp"}[c.algorithm_type]
+        return f"{prefix}-{c.solver_order}" + ("s" if c.solver_order > 1 else "")
+
+    def _ito_nodes(self) -> Tuple[List[float], List[float], List[float]]:
+        return _vp_nodes(self)
+
+    def _ito_wanted(self) -> List[int]:
+        """diffusers' orders from the begin index, lowered where the model outputs they need
+        are missing (img2img), as its ``step`` takes them."""
+        wanted, have = [], 0
+        for o in self.order_list[self.step_index or 0:]:
+            o = min(o, have + 1)
+            have = 1 if o == 1 else have + 1
+            wanted.append(o)
+        return wanted
+
+    def _ito_options(self, sample: torch.Tensor) -> dict:
+        c = self.config
+        wanted = self._ito_wanted()
+        clean_end = c.final_sigmas_type == "zero"
+        if wanted != _singlestep_orders(c.solver_order, len(wanted), c.lower_order_final, clean_end):
+            self._ito_refuse("begin_index", self.step_index,
+                             "a begin index where diffusers' order list starts a group as ito's "
+                             "would (0, or the start of a group of the remaining steps)")
+        opts = {"prediction": _PREDICTIONS[c.prediction_type],
+                "lower_order_final": c.lower_order_final}
+        return _with_thresholding(c, sample, opts)
+
+    def _ito_trimmed(self, options: dict) -> dict:
+        # A zero-length last step of order 1 leaves x as it is (h = 0): ito's grid stops
+        # before it, with the option that gives the other steps diffusers' orders. Of a higher
+        # order it closes a group that spans a real interval: no grid without it is the same.
+        wanted = self._ito_wanted()
+        if wanted[-1] == 1:
+            for lower in (options["lower_order_final"], not options["lower_order_final"]):
+                if _singlestep_orders(self.config.solver_order, len(wanted) - 1, lower,
+                                      False) == wanted[:-1]:
+                    return dict(options, lower_order_final=lower, _trimmed=True)
+        self._ito_refuse("final_sigmas_type", self.config.final_sigmas_type,
+                         "settings whose zero-length last step (Karras sigmas ending at "
+                         "sigma_min twice) is of order 1 in diffusers' order list")
+        return options
+
+    def step(self, model_output: torch.Tensor, timestep: Any, sample: torch.Tensor,
+             generator: Optional[torch.Generator] = None, return_dict: bool = True) -> Any:
+        return super().step(model_output, timestep, sample, generator=generator,
+                            return_dict=return_dict)
+
+
+_same_signature(DPMSolverSinglestepScheduler, diffusers.DPMSolverSinglestepScheduler)
 
 
 class UniPCMultistepScheduler(_FusedStep, diffusers.UniPCMultistepScheduler):
@@ -375,6 +491,9 @@ class EulerAncestralDiscreteScheduler(_FusedStep, diffusers.EulerAncestralDiscre
         super().__init__(*args, **kwargs)
         _check_common(self, ("epsilon",))
 
+    def _ito_draws(self, timestep: Any, model_output: torch.Tensor) -> Optional[torch.dtype]:
+        return model_output.dtype
+
     def _ito_solver(self) -> str:
         return "euler-a"
 
@@ -432,6 +551,9 @@ class DDIMScheduler(_FusedStep, diffusers.DDIMScheduler):
 
     def _ito_solver(self) -> str:
         return "ddpm" if self._ito_eta == 1.0 else "ddim"
+
+    def _ito_draws(self, timestep: Any, model_output: torch.Tensor) -> Optional[torch.dtype]:
+        return model_output.dtype if self._ito_eta > 0 else None
 
     def _ito_nodes(self) -> Tuple[List[float], List[float], List[float]]:
         ratio = self.config.num_train_timesteps // self.num_inference_steps
@@ -529,6 +651,9 @@ class DDPMScheduler(_FusedStep, diffusers.DDPMScheduler):
 
     def _ito_solver(self) -> str:
         return "ddpm"
+
+    def _ito_draws(self, timestep: Any, model_output: torch.Tensor) -> Optional[torch.dtype]:
+        return model_output.dtype if int(timestep) > 0 else None
 
     def _ito_nodes(self) -> Tuple[List[float], List[float], List[float]]:
         # diffusers steps from each timestep to the next in its list, the last to alpha-bar = 1

@@ -728,21 +728,33 @@ impl Sampler {
         )))
     }
 
-    /// Submits the model output and takes the step: one fused pass.
+    /// Submits the model output and takes the step: one fused pass (the step's normals from
+    /// `noise` when given).
+    #[pyo3(signature = (x, model_out, noise=None))]
     fn advance(
         &self,
         py: Python<'_>,
         x: &Bound<'_, PyAny>,
         model_out: &Bound<'_, PyAny>,
+        noise: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
         let t = self.take_state(x)?;
         let m = take(model_out, "model_out", self.stream())?;
         self.check_tensor("model_out", &m)?;
         let (h, xt, mt) = (self.h, SendPtr(t.data), SendPtr(m.data));
         let n = t.len;
-        // SAFETY: a live handle; both tensors taken for the call.
+        let Some(noise) = noise else {
+            // SAFETY: a live handle; both tensors taken for the call.
+            return detached(py, move || unsafe {
+                ito_sampler_advance(h.get(), xt.get(), n, mt.get(), n)
+            });
+        };
+        let z = take(noise, "noise", self.stream())?;
+        self.check_tensor("noise", &z)?;
+        let zt = SendPtr(z.data);
+        // SAFETY: a live handle; the three tensors taken for the call.
         detached(py, move || unsafe {
-            ito_sampler_advance(h.get(), xt.get(), n, mt.get(), n)
+            ito_sampler_advance_noise(h.get(), xt.get(), n, mt.get(), n, zt.get(), n)
         })
     }
 

@@ -387,7 +387,7 @@ impl<M: Memory> PlanRunner<M> {
         if !self.started {
             self.started = true;
             if let Some(call) = self.plan.init() {
-                self.run(&call, x, None, 0)?;
+                self.run(&call, x, None, None, 0)?;
             }
         }
         Ok(self.plan.eval())
@@ -409,7 +409,30 @@ impl<M: Memory> PlanRunner<M> {
     /// and written, and the run goes on from there if you continue. A first-use buffer that
     /// cannot be allocated (none after [`PlanRunner::reserve`]) leaves the plan one step ahead
     /// of the buffers: start a new runner.
-    pub fn advance(&mut self, mut x: M::Mut<'_>, model_out: M::Ref<'_>) -> Result<(), Error> {
+    pub fn advance(&mut self, x: M::Mut<'_>, model_out: M::Ref<'_>) -> Result<(), Error> {
+        self.advance_given(x, model_out, None)
+    }
+
+    /// [`PlanRunner::advance`] with the step's standard normals taken from `noise` (one per
+    /// element, e.g. the normals another implementation draws from its own generator) in
+    /// place of the runner's counter or tree; a step that adds no noise ignores it. The
+    /// normals are read as one more input of the same fused pass.
+    pub fn advance_with_noise(
+        &mut self,
+        x: M::Mut<'_>,
+        model_out: M::Ref<'_>,
+        noise: M::Ref<'_>,
+    ) -> Result<(), Error> {
+        check_len("noise", self.n, M::len(noise))?;
+        self.advance_given(x, model_out, Some(noise))
+    }
+
+    fn advance_given(
+        &mut self,
+        mut x: M::Mut<'_>,
+        model_out: M::Ref<'_>,
+        given: Option<M::Ref<'_>>,
+    ) -> Result<(), Error> {
         check_len("x", self.n, M::len(M::as_ref(&x)))?;
         check_len("model_out", self.n, M::len(model_out))?;
         self.mem.check_available()?;
@@ -426,7 +449,7 @@ impl<M: Memory> PlanRunner<M> {
         if let Some(t) = &up.threshold {
             // A value that is not finite in x₀ is reported after the whole step, which goes on
             // (thresholding, then the update) so that the run stays consistent.
-            first = self.run(&t.x0, M::reborrow(&mut x), Some(model_out), step);
+            first = self.run(&t.x0, M::reborrow(&mut x), Some(model_out), None, step);
             if first.as_ref().is_err_and(|e| !e.is_nonfinite()) {
                 return first;
             }
@@ -449,7 +472,7 @@ impl<M: Memory> PlanRunner<M> {
             self.mem
                 .threshold(out, t.sample_len, t.ratio, t.max_value)?;
         }
-        let second = self.run(&up.call, x, Some(model_out), step);
+        let second = self.run(&up.call, x, Some(model_out), given, step);
         first.and(second)
     }
 
@@ -461,20 +484,34 @@ impl<M: Memory> PlanRunner<M> {
         self.mem.take_nonfinite()
     }
 
-    /// One fused pass for `call` of grid step `step`; a value that is not finite in what it
-    /// wrote is an error unless the policy propagates.
+    /// One fused pass for `call` of grid step `step` (its noise from `given` when there is
+    /// one); a value that is not finite in what it wrote is an error unless the policy
+    /// propagates.
     fn run(
         &mut self,
         call: &Call,
         mut x: M::Mut<'_>,
         model: Option<M::Ref<'_>>,
+        given: Option<M::Ref<'_>>,
         step: usize,
     ) -> Result<(), Error> {
         let lowered = call.lower()?;
         let mut coefs = lowered.coefs;
         let slots = lowered.inputs();
         let n = self.n;
-        let use_tree = call.noise != 0.0 && self.tree.is_some();
+        let given = given.filter(|_| call.noise != 0.0);
+        if given.is_some() {
+            if slots.len() >= MAX_INPUTS {
+                return Err(Error::config(
+                    "noise",
+                    "a call with a free input for the given noise",
+                    slots.len(),
+                ));
+            }
+            coefs.inputs[slots.len()] = coefs.noise;
+            coefs.noise = 0.0;
+        }
+        let use_tree = call.noise != 0.0 && self.tree.is_some() && given.is_none();
         if let (true, Some(tree)) = (use_tree, &self.tree) {
             if slots.len() >= MAX_INPUTS {
                 return Err(Error::config(
@@ -520,7 +557,7 @@ impl<M: Memory> PlanRunner<M> {
             }
             self.ensure(slot, M::as_ref(&x))?;
         }
-        let noise = match use_tree {
+        let noise = match use_tree || given.is_some() {
             true => None,
             false => lowered.noise(&self.noise, n)?,
         };
@@ -561,7 +598,14 @@ impl<M: Memory> PlanRunner<M> {
                     )
                 })
             };
-            let tree_ref = self.tree_noise.as_ref().filter(|_| use_tree).map(M::view);
+            // The normals read as an input: the tree's buffer or the caller's tensor.
+            let given = given.map(M::shorten);
+            let tree_ref = self
+                .tree_noise
+                .as_ref()
+                .filter(|_| use_tree)
+                .map(M::view)
+                .or(given);
             let first = match (slots.first(), tree_ref) {
                 (Some(&s), _) => Some(resolve(s)),
                 (None, Some(t)) => Some(Ok(t)),
@@ -742,6 +786,17 @@ impl<S: Storage> Sampler<S> {
     /// [`PlanRunner::advance`]).
     pub fn advance(&mut self, model_out: TensorRef<'_>) -> Result<(), Error> {
         self.runner.advance(S::tensor_mut(&mut self.x), model_out)
+    }
+
+    /// [`Sampler::advance`] with the step's standard normals from `noise` (see
+    /// [`PlanRunner::advance_with_noise`]).
+    pub fn advance_with_noise(
+        &mut self,
+        model_out: TensorRef<'_>,
+        noise: TensorRef<'_>,
+    ) -> Result<(), Error> {
+        self.runner
+            .advance_with_noise(S::tensor_mut(&mut self.x), model_out, noise)
     }
 }
 

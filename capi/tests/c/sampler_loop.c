@@ -600,6 +600,47 @@ static void noise(FILE *out) {
 
 static int names_arg(const char *msg, const char *arg);
 
+/* SDE-DPM-Solver++(2M) handed, step by step, the normals its counter draws (as an engine hands
+ * the normals of its own generator): the counter's run to the bit. */
+static void given_noise(const float *x_sde) {
+  ito_sampler_config c;
+  ito_sampler *s = NULL;
+  ito_noise_source src;
+  ito_noise at;
+  ito_eval ev;
+  ito_tensor zt;
+  const void *input;
+  float x[N], out[N], z[N];
+  int more, calls = 0, st;
+  edm_config(&c, "sde-dpmpp-2m", karras10, 10, N);
+  OK(ito_sampler_create(&c, NULL, &s));
+  OK(ito_sampler_init_noise(s, x, N));
+  src.seed = 7, src.stream = 0, src.offset = 0;
+  zt.data = z, zt.len = N, zt.dtype = ITO_DTYPE_F32;
+  for (;;) {
+    OK(ito_sampler_next_eval(s, x, N, &ev, &more));
+    if (!more) break;
+    OK(ito_sampler_eval_input(s, x, N, &input));
+    denoise_f32(&calls, input, out, N, &ev);
+    OK(ito_noise_address(&src, ITO_NOISE_STEP, (uint32_t)ev.step, N, &at));
+    OK(ito_fill_normal(NULL, zt, 0.0f, 1.0f, &at));
+    OK(ito_sampler_advance_noise(s, x, N, out, N, z, N));
+  }
+  CHECK(memcmp(x, x_sde, sizeof x) == 0, "given normals: the counter's bits");
+  OK(ito_sampler_reset(s));
+  OK(ito_sampler_next_eval(s, x, N, &ev, &more));
+  st = ito_sampler_advance_noise(s, x, N, out, N, NULL, N);
+  CHECK(st == ITO_ERR_NULL && names_arg(ito_last_error(), "noise"), "NULL noise: %s",
+        ito_last_error());
+  st = ito_sampler_advance_noise(s, x, N, out, N, z, N - 1);
+  CHECK(st == ITO_ERR_ARGUMENT && names_arg(ito_last_error(), "noise"), "short noise: %s",
+        ito_last_error());
+  st = ito_sampler_advance_noise(s, x, N, out, N, x, N);
+  CHECK(st == ITO_ERR_ARGUMENT && names_arg(ito_last_error(), "noise"), "noise on x: %s",
+        ito_last_error());
+  OK(ito_sampler_destroy(s));
+}
+
 /* A sampler drawing its step noise from a Brownian tree over k-diffusion's sigma range, and
  * one increment of that tree, on host memory (`d` NULL: written to `out`, then bad trees) or
  * on a device handle; the results go to `x` and `z`. */
@@ -864,6 +905,7 @@ int main(int argc, char **argv) {
   pc(out, NULL, x_pc);
   noise(out);
   tree(out, NULL, x_tree, z_tree);
+  given_noise(x_sde);
   bad_input();
 #ifdef ITO_TEST_EMULATION
   emulated_device(x_2m, x_sde, x_heun, x_em, x_pc, x_tree, z_tree);

@@ -18,9 +18,10 @@ offset): the same bits on every device and batch split, but not the normals
 implementation the same noise. Or pass ``noise_sampler=ito.k_diffusion.BrownianTreeNoiseSampler
 (x, sigma_min, sigma_max, seed=…)`` (the drop-in for k-diffusion's, backed by ito's virtual
 Brownian tree): the fused pass then draws its noise from that tree, and calling the same object
-as k-diffusion does hands stock k-diffusion those exact normals. Other noise samplers are
-refused by the fused samplers (ito cannot call back for noise inside the pass);
-``sample_dpmpp_2s_ancestral``, two ito passes per step around the model, takes any.
+as k-diffusion does hands stock k-diffusion those exact normals. Any other noise sampler
+(k-diffusion's ``default_noise_sampler(x)``, its torchsde tree, a front end's own) is called
+as k-diffusion calls it, once per step into σ > 0, and its normals enter the fused pass as one
+more input: the same noise, so stock k-diffusion's results.
 
 Arguments ito cannot honour (``s_churn`` ≠ 0 for Euler and Heun, ``eta`` ≠ 1 or ``s_noise``
 ≠ 1 in the fused samplers, ``solver_type`` ≠ "midpoint") raise ``ValueError`` naming them.
@@ -93,16 +94,10 @@ class BrownianTreeNoiseSampler:
 
 
 def _tree_of(noise_sampler: Any, x: Any) -> Optional[BrownianTreeNoiseSampler]:
-    """The ito tree a fused sampler can draw from, None for none; refuses other samplers."""
-    if noise_sampler is None:
+    """The ito tree a fused sampler draws from inside its pass: an ito tree noise sampler over
+    σ itself (other noise samplers are called for their normals instead)."""
+    if not isinstance(noise_sampler, BrownianTreeNoiseSampler) or not noise_sampler.identity:
         return None
-    if not isinstance(noise_sampler, BrownianTreeNoiseSampler):
-        raise ValueError("noise_sampler: None or ito.k_diffusion.BrownianTreeNoiseSampler "
-                         "expected (the fused pass draws its own noise; ito cannot call back "
-                         f"for it), found {type(noise_sampler).__name__}")
-    if not noise_sampler.identity:
-        raise ValueError("noise_sampler: a BrownianTreeNoiseSampler over σ itself (no "
-                         "transform) expected: the fused pass draws its tree noise on σ")
     if x.numel() != math.prod(noise_sampler.shape):
         raise ValueError(f"noise_sampler: made for a tensor of {math.prod(noise_sampler.shape)} "
                          f"elements, x has {x.numel()}")
@@ -130,10 +125,16 @@ def _sample(solver: str, model: Callable, x: Any, sigmas: Any, extra_args: Optio
     times = _levels(sigmas)
     positive = [s for s in times if s > 0]
     tree = _tree_of(noise_sampler, x)
+    given = None
     if tree is not None:
         config: Dict[str, Any] = {"noise_tree": tree.tree, "offset": tree.offset}
     else:
         config = {"seed": seed, "stream": stream, "offset": offset}
+        if noise_sampler is not None:
+            if not callable(noise_sampler):
+                raise ValueError("noise_sampler: a callable (sigma, sigma_next) -> normals "
+                                 f"expected, found {type(noise_sampler).__name__}")
+            given = noise_sampler
     # k-diffusion's samplers step to σ = 0 with a first-order (denoised) update, which ito's
     # plans do into a clean end; no other lowering (sigmas that stop above 0 keep their order).
     s = Sampler.like(x, solver, prediction="data", schedule="edm",
@@ -149,7 +150,12 @@ def _sample(solver: str, model: Callable, x: Any, sigmas: Any, extra_args: Optio
         if callback is not None and ev.stage == 0:
             callback({"x": x, "i": ev.step, "sigma": times[ev.step], "sigma_hat": times[ev.step],
                       "denoised": denoised})
-        s.advance(x, denoised.to(x.dtype).contiguous())
+        noise = None
+        if given is not None and times[ev.step + 1] > 0:
+            # k-diffusion calls its noise sampler once per step into σ > 0, after the model
+            # (every sampler here that takes one evaluates once per step)
+            noise = given(sigmas[ev.step], sigmas[ev.step + 1]).to(x.dtype).contiguous()
+        s.advance(x, denoised.to(x.dtype).contiguous(), noise)
     return x
 
 

@@ -178,14 +178,35 @@ def test_the_tree_noise_sampler_is_one_brownian_path_and_splits_by_offset():
     assert h.dtype == torch.float16 and (h.float() - z).abs().max().item() < 5e-3
 
 
-def test_noise_samplers_ito_cannot_fuse_are_refused():
+@pytest.mark.parametrize("name", STOCHASTIC)
+def test_any_noise_sampler_is_called_as_k_diffusion_calls_it(name):
+    """k-diffusion's default noise sampler (torch.randn_like on torch's global generator) and a
+    transformed tree: called in the same order as stock k-diffusion calls them, so the same
+    seed gives the same trajectory."""
+    kd = kdiffusion_sampling()
+    x0 = start(5).to(torch.float32)
+    sig = sigmas().to(torch.float32)
+    torch.manual_seed(123)
+    want = getattr(kd, name)(denoiser, x0.clone(), sig, disable=True,
+                             noise_sampler=kd.default_noise_sampler(x0))
+    torch.manual_seed(123)
+    got = getattr(ikd, name)(denoiser, x0.clone(), sig, noise_sampler=kd.default_noise_sampler(x0))
+    err = ((got - want).abs() / (1 + want.abs())).max().item()
+    assert err < 1e-5, err
+    log = lambda: ikd.BrownianTreeNoiseSampler(x0, sig[-2], sig[0], seed=1,  # noqa: E731
+                                               transform=lambda s: -s.log())
+    want = getattr(kd, name)(denoiser, x0.clone(), sig, disable=True, noise_sampler=log())
+    got = getattr(ikd, name)(denoiser, x0.clone(), sig, noise_sampler=log())
+    err = ((got - want).abs() / (1 + want.abs())).max().item()
+    assert err < 1e-5, err
+
+
+def test_noise_samplers_ito_cannot_use_are_refused():
     x0 = start().to(torch.float32)
     sig = sigmas()
     with pytest.raises(ValueError, match="noise_sampler"):
-        ikd.sample_dpmpp_2m_sde(denoiser, x0, sig, noise_sampler=lambda a, b: torch.randn_like(x0))
+        ikd.sample_dpmpp_2m_sde(denoiser, x0, sig, noise_sampler=42)
     log = ikd.BrownianTreeNoiseSampler(x0, 0.002, 80.0, seed=1, transform=lambda s: -s.log())
-    with pytest.raises(ValueError, match="transform"):
-        ikd.sample_euler_ancestral(denoiser, x0, sig, noise_sampler=log)
     small = ikd.BrownianTreeNoiseSampler(x0[:2], 0.002, 80.0, seed=1)
     with pytest.raises(ValueError, match="elements"):
         ikd.sample_dpmpp_3m_sde(denoiser, x0, sig, noise_sampler=small)
@@ -217,7 +238,7 @@ def test_the_input_is_left_alone_and_bad_arguments_raise():
     with pytest.raises(ValueError, match="s_churn"):
         ikd.sample_euler(denoiser, x0, sigmas(), s_churn=1.0)
     with pytest.raises(ValueError, match="noise_sampler"):
-        ikd.sample_euler_ancestral(denoiser, x0, sigmas(), noise_sampler=lambda a, b: None)
+        ikd.sample_euler_ancestral(denoiser, x0, sigmas(), noise_sampler="randn")
     with pytest.raises(ValueError, match="eta"):
         ikd.sample_dpmpp_3m_sde(denoiser, x0, sigmas(), eta=0.0)
     with pytest.raises(ValueError, match="eta"):

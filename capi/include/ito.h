@@ -128,6 +128,9 @@
 // Grid: diffusers' "trailing" timesteps on a discrete schedule.
 #define ITO_GRID_DISCRETE_TRAILING 7
 
+// The most OU processes of one approximation (`ito::sde::fbm::MAX_K`).
+#define ITO_FBM_MAX_K 8
+
 // The maximum number of inputs of one `ito_lincomb` (`ito::MAX_INPUTS`).
 #define ITO_MAX_INPUTS 6
 
@@ -300,6 +303,37 @@ typedef struct ito_sampler_config {
   // at t = 0 may lie outside); its `offset` is replaced by the sampler's own.
   struct ito_brownian_tree noise_tree;
 } ito_sampler_config;
+
+// A Markov approximation of Riemann–Liouville fBM: B̂(t) = Σ ω_k·Y_k(t) with
+// dY_k = −γ_k·Y_k dt + dW. Filled by `ito_fbm_init`.
+typedef struct ito_fbm {
+  // The Hurst index H ∈ (0, 1).
+  double hurst;
+  // K, the number of OU processes (1 … `ITO_FBM_MAX_K`).
+  size_t k;
+  // The speeds γ_k (the first K entries).
+  double gammas[ITO_FBM_MAX_K];
+  // The weights ω_k (the first K entries).
+  double omega[ITO_FBM_MAX_K];
+  // The relative L² error of the approximation over [0, horizon].
+  double relative_error;
+} ito_fbm;
+
+// The constants of one step of size h (filled by `ito_fbm_transition_init`).
+typedef struct ito_fbm_transition {
+  // The step h.
+  double h;
+  // K.
+  size_t k;
+  // e^(−γ_k h).
+  double decay[ITO_FBM_MAX_K];
+  // The regression of the OU increment on ΔW.
+  double a[ITO_FBM_MAX_K];
+  // The coefficient of the second normal.
+  double b[ITO_FBM_MAX_K];
+  // The weights ω_k.
+  double omega[ITO_FBM_MAX_K];
+} ito_fbm_transition;
 
 // A noise identity (`ito::NoiseSource`): what the SDE steppers and samplers draw from; their
 // own uses of it never draw the same normals.
@@ -548,6 +582,41 @@ int ito_device_synchronize(struct ito_device *d);
 // `d` as above; `out` valid for a write.
 int ito_device_take_nonfinite(struct ito_device *d,
                               int *out);
+
+// Fills `*out` with the K-process approximation of Hurst index `hurst` over [0, `horizon`],
+// speeds on a geometric grid up to `gamma_max`; `ridge` > 0 regularises the weights' system
+// (0: none; a system whose f32 use would be inaccurate is refused, naming `k`). Thread-safe.
+//
+// # Safety
+// `out` is NULL or valid for a write.
+int ito_fbm_init(struct ito_fbm *out,
+                 double hurst,
+                 size_t k,
+                 double gamma_max,
+                 double horizon,
+                 double ridge);
+
+// Fills `*out` with the exact transition of `*fbm`'s OU bank over a step `h` > 0.
+// Thread-safe.
+//
+// # Safety
+// `fbm` readable; `out` NULL or valid for a write.
+int ito_fbm_transition_init(const struct ito_fbm *fbm,
+                            double h,
+                            struct ito_fbm_transition *out);
+
+// One step of the OU bank on host memory: `state` holds the K planes of n elements one after
+// another (K·n elements), updated in place; `out` (`data` NULL: not wanted) receives ΔB̂, n
+// elements. The two normals per element are `source`'s under `ITO_NOISE_OU_BANK` at `step`
+// (stream words 2s and 2s + 1 of its stream s, which must be below 2³¹). Thread-safe.
+//
+// # Safety
+// `transition` and `source` readable; the tensors describe host memory valid for the call.
+int ito_fbm_step(const struct ito_fbm_transition *transition,
+                 struct ito_tensor state,
+                 struct ito_tensor out,
+                 const struct ito_noise_source *source,
+                 uint32_t step);
 
 // The counter address of the normals a noise identity draws for `use_` (`ITO_NOISE_*`) at
 // `step`, for `len` elements: `ito_fill_normal` with it gives the exact normals a sampler or

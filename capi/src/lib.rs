@@ -37,6 +37,7 @@ use std::sync::{Mutex, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard, T
 pub mod brownian;
 pub mod config;
 pub mod device;
+pub mod fbm;
 pub mod kernels;
 pub mod memory;
 pub mod pc;

@@ -91,6 +91,27 @@ fn rust_tree_increment() -> Vec<f32> {
     y
 }
 
+/// Fractional noise: H = 0.3 by K = 4 OU processes (γ up to 20 over [0, 1]), 50 steps of
+/// 0.01 from seed 13, stream 1; B̂ summed from the steps' ΔB̂ in f32.
+fn rust_fbm() -> Vec<f32> {
+    let m = ito::sde::fbm::MarkovFbm::new(0.3, 4, 20.0, 1.0).unwrap();
+    let t = m.transition(0.01).unwrap();
+    let (mut state, mut out, mut acc) = (vec![0f32; 4 * N], vec![0f32; N], vec![0f32; N]);
+    for k in 0..50 {
+        t.step(
+            state.as_mut_slice().into(),
+            Some(out.as_mut_slice().into()),
+            NoiseSource::new(13).with_stream(1),
+            k,
+        )
+        .unwrap();
+        for (a, o) in acc.iter_mut().zip(&out) {
+            *a += *o;
+        }
+    }
+    acc
+}
+
 /// The Rust sampler on the same configuration as the programs' `run:<solver>`.
 fn rust_run(solver: &str) -> Vec<f32> {
     let schedule = Schedule::edm(0.002, 80.0).unwrap();
@@ -260,6 +281,7 @@ fn expected() -> BTreeMap<String, Vec<u32>> {
     expected.insert("randn:42:1:1000".into(), bits(&rust_randn()));
     expected.insert("tree:sde-dpmpp-2m".into(), bits(&rust_tree_run()));
     expected.insert("tree:increment".into(), bits(&rust_tree_increment()));
+    expected.insert("fbm:0.3".into(), bits(&rust_fbm()));
 
     expected
 }

@@ -9,6 +9,17 @@ the drift f and the diffusion g (your network or formula) into tensors like x.
     >>> for k in range(100):             # dX = −X dt + 0.5 dW
     ...     np.negative(x, out=f)
     ...     ito.sde.euler_maruyama(x, f, g, dt=0.01, seed=11, step=k)
+
+Fractional noise: ``MarkovFbm(hurst, k, gamma_max=…, horizon=…)`` approximates
+Riemann–Liouville fBM by K Ornstein–Uhlenbeck processes driven by one Brownian motion (Daems
+et al. 2024); ``.transition(h).step(state, out, seed=…, step=k)`` advances the K planes of
+``state`` (K·n elements, host memory) by h in one fused pass and writes ΔB̂ into ``out``:
+
+    >>> fbm = ito.sde.MarkovFbm(0.3, 4, gamma_max=20.0, horizon=1.0)
+    >>> state, dB = np.zeros(4 * 4096, np.float32), np.empty(4096, np.float32)
+    >>> tr = fbm.transition(0.01)
+    >>> for k in range(100):
+    ...     tr.step(state, dB, seed=13, step=k)       # B̂ += dB
 """
 
 from __future__ import annotations
@@ -16,8 +27,11 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from . import _ito
+from ._ito import FbmTransition, MarkovFbm
 
 __all__ = [
+    "FbmTransition",
+    "MarkovFbm",
     "euler_maruyama",
     "euler_maruyama_scalar_noise",
     "milstein",

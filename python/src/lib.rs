@@ -1039,6 +1039,114 @@ impl BrownianTree {
     }
 }
 
+/// A Markov approximation of Riemann–Liouville fBM (see `ito.sde.MarkovFbm`).
+#[pyclass(frozen, module = "ito")]
+struct MarkovFbm {
+    fbm: ito_capi::fbm::ito_fbm,
+}
+
+#[pymethods]
+impl MarkovFbm {
+    #[new]
+    #[pyo3(signature = (hurst, k, *, gamma_max, horizon, ridge=0.0))]
+    fn new(hurst: f64, k: usize, gamma_max: f64, horizon: f64, ridge: f64) -> PyResult<Self> {
+        let mut fbm = ito_capi::fbm::ito_fbm::default();
+        // SAFETY: a valid out pointer.
+        check(unsafe {
+            ito_capi::fbm::ito_fbm_init(&mut fbm, hurst, k, gamma_max, horizon, ridge)
+        })?;
+        Ok(MarkovFbm { fbm })
+    }
+
+    #[getter]
+    fn hurst(&self) -> f64 {
+        self.fbm.hurst
+    }
+
+    #[getter]
+    fn gammas(&self) -> Vec<f64> {
+        self.fbm.gammas[..self.fbm.k].to_vec()
+    }
+
+    #[getter]
+    fn omega(&self) -> Vec<f64> {
+        self.fbm.omega[..self.fbm.k].to_vec()
+    }
+
+    #[getter]
+    fn relative_error(&self) -> f64 {
+        self.fbm.relative_error
+    }
+
+    /// The exact transition over a step h.
+    fn transition(&self, h: f64) -> PyResult<FbmTransition> {
+        let mut t = ito_capi::fbm::ito_fbm_transition::default();
+        // SAFETY: valid pointers for the call.
+        check(unsafe { ito_capi::fbm::ito_fbm_transition_init(&self.fbm, h, &mut t) })?;
+        Ok(FbmTransition { t })
+    }
+}
+
+/// One step size's OU-bank constants (see `ito.sde.MarkovFbm.transition`).
+#[pyclass(frozen, module = "ito")]
+struct FbmTransition {
+    t: ito_capi::fbm::ito_fbm_transition,
+}
+
+#[pymethods]
+impl FbmTransition {
+    /// One fused step of the OU bank on host memory (see `ito.sde.FbmTransition.step`).
+    #[pyo3(signature = (state, out=None, *, seed, step, stream=0, offset=0))]
+    #[allow(clippy::too_many_arguments)]
+    fn step(
+        &self,
+        py: Python<'_>,
+        state: &Bound<'_, PyAny>,
+        out: Option<&Bound<'_, PyAny>>,
+        seed: u64,
+        step: u32,
+        stream: u32,
+        offset: u64,
+    ) -> PyResult<()> {
+        let st = take(state, "state", None)?;
+        let ot = out.map(|o| take(o, "out", None)).transpose()?;
+        for (arg, t) in std::iter::once(("state", &st)).chain(ot.as_ref().map(|t| ("out", t))) {
+            if t.device != Device::Cpu {
+                return Err(PyValueError::new_err(format!(
+                    "{arg}: a CPU tensor expected (fractional noise runs on host memory), found one on {}",
+                    t.device
+                )));
+            }
+        }
+        let (sv, ov) = (
+            st.tensor(),
+            ot.as_ref().map_or(
+                ito_tensor {
+                    data: std::ptr::null_mut(),
+                    len: 0,
+                    dtype: ITO_DTYPE_F32,
+                },
+                Taken::tensor,
+            ),
+        );
+        let src = ito_noise_source {
+            seed,
+            stream,
+            offset,
+        };
+        let t = self.t;
+        // SAFETY: the tensors are taken for the call; `t` and `src` are locals.
+        detached(py, move || unsafe {
+            ito_capi::fbm::ito_fbm_step(&t, sv, ov, &src, step)
+        })
+    }
+
+    #[getter]
+    fn h(&self) -> f64 {
+        self.t.h
+    }
+}
+
 /// The solver names (`ito.SOLVERS`).
 #[pyfunction]
 #[pyo3(name = "solver_names")]
@@ -1057,6 +1165,8 @@ fn _ito(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Sampler>()?;
     m.add_class::<PcSampler>()?;
     m.add_class::<BrownianTree>()?;
+    m.add_class::<MarkovFbm>()?;
+    m.add_class::<FbmTransition>()?;
     m.add_class::<CudaDevice>()?;
     m.add_class::<Exported>()?;
     m.add("NonFiniteError", m.py().get_type::<NonFiniteError>())?;

@@ -173,6 +173,33 @@ def test_a_brownian_tree_is_one_path_on_every_kind_of_tensor():
         ito.BrownianTree(0.0, 1.0, seed=0, tol=-1.0)
 
 
+def test_fractional_noise_equals_the_rust_api_and_has_its_variance():
+    fbm = ito.sde.MarkovFbm(0.3, 4, gamma_max=20.0, horizon=1.0)
+    assert len(fbm.omega) == 4 and 0 < fbm.relative_error < 0.05
+    tr = fbm.transition(0.01)
+    state, out, acc = np.zeros(4 * N, np.float32), np.empty(N, np.float32), np.zeros(N, np.float32)
+    for k in range(50):
+        tr.step(state, out, seed=13, stream=1, step=k)
+        acc += out
+    assert np.array_equal(acc.view(np.uint32).astype(np.uint64), RUST["fbm:0.3"])
+    # Var B_H(t) = t^{2H} / (2H Γ(H + ½)²) for Riemann–Liouville fBM; 2^16 paths to t = 0.5
+    import math
+
+    n = 1 << 16
+    state, out, b = np.zeros(4 * n, np.float32), np.empty(n, np.float32), np.zeros(n, np.float64)
+    for k in range(50):
+        tr.step(state, out, seed=2, step=k)
+        b += out
+    want = 0.5 ** 0.6 / (0.6 * math.gamma(0.8) ** 2)
+    assert abs(b.var() / want - 1) < 0.05 + fbm.relative_error, (b.var(), want)
+    with pytest.raises(ValueError, match="k"):
+        ito.sde.MarkovFbm(0.3, 0, gamma_max=20.0, horizon=1.0)
+    with pytest.raises(ValueError, match="`h`"):
+        fbm.transition(0.0)
+    with pytest.raises(ValueError, match="state"):
+        tr.step(np.zeros(4 * N - 1, np.float32), seed=1, step=0)
+
+
 def test_a_batch_of_8_equals_two_batches_of_4_with_offsets():
     sample = 256
 

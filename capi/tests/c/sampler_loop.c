@@ -600,6 +600,50 @@ static void noise(FILE *out) {
 
 static int names_arg(const char *msg, const char *arg);
 
+/* Fractional noise (H = 0.3, K = 4): B-hat summed from 50 steps' increments; bad input. */
+static void fbm(FILE *out) {
+  ito_fbm f;
+  ito_fbm_transition tr;
+  ito_noise_source src;
+  ito_tensor st, ot;
+  float *state = (float *)calloc(4 * N, sizeof(float));
+  float inc[N], acc[N];
+  uint32_t k;
+  size_t i;
+  int s;
+  OK(ito_fbm_init(&f, 0.3, 4, 20.0, 1.0, 0.0));
+  CHECK(f.k == 4 && f.relative_error > 0 && f.relative_error < 0.05, "fbm: K %zu, error %g",
+        f.k, f.relative_error);
+  OK(ito_fbm_transition_init(&f, 0.01, &tr));
+  src.seed = 13, src.stream = 1, src.offset = 0;
+  st.data = state, st.len = 4 * N, st.dtype = ITO_DTYPE_F32;
+  ot.data = inc, ot.len = N, ot.dtype = ITO_DTYPE_F32;
+  for (i = 0; i < N; i++) acc[i] = 0.0f;
+  for (k = 0; k < 50; k++) {
+    OK(ito_fbm_step(&tr, st, ot, &src, k));
+    for (i = 0; i < N; i++) acc[i] += inc[i];
+  }
+  write_bits(out, "fbm:0.3", acc, N);
+  s = ito_fbm_init(&f, 0.3, 0, 20.0, 1.0, 0.0);
+  CHECK(s == ITO_ERR_ARGUMENT && names_arg(ito_last_error(), "k"), "fbm k: %s", ito_last_error());
+  s = ito_fbm_transition_init(&f, 0.0, &tr);
+  CHECK(s == ITO_ERR_CONFIG && names_arg(ito_last_error(), "h"), "fbm h: %s", ito_last_error());
+  s = ito_fbm_step(NULL, st, ot, &src, 0);
+  CHECK(s == ITO_ERR_NULL && names_arg(ito_last_error(), "transition"), "fbm NULL: %s",
+        ito_last_error());
+  OK(ito_fbm_transition_init(&f, 0.01, &tr));
+  ot.data = state + 8;
+  s = ito_fbm_step(&tr, st, ot, &src, 0);
+  CHECK(s == ITO_ERR_ARGUMENT && names_arg(ito_last_error(), "out"), "fbm overlap: %s",
+        ito_last_error());
+  st.len = 4 * N - 1;
+  ot.data = NULL;
+  s = ito_fbm_step(&tr, st, ot, &src, 0);
+  CHECK(s == ITO_ERR_ARGUMENT && names_arg(ito_last_error(), "state"), "fbm planes: %s",
+        ito_last_error());
+  free(state);
+}
+
 /* SDE-DPM-Solver++(2M) handed, step by step, the normals its counter draws (as an engine hands
  * the normals of its own generator): the counter's run to the bit. */
 static void given_noise(const float *x_sde) {
@@ -906,6 +950,7 @@ int main(int argc, char **argv) {
   noise(out);
   tree(out, NULL, x_tree, z_tree);
   given_noise(x_sde);
+  fbm(out);
   bad_input();
 #ifdef ITO_TEST_EMULATION
   emulated_device(x_2m, x_sde, x_heun, x_em, x_pc, x_tree, z_tree);

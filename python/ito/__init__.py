@@ -347,4 +347,4 @@ def reduce(x: Any, y: Any = None, *, segment_len: int) -> Any:
     return np.asarray(_ito.reduce(x, y, segment_len=segment_len), dtype=np.float32).reshape(-1, 3)
 
 
-from . import sde  # noqa: E402  (uses the names above)
+from . import langevin, sde  # noqa: E402  (use the names above)

@@ -1,0 +1,485 @@
+//! A solve driver over the steppers, in the spirit of `torchsde.sdeint` and
+//! `diffrax.diffeqsolve`: the SDE as drift and diffusion evaluators that write into buffers the
+//! driver owns (the user's network or formula, on the driver's memory), a time grid, a method,
+//! the noise — one fused pass per stage, the driver keeping the buffers, the step numbers and
+//! the methods' bookkeeping (reversible Heun's ŷ and its cached evaluation, stochastic Heun's
+//! predictor) that a hand-written loop gets wrong silently.
+//!
+//! ```
+//! use ito::runtime::memory::Host;
+//! use ito::sde::solve::{Calculus, Diffusion, Method, Sde, SdeSolver, SolveConfig};
+//! use ito::{Error, NoiseSource, TensorMut, TensorRef};
+//!
+//! /// dX = −X dt + 0.5 dW (additive noise: no diffusion tensor at all).
+//! struct Ou;
+//! impl Sde<Host<f32>> for Ou {
+//!     fn calculus(&self) -> Calculus {
+//!         Calculus::Ito
+//!     }
+//!     fn drift(&mut self, _t: f64, x: TensorRef<'_>, f: TensorMut<'_>) -> Result<(), Error> {
+//!         let (TensorRef::F32(x), TensorMut::F32(f)) = (x, f) else { unreachable!() };
+//!         for (f, x) in f.iter_mut().zip(x) {
+//!             *f = -x;
+//!         }
+//!         Ok(())
+//!     }
+//! }
+//!
+//! let config = SolveConfig::new(Method::EulerMaruyama, Diffusion::Additive(0.5), NoiseSource::new(3));
+//! let mut solver = SdeSolver::new(Host::<f32>::new(), 4096, config)?;
+//! let mut x = vec![1.0f32; 4096];
+//! let times: Vec<f64> = (0..=100).map(|k| k as f64 / 100.0).collect();
+//! solver.solve(&mut Ou, x.as_mut_slice().into(), &times, |_, _, _| Ok(()))?;
+//! let mean = x.iter().map(|&v| f64::from(v)).sum::<f64>() / 4096.0;
+//! assert!((mean - (-1.0f64).exp()).abs() < 0.03); // E X₁ = e⁻¹
+//! # Ok::<(), ito::Error>(())
+//! ```
+//!
+//! - **Methods**: Euler–Maruyama and Milstein (Itô schemes), stochastic Heun and reversible
+//!   Heun (Stratonovich schemes; reversible Heun evaluates the SDE once per step and can be
+//!   reversed to rounding, Kidger et al. 2021).
+//! - **Calculus**: the SDE says whether its drift is Itô's or Stratonovich's
+//!   ([`Sde::calculus`]). A method of the other calculus gets the drift converted,
+//!   f_S = f_I − ½·g·∂g/∂x (one more pass per drift evaluation, with
+//!   [`Sde::diffusion_derivative`]); with additive noise the two coincide.
+//! - **Noise**: [`Diffusion::Diagonal`] (the SDE's `diffusion` fills a g tensor) or
+//!   [`Diffusion::Additive`] (a constant g folded into the pass's coefficient: no tensor, no
+//!   g·∂g). Increments are the counter's: step k draws ΔW = √Δt_k·z with z the noise
+//!   source's normals under `NoiseUse::Increment` at step k — the steppers' own convention, so a
+//!   solve equals the hand-written loop over [`Stepper`] to the bit, on every memory, backend,
+//!   thread count and batch split.
+//! - **Save**: `save(k, t_k, x)` is called at every node (k = 0 before the first step); keep
+//!   what you need.
+
+use ito_kernels::lincomb::LincombCoefs;
+
+use crate::runtime::memory::Memory;
+use crate::runtime::rng::{NoiseSource, NoiseUse};
+use crate::runtime::Error;
+use crate::sde::steppers::Stepper;
+
+/// Which stochastic calculus an SDE's drift is written in (the diffusion is the same).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Calculus {
+    /// dX = f dt + g dW, Itô.
+    Ito,
+    /// dX = f dt + g ∘ dW, Stratonovich.
+    Stratonovich,
+}
+
+/// A method of [`SdeSolver`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    /// Euler–Maruyama (Itô; strong order ½, 1 with additive noise; weak order 1).
+    EulerMaruyama,
+    /// Milstein (Itô, diagonal noise; strong order 1). Needs [`Sde::diffusion_derivative`]
+    /// with diagonal noise; with additive noise it is Euler–Maruyama.
+    Milstein,
+    /// Stochastic Heun (Stratonovich; strong order 1 for commutative noise; two evaluations per
+    /// step).
+    StochasticHeun,
+    /// Reversible Heun (Stratonovich; one evaluation per step; algebraically reversible).
+    ReversibleHeun,
+}
+
+impl Method {
+    /// The calculus the method's update discretises.
+    pub fn calculus(self) -> Calculus {
+        match self {
+            Method::EulerMaruyama | Method::Milstein => Calculus::Ito,
+            Method::StochasticHeun | Method::ReversibleHeun => Calculus::Stratonovich,
+        }
+    }
+}
+
+/// The noise term's shape.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Diffusion {
+    /// g(t, x) elementwise, evaluated by [`Sde::diffusion`] into a tensor.
+    Diagonal,
+    /// A constant g (finite): g·dW, folded into each pass's noise coefficient.
+    Additive(f64),
+}
+
+/// An SDE dX = f(t, X) dt + g(t, X) dW for [`SdeSolver`]: the evaluators write into the
+/// driver's buffers, on its memory `M`. An evaluator's error ends the solve with it.
+pub trait Sde<M: Memory> {
+    /// The calculus [`Sde::drift`] is written in.
+    fn calculus(&self) -> Calculus;
+
+    /// f(t, x) into `f`.
+    fn drift(&mut self, t: f64, x: M::Ref<'_>, f: M::Mut<'_>) -> Result<(), Error>;
+
+    /// g(t, x) into `g` (called with [`Diffusion::Diagonal`] only).
+    fn diffusion(&mut self, t: f64, x: M::Ref<'_>, g: M::Mut<'_>) -> Result<(), Error> {
+        let _ = (t, x, g);
+        Err(Error::config(
+            "Sde::diffusion",
+            "an implementation for Diffusion::Diagonal",
+            "none",
+        ))
+    }
+
+    /// g·∂g/∂x at (t, x) into `h` (Milstein, and a drift of the other calculus, with diagonal
+    /// noise).
+    fn diffusion_derivative(&mut self, t: f64, x: M::Ref<'_>, h: M::Mut<'_>) -> Result<(), Error> {
+        let _ = (t, x, h);
+        Err(Error::config(
+            "Sde::diffusion_derivative",
+            "an implementation (g·∂g/∂x) for Milstein or a drift of the other calculus",
+            "none",
+        ))
+    }
+}
+
+/// What [`SdeSolver`] solves with.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SolveConfig {
+    /// The method.
+    pub method: Method,
+    /// The noise term's shape.
+    pub diffusion: Diffusion,
+    /// Where the increments come from (step k: `NoiseUse::Increment` at step k).
+    pub noise: NoiseSource,
+}
+
+impl SolveConfig {
+    /// A configuration by its three parts.
+    pub fn new(method: Method, diffusion: Diffusion, noise: NoiseSource) -> Self {
+        SolveConfig {
+            method,
+            diffusion,
+            noise,
+        }
+    }
+}
+
+/// The driver: a method over states of `n` elements on memory `M`, its buffers allocated at
+/// the first solve (like the state) and kept for the next.
+pub struct SdeSolver<M: Memory> {
+    stepper: Stepper<M>,
+    config: SolveConfig,
+    n: usize,
+    /// f, g, h (g·∂g), f₁, g₁, and a state-sized scratch (Heun's predictor, reversible
+    /// Heun's ŷ), as the method needs them.
+    bufs: Vec<M::Buffer>,
+}
+
+impl<M: Memory> SdeSolver<M> {
+    /// A driver for `config` over `n` elements on `mem`. Checks the configuration (a finite
+    /// additive g, the noise's element range).
+    pub fn new(mem: M, n: usize, config: SolveConfig) -> Result<Self, Error> {
+        if let Diffusion::Additive(g) = config.diffusion {
+            if !(g.is_finite() && (g as f32).is_finite()) {
+                return Err(Error::config(
+                    "diffusion",
+                    "a finite additive g, |g| ≤ f32::MAX",
+                    g,
+                ));
+            }
+        }
+        config.noise.check(n)?;
+        Ok(SdeSolver {
+            stepper: Stepper::new(mem),
+            config,
+            n,
+            bufs: Vec::new(),
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &SolveConfig {
+        &self.config
+    }
+
+    /// Solves from `x` (the initial state, updated in place to the state at the last time)
+    /// over `times` (at least 2, finite, strictly increasing): step k from `times[k]` to
+    /// `times[k + 1]` draws the increments of step k. `save(k, t_k, x)` sees every node.
+    pub fn solve<S: Sde<M> + ?Sized>(
+        &mut self,
+        sde: &mut S,
+        mut x: M::Mut<'_>,
+        times: &[f64],
+        mut save: impl FnMut(usize, f64, M::Ref<'_>) -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        ito_kernels::check_len("x", None, self.n, M::len(M::as_ref(&x)))?;
+        if times.len() < 2
+            || times.iter().any(|t| !t.is_finite())
+            || times.windows(2).any(|w| w[1] <= w[0])
+        {
+            return Err(Error::config(
+                "times",
+                "at least 2 finite, strictly increasing times",
+                format!("{} times", times.len()),
+            ));
+        }
+        let steps = u32::try_from(times.len() - 1)
+            .map_err(|_| Error::config("times", "at most 2^32 steps", times.len() - 1))?;
+        let convert = sde.calculus() != self.config.method.calculus()
+            && self.config.diffusion == Diffusion::Diagonal;
+        let needs_h = convert
+            || (self.config.method == Method::Milstein
+                && self.config.diffusion == Diffusion::Diagonal);
+        while self.bufs.len() < 6 {
+            let b = self.stepper.memory().alloc_like(M::as_ref(&x), self.n)?;
+            self.bufs.push(b);
+        }
+        let mut bufs = std::mem::take(&mut self.bufs);
+        let run = Run {
+            stepper: &self.stepper,
+            config: self.config,
+            convert,
+            needs_h,
+            sign: match sde.calculus() {
+                // Itô drift into Stratonovich: f − ½h; the other way: f + ½h.
+                Calculus::Ito => -0.5,
+                Calculus::Stratonovich => 0.5,
+            },
+        };
+        let result = run.solve(sde, &mut x, &mut bufs, times, steps, &mut save);
+        self.bufs = bufs;
+        result
+    }
+}
+
+/// One solve's settings, borrowed from the driver.
+struct Run<'s, M: Memory> {
+    stepper: &'s Stepper<M>,
+    config: SolveConfig,
+    /// Convert the drift to the method's calculus.
+    convert: bool,
+    /// Evaluate g·∂g.
+    needs_h: bool,
+    /// The conversion's weight of h in the drift.
+    sign: f64,
+}
+
+impl<M: Memory> Run<'_, M> {
+    fn mem(&self) -> &M {
+        self.stepper.memory()
+    }
+
+    /// f (and g, h as configured) at (t, x) into the buffers `f`, `g`, `h`, the drift
+    /// converted to the method's calculus.
+    fn evaluate<S: Sde<M> + ?Sized>(
+        &self,
+        sde: &mut S,
+        t: f64,
+        x: M::Ref<'_>,
+        [f, g, h]: [&mut M::Buffer; 3],
+    ) -> Result<(), Error> {
+        sde.drift(t, M::shorten(x), M::view_mut(f))?;
+        if self.config.diffusion == Diffusion::Diagonal {
+            sde.diffusion(t, M::shorten(x), M::view_mut(g))?;
+        }
+        if self.needs_h {
+            sde.diffusion_derivative(t, M::shorten(x), M::view_mut(h))?;
+        }
+        if self.convert {
+            let mut c = LincombCoefs {
+                y: 1.0,
+                ..Default::default()
+            };
+            c.inputs[0] = self.sign as f32;
+            let written = self
+                .mem()
+                .lincomb(M::view_mut(f), None, &[M::view(h)], &c, None)?;
+            self.mem()
+                .check_written(written, None, "f (converted)", M::view(f))?;
+        }
+        Ok(())
+    }
+
+    /// One pass y ← c_y·y + Σ cⱼ·inputⱼ + (g√|Δt|·sign Δt)·z with step k's increments, g the
+    /// additive noise's constant.
+    fn additive_pass(
+        &self,
+        mut y: M::Mut<'_>,
+        inputs: &[M::Ref<'_>],
+        c_y: f32,
+        c: &[f64],
+        dt: f64,
+        step: u32,
+    ) -> Result<(), Error> {
+        let Diffusion::Additive(g) = self.config.diffusion else {
+            return Err(Error::config(
+                "diffusion",
+                "additive noise (internal)",
+                "diagonal",
+            ));
+        };
+        let at = self
+            .config
+            .noise
+            .noise(NoiseUse::Increment, step, M::len(M::as_ref(&y)))?;
+        let mut coefs = LincombCoefs {
+            y: c_y,
+            noise: (g * dt.signum() * dt.abs().sqrt()) as f32,
+            ..Default::default()
+        };
+        for (slot, &v) in coefs.inputs.iter_mut().zip(c) {
+            *slot = v as f32;
+        }
+        let written = self
+            .mem()
+            .lincomb(M::reborrow(&mut y), None, inputs, &coefs, Some(at))?;
+        self.mem()
+            .check_written(written, Some(step.into()), "x", M::as_ref(&y))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn solve<S: Sde<M> + ?Sized>(
+        &self,
+        sde: &mut S,
+        x: &mut M::Mut<'_>,
+        bufs: &mut [M::Buffer],
+        times: &[f64],
+        steps: u32,
+        save: &mut impl FnMut(usize, f64, M::Ref<'_>) -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        let [f, g, h, f1, g1, x1] = bufs else {
+            return Err(Error::config("bufs", "six buffers (internal)", bufs.len()));
+        };
+        let noise = self.config.noise;
+        save(0, times[0], M::as_ref(x))?;
+        if self.config.method == Method::ReversibleHeun {
+            // ŷ₀ = y₀, and the evaluation at ŷ carried from step to step.
+            copy(self.mem(), M::as_ref(x), M::view_mut(x1))?;
+            self.evaluate(sde, times[0], M::view(x1), [&mut *f, &mut *g, &mut *h])?;
+        }
+        for k in 0..steps {
+            let (t0, t1) = (times[k as usize], times[k as usize + 1]);
+            let dt = t1 - t0;
+            let additive = match self.config.diffusion {
+                Diffusion::Additive(g) => Some(g),
+                Diffusion::Diagonal => None,
+            };
+            match self.config.method {
+                Method::EulerMaruyama | Method::Milstein => {
+                    self.evaluate(sde, t0, M::as_ref(x), [&mut *f, &mut *g, &mut *h])?;
+                    match (additive, self.config.method) {
+                        (Some(_), _) => {
+                            self.additive_pass(M::reborrow(x), &[M::view(f)], 1.0, &[dt], dt, k)?
+                        }
+                        (None, Method::Milstein) => self.stepper.milstein(
+                            M::reborrow(x),
+                            M::view(f),
+                            M::view(g),
+                            M::view(h),
+                            dt,
+                            noise,
+                            k,
+                        )?,
+                        (None, _) => self.stepper.euler_maruyama(
+                            M::reborrow(x),
+                            M::view(f),
+                            M::view(g),
+                            dt,
+                            noise,
+                            k,
+                        )?,
+                    }
+                }
+                Method::StochasticHeun => {
+                    self.evaluate(sde, t0, M::as_ref(x), [&mut *f, &mut *g, &mut *h])?;
+                    match additive {
+                        Some(_) => self.additive_pass(
+                            M::view_mut(x1),
+                            &[M::as_ref(x), M::view(f)],
+                            0.0,
+                            &[1.0, dt],
+                            dt,
+                            k,
+                        )?,
+                        None => self.stepper.stochastic_heun_predict(
+                            M::view_mut(x1),
+                            M::as_ref(x),
+                            M::view(f),
+                            M::view(g),
+                            dt,
+                            noise,
+                            k,
+                        )?,
+                    }
+                    self.evaluate(sde, t1, M::view(x1), [&mut *f1, &mut *g1, &mut *h])?;
+                    match additive {
+                        Some(_) => self.additive_pass(
+                            M::reborrow(x),
+                            &[M::view(f), M::view(f1)],
+                            1.0,
+                            &[0.5 * dt, 0.5 * dt],
+                            dt,
+                            k,
+                        )?,
+                        None => self.stepper.stochastic_heun_correct(
+                            M::reborrow(x),
+                            M::view(f),
+                            M::view(g),
+                            M::view(f1),
+                            M::view(g1),
+                            dt,
+                            noise,
+                            k,
+                        )?,
+                    }
+                }
+                Method::ReversibleHeun => {
+                    // x1 holds ŷ_k, (f, g) the evaluation at it.
+                    match additive {
+                        Some(_) => self.additive_pass(
+                            M::view_mut(x1),
+                            &[M::as_ref(x), M::view(f)],
+                            -1.0,
+                            &[2.0, dt],
+                            dt,
+                            k,
+                        )?,
+                        None => self.stepper.reversible_heun_forward(
+                            M::view_mut(x1),
+                            M::as_ref(x),
+                            M::view(f),
+                            M::view(g),
+                            dt,
+                            noise,
+                            k,
+                        )?,
+                    }
+                    self.evaluate(sde, t1, M::view(x1), [&mut *f1, &mut *g1, &mut *h])?;
+                    match additive {
+                        Some(_) => self.additive_pass(
+                            M::reborrow(x),
+                            &[M::view(f), M::view(f1)],
+                            1.0,
+                            &[0.5 * dt, 0.5 * dt],
+                            dt,
+                            k,
+                        )?,
+                        None => self.stepper.reversible_heun_correct(
+                            M::reborrow(x),
+                            M::view(f),
+                            M::view(g),
+                            M::view(f1),
+                            M::view(g1),
+                            dt,
+                            noise,
+                            k,
+                        )?,
+                    }
+                    // The evaluation at ŷ_{k+1} is the next step's.
+                    std::mem::swap(f, f1);
+                    std::mem::swap(g, g1);
+                }
+            }
+            save(k as usize + 1, t1, M::as_ref(x))?;
+        }
+        Ok(())
+    }
+}
+
+/// y ← x, one pass.
+fn copy<M: Memory>(mem: &M, x: M::Ref<'_>, mut y: M::Mut<'_>) -> Result<(), Error> {
+    let mut c = LincombCoefs::default();
+    c.inputs[0] = 1.0;
+    let written = mem.lincomb(M::reborrow(&mut y), None, &[x], &c, None)?;
+    mem.check_written(written, None, "x", M::as_ref(&y))
+}

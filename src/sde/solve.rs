@@ -132,6 +132,22 @@ pub trait Sde<M: Memory> {
     }
 }
 
+/// An [`Sde`] that can pull cotangents back through its drift and diffusion (the user's
+/// autodiff): what [`SdeSolver::reversible_heun_backward`] needs for exact gradients.
+pub trait SdeVjp<M: Memory>: Sde<M> {
+    /// a ← J_f(t, x)ᵀ·v_f + J_g(t, x)ᵀ·v_g (J the Jacobians in x; g elementwise, so J_g is
+    /// diagonal), written into `a`; and adds ∂f/∂θᵀ·v_f + ∂g/∂θᵀ·v_g to the gradients of the
+    /// SDE's own parameters θ (kept by the implementation).
+    fn vjp(
+        &mut self,
+        t: f64,
+        x: M::Ref<'_>,
+        v_f: M::Ref<'_>,
+        v_g: M::Ref<'_>,
+        a: M::Mut<'_>,
+    ) -> Result<(), Error>;
+}
+
 /// What [`SdeSolver`] solves with.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct SolveConfig {
@@ -161,8 +177,10 @@ pub struct SdeSolver<M: Memory> {
     config: SolveConfig,
     n: usize,
     /// f, g, h (g·∂g), f₁, g₁, and a state-sized scratch (Heun's predictor, reversible
-    /// Heun's ŷ), as the method needs them.
+    /// Heun's ŷ); then the backward pass's adjoints and cotangents.
     bufs: Vec<M::Buffer>,
+    /// The times of the last completed solve (what a backward pass steps back over).
+    solved: Option<Vec<f64>>,
 }
 
 impl<M: Memory> SdeSolver<M> {
@@ -184,6 +202,7 @@ impl<M: Memory> SdeSolver<M> {
             config,
             n,
             bufs: Vec::new(),
+            solved: None,
         })
     }
 
@@ -224,6 +243,7 @@ impl<M: Memory> SdeSolver<M> {
             let b = self.stepper.memory().alloc_like(M::as_ref(&x), self.n)?;
             self.bufs.push(b);
         }
+        self.solved = None;
         let mut bufs = std::mem::take(&mut self.bufs);
         let run = Run {
             stepper: &self.stepper,
@@ -238,8 +258,203 @@ impl<M: Memory> SdeSolver<M> {
         };
         let result = run.solve(sde, &mut x, &mut bufs, times, steps, &mut save);
         self.bufs = bufs;
+        self.solved = result.is_ok().then(|| times.to_vec());
         result
     }
+
+    /// Exact gradients of a reversible-Heun solve (Kidger, Foster, Li, Lyons 2021), without
+    /// storing the path: right after [`SdeSolver::solve`] with [`Method::ReversibleHeun`] and
+    /// diagonal noise of a Stratonovich SDE, `y` holding the solve's result y_N and `a_y` the
+    /// loss's gradient ∂L/∂y_N (L a function of y_N), steps back from N to 0. Each step
+    /// reconstructs (y_n, ŷ_n) algebraically (two fused passes; the same increments) and
+    /// pulls the adjoints back through the discrete update with two of the SDE's
+    /// vector–Jacobian products (at ŷ_{n+1} and ŷ_n), which also accumulate the parameters'
+    /// gradients. On return `y` holds the reconstructed y₀ (to rounding) and `a_y` holds
+    /// ∂L/∂y₀: the gradient of the discrete solve itself, not of an approximate adjoint SDE.
+    pub fn reversible_heun_backward<S: SdeVjp<M> + ?Sized>(
+        &mut self,
+        sde: &mut S,
+        mut y: M::Mut<'_>,
+        mut a_y: M::Mut<'_>,
+    ) -> Result<(), Error> {
+        if self.config.method != Method::ReversibleHeun
+            || self.config.diffusion != Diffusion::Diagonal
+            || sde.calculus() != Calculus::Stratonovich
+        {
+            return Err(Error::config(
+                "method",
+                "a reversible-Heun solve of a Stratonovich SDE with diagonal noise",
+                format!("{:?}, {:?}", self.config.method, sde.calculus()),
+            ));
+        }
+        let Some(times) = self.solved.take() else {
+            return Err(Error::config(
+                "reversible_heun_backward",
+                "a completed solve just before (its ŷ and evaluation are the start)",
+                "none",
+            ));
+        };
+        for (arg, t) in [("y", M::as_ref(&y)), ("a_y", M::as_ref(&a_y))] {
+            ito_kernels::check_len(arg, None, self.n, M::len(t))?;
+        }
+        while self.bufs.len() < 12 {
+            let b = self.stepper.memory().alloc_like(M::as_ref(&y), self.n)?;
+            self.bufs.push(b);
+        }
+        let mut bufs = std::mem::take(&mut self.bufs);
+        let result = self.backward_steps(sde, &mut y, &mut a_y, &mut bufs, &times);
+        self.bufs = bufs;
+        result
+    }
+
+    fn backward_steps<S: SdeVjp<M> + ?Sized>(
+        &self,
+        sde: &mut S,
+        y: &mut M::Mut<'_>,
+        a_y: &mut M::Mut<'_>,
+        bufs: &mut [M::Buffer],
+        times: &[f64],
+    ) -> Result<(), Error> {
+        let [f1, g1, _h, f0, g0, y_hat, a_hat, a_bar, c, u, v_f, v_g] = bufs else {
+            return Err(Error::config(
+                "bufs",
+                "twelve buffers (internal)",
+                bufs.len(),
+            ));
+        };
+        let st = &self.stepper;
+        let mem = st.memory();
+        let noise = self.config.noise;
+        // ∂L/∂ŷ_N = 0: the loss reads y_N only.
+        fill_zero(mem, M::view_mut(a_hat))?;
+        for k in (0..times.len() - 1).rev() {
+            let (t0, t1) = (times[k], times[k + 1]);
+            let dt = t1 - t0;
+            let step = k as u32;
+            // (f1, g1) is the evaluation at ŷ_{k+1}. u = J_F(ŷ_{k+1})ᵀ(½a_y), F = fΔt + g⊙ΔW.
+            cotangents(mem, M::as_ref(a_y), 0.5, dt, noise, step, [v_f, v_g])?;
+            sde.vjp(
+                t1,
+                M::view(y_hat),
+                M::view(v_f),
+                M::view(v_g),
+                M::view_mut(u),
+            )?;
+            // ā = a_ŷ + u; c = ā + ½a_y (before a_y moves on).
+            axpby(
+                mem,
+                M::view_mut(a_bar),
+                [M::view(a_hat), M::view(u)],
+                [1.0, 1.0],
+            )?;
+            axpby(
+                mem,
+                M::view_mut(c),
+                [M::view(a_bar), M::as_ref(a_y)],
+                [1.0, 0.5],
+            )?;
+            // ŷ_k = 2y_{k+1} − ŷ_{k+1} − F(ŷ_{k+1}); the evaluation there; then
+            // y_k = y_{k+1} − ½(F(ŷ_k) + F(ŷ_{k+1})).
+            st.reversible_heun_reverse(
+                M::view_mut(y_hat),
+                M::as_ref(y),
+                M::view(f1),
+                M::view(g1),
+                dt,
+                noise,
+                step,
+            )?;
+            sde.drift(t0, M::view(y_hat), M::view_mut(f0))?;
+            sde.diffusion(t0, M::view(y_hat), M::view_mut(g0))?;
+            st.reversible_heun_correct(
+                M::reborrow(y),
+                M::view(f0),
+                M::view(g0),
+                M::view(f1),
+                M::view(g1),
+                -dt,
+                noise,
+                step,
+            )?;
+            // a_y ← a_y + 2ā; a_ŷ ← −ā + J_F(ŷ_k)ᵀc.
+            let mut coefs = LincombCoefs {
+                y: 1.0,
+                ..Default::default()
+            };
+            coefs.inputs[0] = 2.0;
+            let written = mem.lincomb(M::reborrow(a_y), None, &[M::view(a_bar)], &coefs, None)?;
+            mem.check_written(written, Some(step.into()), "a_y", M::as_ref(a_y))?;
+            cotangents(mem, M::view(c), 1.0, dt, noise, step, [v_f, v_g])?;
+            sde.vjp(
+                t0,
+                M::view(y_hat),
+                M::view(v_f),
+                M::view(v_g),
+                M::view_mut(u),
+            )?;
+            axpby(
+                mem,
+                M::view_mut(a_hat),
+                [M::view(a_bar), M::view(u)],
+                [-1.0, 1.0],
+            )?;
+            std::mem::swap(f0, f1);
+            std::mem::swap(g0, g1);
+        }
+        // ŷ₀ = y₀ in the forward solve: both adjoints are y₀'s.
+        axpby(
+            mem,
+            M::view_mut(c),
+            [M::as_ref(a_y), M::view(a_hat)],
+            [1.0, 1.0],
+        )?;
+        copy(mem, M::view(c), M::reborrow(a_y))
+    }
+}
+
+/// v_f ← (wΔt)·a and v_g ← w·ΔW⊙a (ΔW = √Δt·z, step `step`'s increments) in one pass: the
+/// cotangents of F = fΔt + g⊙ΔW for the adjoint w·a.
+fn cotangents<M: Memory>(
+    mem: &M,
+    a: M::Ref<'_>,
+    w: f64,
+    dt: f64,
+    noise: NoiseSource,
+    step: u32,
+    [v_f, v_g]: [&mut M::Buffer; 2],
+) -> Result<(), Error> {
+    let at = noise.noise(NoiseUse::Increment, step, M::len(a))?;
+    let mut c = LincombCoefs::default();
+    c.noise_inputs[0] = (w * dt.sqrt()) as f32;
+    c.y2_inputs[0] = (w * dt) as f32;
+    let written = mem.lincomb(M::view_mut(v_g), Some(M::view_mut(v_f)), &[a], &c, Some(at))?;
+    mem.check_written(written, Some(step.into()), "v_g", M::view(v_g))
+}
+
+/// y ← c₀·a + c₁·b, one pass.
+fn axpby<M: Memory>(
+    mem: &M,
+    mut y: M::Mut<'_>,
+    inputs: [M::Ref<'_>; 2],
+    c: [f32; 2],
+) -> Result<(), Error> {
+    let mut coefs = LincombCoefs::default();
+    coefs.inputs[0] = c[0];
+    coefs.inputs[1] = c[1];
+    let written = mem.lincomb(M::reborrow(&mut y), None, &inputs, &coefs, None)?;
+    mem.check_written(written, None, "adjoint", M::as_ref(&y))
+}
+
+/// y ← 0, one pass.
+fn fill_zero<M: Memory>(mem: &M, mut y: M::Mut<'_>) -> Result<(), Error> {
+    let written = mem.lincomb(
+        M::reborrow(&mut y),
+        None,
+        &[],
+        &LincombCoefs::default(),
+        None,
+    )?;
+    mem.check_written(written, None, "adjoint", M::as_ref(&y))
 }
 
 /// One solve's settings, borrowed from the driver.

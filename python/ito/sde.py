@@ -20,6 +20,12 @@ et al. 2024); ``.transition(h).step(state, out, seed=…, step=k)`` advances the
     >>> tr = fbm.transition(0.01)
     >>> for k in range(100):
     ...     tr.step(state, dB, seed=13, step=k)       # B̂ += dB
+
+A whole solve: ``sdeint(sde, y0, ts, method=…, dt=…)`` takes a torchsde-style SDE (``f(t, y)``,
+``g(t, y)``, ``sde_type``, ``noise_type``) and returns the states at ``ts``, each step one of the
+fused steppers above with step k's counter increments (the same path for every method, grid
+and batch split; hand torchsde ``bm=`` a Brownian motion built on ``noise_address("increment",
+…)`` to give it the same increments).
 """
 
 from __future__ import annotations
@@ -32,6 +38,8 @@ from ._ito import FbmTransition, MarkovFbm
 __all__ = [
     "FbmTransition",
     "MarkovFbm",
+    "grid",
+    "sdeint",
     "euler_maruyama",
     "euler_maruyama_scalar_noise",
     "milstein",
@@ -109,3 +117,136 @@ def reversible_heun_reverse(y_hat: Any, y: Any, f1: Any, g1: Any, *, dt: float, 
     ``reversible_heun_correct`` with −Δt."""
     _step("reversible_heun_reverse", "y_hat y f1 g1", (y_hat, y, f1, g1), dt, seed, step, stream,
           offset)
+
+
+_METHODS = {"euler": "ito", "milstein": "ito", "heun": "stratonovich",
+            "reversible_heun": "stratonovich"}
+
+
+def grid(ts: Any, dt: float) -> "list[float]":
+    """The step times ``sdeint`` walks: each interval of ``ts`` cut into ⌈length/dt⌉ equal steps
+    (a length within 1e-9 relative of a multiple of dt takes exactly that many), so every
+    output time is a node."""
+    import math
+
+    times = [float(t) for t in (ts.tolist() if hasattr(ts, "tolist") else ts)]
+    if not (dt > 0 and math.isfinite(dt)):
+        raise ValueError(f"dt: a finite step > 0 expected, found {dt}")
+    if len(times) < 2 or any(not math.isfinite(t) for t in times) or any(
+            b <= a for a, b in zip(times, times[1:])):
+        raise ValueError(f"ts: at least 2 finite, strictly increasing times expected, found {times}")
+    nodes = [times[0]]
+    for a, b in zip(times, times[1:]):
+        q = (b - a) / dt
+        n = max(1, round(q) if abs(q - round(q)) <= 1e-9 * q else math.ceil(q))
+        nodes += [a + (b - a) * i / n for i in range(1, n)] + [b]
+    return nodes
+
+
+def sdeint(sde: Any, y0: Any, ts: Any, *, method: str = "euler", dt: float = 1e-3,
+           seed: int = 0, stream: int = 0, offset: int = 0) -> Any:
+    """Solves ``sde`` from ``y0`` (a torch tensor or numpy array, batch first) over the times
+    ``ts`` and returns the states there, stacked (``len(ts)`` first), as ``torchsde.sdeint``
+    does. ``sde`` has ``f(t, y)`` and ``g(t, y)`` returning tensors like ``y`` (diagonal or
+    additive noise) or, with ``noise_type = "scalar"`` (Euler only), ``g`` of shape
+    ``(*y.shape, 1)``; ``sde_type`` "ito" (methods "euler", "milstein") or "stratonovich"
+    ("heun", "reversible_heun"). Milstein needs ``gdg(t, y)`` (g·∂g/∂y) or a torch ``g`` to
+    differentiate. Steps: ``grid(ts, dt)``; step k draws the counter's increments of step k
+    (``noise_address("increment", seed=…, step=k)``)."""
+    if method not in _METHODS:
+        raise ValueError(f"method: one of {sorted(_METHODS)} expected, found {method!r}")
+    sde_type = getattr(sde, "sde_type", "ito")
+    if sde_type != _METHODS[method]:
+        raise ValueError(f"method: {method!r} solves {_METHODS[method]} SDEs; the sde's "
+                         f"sde_type is {sde_type!r}")
+    noise_type = getattr(sde, "noise_type", "diagonal")
+    if noise_type not in ("diagonal", "additive", "scalar"):
+        raise ValueError(f"noise_type: 'diagonal', 'additive' or 'scalar' expected, found {noise_type!r}")
+    if noise_type == "scalar" and method != "euler":
+        raise ValueError(f"method: scalar noise is solved with 'euler', found {method!r}")
+    torch_like = type(y0).__module__.startswith("torch")
+    if torch_like:
+        import torch
+
+        y = y0.detach().clone(memory_format=torch.contiguous_format)
+        new = lambda: torch.empty_like(y)  # noqa: E731
+        stack = lambda xs: torch.stack(xs)  # noqa: E731
+    else:
+        import numpy as np
+
+        y = np.ascontiguousarray(y0).copy()
+        new = lambda: np.empty_like(y)  # noqa: E731
+        stack = np.stack
+    nodes = grid(ts, dt)
+    outs = set(float(t) for t in (ts.tolist() if hasattr(ts, "tolist") else ts))
+    ys = [_copy(y)]
+    key = dict(seed=seed, stream=stream, offset=offset)
+    sample_len = y[0].numel() if torch_like else y[0].size
+
+    def fg(t: float, x: Any) -> "tuple[Any, Any]":
+        f, g = sde.f(t, x), sde.g(t, x)
+        if noise_type == "scalar":
+            g = g.reshape(x.shape)
+        return _dense(f, x), _dense(g, x)
+
+    if method == "reversible_heun":
+        z = _copy(y)
+        f0, g0 = fg(nodes[0], z)
+    for k, (t0, t1) in enumerate(zip(nodes, nodes[1:])):
+        h = t1 - t0
+        if method == "euler":
+            f, g = fg(t0, y)
+            if noise_type == "scalar":
+                euler_maruyama_scalar_noise(y, f, g, dt=h, sample_len=sample_len, step=k, **key)
+            else:
+                euler_maruyama(y, f, g, dt=h, step=k, **key)
+        elif method == "milstein":
+            f, g = fg(t0, y)
+            milstein(y, f, g, _dense(_gdg(sde, t0, y), y), dt=h, step=k, **key)
+        elif method == "heun":
+            f, g = fg(t0, y)
+            yp = new()
+            stochastic_heun_predict(yp, y, f, g, dt=h, step=k, **key)
+            fp, gp = fg(t1, yp)
+            stochastic_heun_correct(y, f, g, fp, gp, dt=h, step=k, **key)
+        else:
+            reversible_heun_forward(z, y, f0, g0, dt=h, step=k, **key)
+            f1, g1 = fg(t1, z)
+            reversible_heun_correct(y, f0, g0, f1, g1, dt=h, step=k, **key)
+            f0, g0 = f1, g1
+        if t1 in outs:
+            ys.append(_copy(y))
+    return stack(ys)
+
+
+def _copy(x: Any) -> Any:
+    return x.clone() if type(x).__module__.startswith("torch") else x.copy()
+
+
+def _dense(v: Any, like: Any) -> Any:
+    """``v`` as a contiguous tensor of ``like``'s dtype and shape (a broadcast constant
+    expanded)."""
+    if type(like).__module__.startswith("torch"):
+        import torch
+
+        v = torch.as_tensor(v, dtype=like.dtype, device=like.device)
+        return v.expand(like.shape).contiguous() if v.shape != like.shape else v.contiguous()
+    import numpy as np
+
+    v = np.asarray(v, dtype=like.dtype)
+    if v.shape != like.shape:
+        v = np.broadcast_to(v, like.shape).copy()  # a broadcast view is read-only
+    return np.ascontiguousarray(v)
+
+
+def _gdg(sde: Any, t: float, y: Any) -> Any:
+    """g·∂g/∂y for diagonal noise: the sde's own ``gdg``, else torch's forward-mode derivative
+    of ``g`` along ones (elementwise g: its Jacobian's diagonal)."""
+    if hasattr(sde, "gdg"):
+        return sde.gdg(t, y)
+    if not type(y).__module__.startswith("torch"):
+        raise ValueError("sde: Milstein needs gdg(t, y) (g·∂g/∂y) for numpy states")
+    import torch
+
+    g, dg = torch.func.jvp(lambda x: sde.g(t, x), (y,), (torch.ones_like(y),))
+    return g * dg

@@ -200,6 +200,10 @@ def sdeint(sde: Any, y0: Any, ts: Any, *, method: str = "euler", dt: float = 1e-
                 euler_maruyama_scalar_noise(y, f, g, dt=h, sample_len=sample_len, step=k, **key)
             else:
                 euler_maruyama(y, f, g, dt=h, step=k, **key)
+        elif method == "milstein" and noise_type == "additive":
+            # g·∂g = 0: Milstein's update is Euler–Maruyama's.
+            f, g = fg(t0, y)
+            euler_maruyama(y, f, g, dt=h, step=k, **key)
         elif method == "milstein":
             f, g = fg(t0, y)
             milstein(y, f, g, _dense(_gdg(sde, t0, y), y), dt=h, step=k, **key)

@@ -197,17 +197,12 @@ impl Lanes for Avx2 {
         // SAFETY: token.
         unsafe {
             let mv = _mm256_set1_epi32(m as i32);
-            // The 32×32→64 products of the even lanes, and of the odd lanes moved down; both
-            // halves of every product come from these two multiplies, moved into place by
-            // dword shuffles and blends. (A separate wrapping multiply for the low words,
-            // vpmulld, costs two multiplier µops; the multiplier ports are what the Philox
-            // rounds and the transform compete for.)
+            // High words: 32×32→64 products of the even lanes, then of the odd lanes moved
+            // down, blended. Low words: one wrapping multiply.
             let even = _mm256_mul_epu32(a, mv);
-            let odd = _mm256_mul_epu32(_mm256_shuffle_epi32::<0b11_11_01_01>(a), mv);
-            let hi =
-                _mm256_blend_epi32::<0b1010_1010>(_mm256_shuffle_epi32::<0b11_11_01_01>(even), odd);
-            let lo =
-                _mm256_blend_epi32::<0b1010_1010>(even, _mm256_shuffle_epi32::<0b10_10_00_00>(odd));
+            let odd = _mm256_mul_epu32(_mm256_srli_epi64::<32>(a), mv);
+            let hi = _mm256_blend_epi32::<0b1010_1010>(_mm256_srli_epi64::<32>(even), odd);
+            let lo = _mm256_mullo_epi32(a, mv);
             (hi, lo)
         }
     }

@@ -88,13 +88,19 @@ fn uniform(steps: usize) -> Vec<f64> {
 }
 
 fn solve_gbm(method: Method, calculus: Calculus, steps: usize) -> Vec<f32> {
+    solve_gbm_counted(method, calculus, steps).0
+}
+
+/// The result, and how many drift evaluations the driver made.
+fn solve_gbm_counted(method: Method, calculus: Calculus, steps: usize) -> (Vec<f32>, usize) {
     let config = SolveConfig::new(method, Diffusion::Diagonal, INC);
     let mut solver = SdeSolver::new(Host::<f32>::new(), PATHS, config).unwrap();
     let mut x = vec![1.0f32; PATHS];
     let mut nodes = Vec::new();
+    let mut sde = Gbm::new(calculus);
     solver
         .solve(
-            &mut Gbm::new(calculus),
+            &mut sde,
             x.as_mut_slice().into(),
             &uniform(steps),
             |k, t, _| {
@@ -105,7 +111,7 @@ fn solve_gbm(method: Method, calculus: Calculus, steps: usize) -> Vec<f32> {
         .unwrap();
     assert_eq!(nodes.len(), steps + 1);
     assert!(nodes.iter().enumerate().all(|(i, &(k, _))| i == k));
-    x
+    (x, sde.evals)
 }
 
 /// W_T of every path: the sum of the increments step k drew (NoiseUse::Increment, step k).
@@ -148,10 +154,10 @@ fn strong_orders_on_geometric_brownian_motion() {
     // by the driver's conversion.
     let steps = [16, 32, 64, 128, 256];
     for (method, order, tol) in [
-        (Method::EulerMaruyama, 0.5, 0.15),
-        (Method::Milstein, 1.0, 0.15),
-        (Method::StochasticHeun, 1.0, 0.15),
-        (Method::ReversibleHeun, 1.0, 0.15),
+        (Method::EulerMaruyama, 0.5, 0.1),
+        (Method::Milstein, 1.0, 0.1),
+        (Method::StochasticHeun, 1.0, 0.1),
+        (Method::ReversibleHeun, 1.0, 0.1),
     ] {
         let errs: Vec<f64> = steps.iter().map(|&n| strong_error(method, n)).collect();
         let p = slope(&steps, &errs);
@@ -203,6 +209,55 @@ fn a_solve_is_the_hand_written_stepper_loop() {
             "{method:?}"
         );
     }
+    // Stochastic Heun by hand on the Stratonovich form: two evaluations, one increment.
+    let mut s = Gbm::new(Calculus::Stratonovich);
+    let mut x = vec![1.0f32; PATHS];
+    let (mut f, mut g, mut fp, mut gp, mut xp) = (
+        vec![0.0f32; PATHS],
+        vec![0.0f32; PATHS],
+        vec![0.0f32; PATHS],
+        vec![0.0f32; PATHS],
+        vec![0.0f32; PATHS],
+    );
+    for k in 0..steps {
+        let (t0, t1) = (k as f64 * dt, (k + 1) as f64 * dt);
+        s.drift(t0, x.as_slice().into(), f.as_mut_slice().into())
+            .unwrap();
+        s.diffusion(t0, x.as_slice().into(), g.as_mut_slice().into())
+            .unwrap();
+        st.stochastic_heun_predict(
+            xp.as_mut_slice().into(),
+            x.as_slice().into(),
+            f.as_slice().into(),
+            g.as_slice().into(),
+            dt,
+            INC,
+            k as u32,
+        )
+        .unwrap();
+        s.drift(t1, xp.as_slice().into(), fp.as_mut_slice().into())
+            .unwrap();
+        s.diffusion(t1, xp.as_slice().into(), gp.as_mut_slice().into())
+            .unwrap();
+        st.stochastic_heun_correct(
+            x.as_mut_slice().into(),
+            f.as_slice().into(),
+            g.as_slice().into(),
+            fp.as_slice().into(),
+            gp.as_slice().into(),
+            dt,
+            INC,
+            k as u32,
+        )
+        .unwrap();
+    }
+    let (got, evals) = solve_gbm_counted(Method::StochasticHeun, Calculus::Stratonovich, steps);
+    assert_eq!(evals, 2 * steps, "two evaluations per step");
+    assert_eq!(
+        got.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+        x.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+        "StochasticHeun"
+    );
     // Reversible Heun by hand on the Stratonovich form: ŷ₀ = y₀, one evaluation per step.
     let mut s = Gbm::new(Calculus::Stratonovich);
     let (mut y, mut yh) = (vec![1.0f32; PATHS], vec![1.0f32; PATHS]);
@@ -381,36 +436,37 @@ fn bad_configurations_are_typed_errors() {
     assert_eq!(arg(e), "save");
 }
 
-/// dX = −θX dt + σX ∘ dW (Stratonovich), with its vector–Jacobian products and parameter
-/// gradients.
-struct Linear {
+/// dX = −θ(1 + t)·tanh X dt + σ(1 + t/2)(1 + ½ sin X) ∘ dW (Stratonovich), nonlinear and
+/// time-dependent, with its vector–Jacobian products and parameter gradients (a VJP taken at
+/// the wrong point or time would show).
+struct Nonlinear {
     theta: f64,
     sigma: f64,
     grad: [f64; 2],
 }
 
-impl Sde<Host<f32>> for Linear {
+impl Sde<Host<f32>> for Nonlinear {
     fn calculus(&self) -> Calculus {
         Calculus::Stratonovich
     }
-    fn drift(&mut self, _t: f64, x: TensorRef<'_>, f: TensorMut<'_>) -> Result<(), Error> {
+    fn drift(&mut self, t: f64, x: TensorRef<'_>, f: TensorMut<'_>) -> Result<(), Error> {
         for (f, &x) in f32s_mut(f).iter_mut().zip(f32s(x)) {
-            *f = (-self.theta * x as f64) as f32;
+            *f = (-self.theta * (1.0 + t) * (x as f64).tanh()) as f32;
         }
         Ok(())
     }
-    fn diffusion(&mut self, _t: f64, x: TensorRef<'_>, g: TensorMut<'_>) -> Result<(), Error> {
+    fn diffusion(&mut self, t: f64, x: TensorRef<'_>, g: TensorMut<'_>) -> Result<(), Error> {
         for (g, &x) in f32s_mut(g).iter_mut().zip(f32s(x)) {
-            *g = (self.sigma * x as f64) as f32;
+            *g = (self.sigma * (1.0 + 0.5 * t) * (1.0 + 0.5 * (x as f64).sin())) as f32;
         }
         Ok(())
     }
 }
 
-impl ito::sde::solve::SdeVjp<Host<f32>> for Linear {
+impl ito::sde::solve::SdeVjp<Host<f32>> for Nonlinear {
     fn vjp(
         &mut self,
-        _t: f64,
+        t: f64,
         x: TensorRef<'_>,
         v_f: TensorRef<'_>,
         v_g: TensorRef<'_>,
@@ -418,9 +474,13 @@ impl ito::sde::solve::SdeVjp<Host<f32>> for Linear {
     ) -> Result<(), Error> {
         let (x, vf, vg) = (f32s(x), f32s(v_f), f32s(v_g));
         for (i, a) in f32s_mut(a).iter_mut().enumerate() {
-            *a = (-self.theta * vf[i] as f64 + self.sigma * vg[i] as f64) as f32;
-            self.grad[0] -= x[i] as f64 * vf[i] as f64;
-            self.grad[1] += x[i] as f64 * vg[i] as f64;
+            let (xi, vfi, vgi) = (x[i] as f64, vf[i] as f64, vg[i] as f64);
+            let th = xi.tanh();
+            let df = -self.theta * (1.0 + t) * (1.0 - th * th);
+            let dg = self.sigma * (1.0 + 0.5 * t) * 0.5 * xi.cos();
+            *a = (df * vfi + dg * vgi) as f32;
+            self.grad[0] += -(1.0 + t) * th * vfi;
+            self.grad[1] += (1.0 + 0.5 * t) * (1.0 + 0.5 * xi.sin()) * vgi;
         }
         Ok(())
     }
@@ -436,7 +496,7 @@ fn reversible_heun_backward_gives_the_gradients_of_the_discrete_solve() {
     let loss = |theta: f64, sigma: f64, x0: &[f32]| -> f64 {
         let mut s = SdeSolver::new(Host::<f32>::new(), n, config).unwrap();
         let mut y = x0.to_vec();
-        let mut sde = Linear {
+        let mut sde = Nonlinear {
             theta,
             sigma,
             grad: [0.0; 2],
@@ -447,7 +507,7 @@ fn reversible_heun_backward_gives_the_gradients_of_the_discrete_solve() {
     };
     let (theta, sigma) = (0.7, 0.4);
     let mut s = SdeSolver::new(Host::<f32>::new(), n, config).unwrap();
-    let mut sde = Linear {
+    let mut sde = Nonlinear {
         theta,
         sigma,
         grad: [0.0; 2],

@@ -39,10 +39,7 @@ impl ito_brownian_tree {
             offset: self.offset,
         };
         // ito names the field (`t1`, `depth`): put the struct's name in front.
-        let named = |e: ito::Error| {
-            let e = Failure::from(e);
-            Failure::new(e.code, format!("{arg}: {}", e.message))
-        };
+        let named = |e: ito::Error| crate::config::prefix(arg, e.into());
         BrownianTree::new(noise, self.t0, self.t1)
             .map_err(named)?
             .with_depth(self.depth)

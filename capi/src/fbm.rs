@@ -124,6 +124,17 @@ pub unsafe extern "C" fn ito_fbm_transition_init(
         // SAFETY: non-NULL, readable (the contract).
         let f = unsafe { fbm.read() };
         check_k("fbm->k", f.k)?;
+        // A hand-filled struct bypasses ito_fbm_init's checks: positive finite speeds and
+        // finite weights, or the transition would be NaN.
+        if let Some(g) = f.gammas[..f.k]
+            .iter()
+            .find(|g| !(g.is_finite() && **g > 0.0))
+        {
+            return Err(Failure::argument("fbm->gammas", "finite speeds > 0", g));
+        }
+        if let Some(w) = f.omega[..f.k].iter().find(|w| !w.is_finite()) {
+            return Err(Failure::argument("fbm->omega", "finite weights", w));
+        }
         let m = MarkovFbm {
             hurst: f.hurst,
             gammas: f.gammas[..f.k].to_vec(),

@@ -267,7 +267,8 @@ pub struct SamplerState {
     len: usize,
     timesteps: Vec<usize>,
     nodes: Vec<ito::Node>,
-    /// The plan as built, and the noise identity: what `ito_sampler_reset` starts again from.
+    /// The plan as built, the noise identity and the step noise's Brownian tree, if any: what
+    /// `ito_sampler_reset` starts again from.
     plan: ito::Plan,
     noise: ito::NoiseSource,
     tree: Option<BrownianTree>,

@@ -21,8 +21,9 @@ batch split, but not the normals diffusers would draw, so a seed does not reprod
 diffusers' images. Set ``scheduler.ito_noise = "generator"`` to draw instead what stock
 diffusers draws — the same ``randn_tensor`` calls on the step's generator, in the same order —
 and so reproduce its images to float tolerance (those normals then enter the fused pass as one
-more input). A ``variance_noise`` passed to ``step`` is used as the step's normals, as diffusers
-uses it.
+more input). ``ito_noise`` and ``ito_seed`` are attributes, not configuration: a pipeline
+loaded with ``from_pretrained`` starts from the defaults (set them again). A ``variance_noise``
+passed to ``step`` is used as the step's normals, as diffusers uses it.
 
 Configurations ito cannot honour raise ``ValueError`` at construction, naming the option.
 """
@@ -117,12 +118,7 @@ class _FusedStep:
                 "Number of inference steps is 'None', you need to run 'set_timesteps' after creating the scheduler")
         if self.ito_noise not in ("ito", "generator"):
             self._ito_refuse("ito_noise", self.ito_noise, "'ito' or 'generator'")
-        noise = variance_noise
-        if noise is None and self.ito_noise == "generator":
-            dtype = self._ito_draws(timestep, model_output)
-            if dtype is not None:
-                noise = randn_tensor(model_output.shape, generator=generator,
-                                     device=model_output.device, dtype=dtype)
+        draws_from = generator
         if self.step_index is None:
             self._init_step_index(timestep)
         x = self._ito_state(sample)
@@ -158,6 +154,13 @@ class _FusedStep:
             raise RuntimeError(
                 f"timestep {timestep}: evaluation {self.step_index} of the schedule, but ito's plan "
                 f"is at {self._ito_evals + self._ito_begin} (steps must be taken in order)")
+        noise = variance_noise
+        if noise is None and self.ito_noise == "generator":
+            # Drawn once the step is known to go ahead: a refused step leaves the generator.
+            dtype = self._ito_draws(timestep, model_output)
+            if dtype is not None:
+                noise = randn_tensor(model_output.shape, generator=draws_from,
+                                     device=model_output.device, dtype=dtype)
         if noise is not None:
             noise = noise.to(x.dtype).contiguous()
         s.advance(x, model_output.to(x.dtype).contiguous(), noise)

@@ -32,7 +32,7 @@ from __future__ import annotations
 import math
 from typing import Any, Callable, Dict, Optional
 
-from . import BrownianTree, Sampler, lincomb, noise_address
+from . import BrownianTree, Sampler, _device_for, lincomb, noise_address
 
 __all__ = [
     "BrownianTreeNoiseSampler",
@@ -226,6 +226,7 @@ def sample_dpmpp_2s_ancestral(model, x, sigmas, extra_args=None, callback=None, 
     x = x.clone(memory_format=torch.contiguous_format)
     x_2 = torch.zeros_like(x)
     s_in = x.new_ones([x.shape[0]])
+    device = _device_for(x)
     for i in range(len(times) - 1):
         sigma, sigma_next = times[i], times[i + 1]
         denoised = model(x, sigmas[i] * s_in, **extra_args).to(x.dtype).contiguous()
@@ -237,23 +238,25 @@ def sample_dpmpp_2s_ancestral(model, x, sigmas, extra_args=None, callback=None, 
             callback({"x": x, "i": i, "sigma": sigmas[i], "sigma_hat": sigmas[i],
                       "denoised": denoised})
         if sigma_down == 0:
-            # Euler to σ = 0 is x₀ itself.
-            lincomb(x, [denoised], c_y=0.0, c=[1.0])
+            # Euler to σ_down = 0 lands on x₀ itself.
+            c_y, inputs, c = 0.0, [denoised], [1.0]
         else:
             h = math.log(sigma) - math.log(sigma_down)
             sigma_s = math.exp(-(-math.log(sigma) + 0.5 * h))
-            lincomb(x_2, [x, denoised], c_y=0.0, c=[sigma_s / sigma, -math.expm1(-0.5 * h)])
+            lincomb(x_2, [x, denoised], c_y=0.0, c=[sigma_s / sigma, -math.expm1(-0.5 * h)],
+                    device=device)
             denoised_2 = model(x_2, sigma_s * s_in, **extra_args).to(x.dtype).contiguous()
-            inputs, c = [denoised_2], [-math.expm1(-h)]
-            noise: Dict[str, Any] = {}
-            if sigma_next > 0 and sigma_up > 0:
-                if noise_sampler is not None:
-                    z = noise_sampler(sigmas[i], sigmas[i + 1]).to(x.dtype).contiguous()
-                    inputs, c = inputs + [z], c + [sigma_up * s_noise]
-                else:
-                    a = noise_address("step", seed=seed, stream=stream, offset=offset, step=i,
-                                      len=x.numel())
-                    noise = {"noise": sigma_up * s_noise, "seed": a[0], "stream": a[1],
-                             "step": a[2], "offset": a[3]}
-            lincomb(x, inputs, c_y=sigma_down / sigma, c=c, **noise)
+            c_y, inputs, c = sigma_down / sigma, [denoised_2], [-math.expm1(-h)]
+        noise: Dict[str, Any] = {}
+        # k-diffusion adds σ_up·z (calling its noise sampler) at every step into σ > 0.
+        if sigma_next > 0:
+            if noise_sampler is not None:
+                z = noise_sampler(sigmas[i], sigmas[i + 1]).to(x.dtype).contiguous()
+                inputs, c = inputs + [z], c + [sigma_up * s_noise]
+            elif sigma_up > 0:
+                a = noise_address("step", seed=seed, stream=stream, offset=offset, step=i,
+                                  len=x.numel())
+                noise = {"noise": sigma_up * s_noise, "seed": a[0], "stream": a[1],
+                         "step": a[2], "offset": a[3]}
+        lincomb(x, inputs, c_y=c_y, c=c, device=device, **noise)
     return x

@@ -18,7 +18,9 @@ from __future__ import annotations
 import math
 from typing import Any, Iterator, NamedTuple, Optional, Sequence
 
-from . import _device_for, _is_torch, fill_normal, lincomb, noise_address
+import numpy as np
+
+from . import NonFiniteError, _device_for, _is_torch, fill_normal, lincomb, noise_address
 
 __all__ = ["AnnealedLangevin"]
 
@@ -63,6 +65,8 @@ class AnnealedLangevin:
             raise ValueError(f"epsilon: a finite value > 0 expected, found {epsilon}")
         if len(sigmas) * steps_per_level > 1 << 32:
             raise ValueError("steps_per_level: at most 2^32 noisy steps in all")
+        if not math.isfinite(float(np.float32(sigmas[0]))):
+            raise ValueError(f"sigmas: levels representable in float32 expected, found {sigmas[0]}")
         self.sigmas, self.steps_per_level, self.epsilon = sigmas, steps_per_level, epsilon
         self.denoise, self.x = denoise, x
         self._source = dict(seed=seed, stream=stream, offset=offset)
@@ -101,16 +105,26 @@ class AnnealedLangevin:
         if n != self._n:
             raise ValueError(f"score: {self._n} elements expected (the state's), found {n}")
         levels = len(self.sigmas)
-        if ev.level == levels:
-            # NCSNv2's denoising: x + σ_L²·score, no noise.
+        try:
+            if ev.level == levels:
+                # NCSNv2's denoising: x + σ_L²·score, no noise.
+                lincomb(self.x, [score], c=[ev.sigma * ev.sigma], device=self._device)
+            else:
+                a = self.step_size(ev.level)
+                at = noise_address("corrector", step=ev.level * self.steps_per_level + ev.step,
+                                   len=self._n, **self._source)
+                lincomb(self.x, [score], c=[0.5 * a], noise=math.sqrt(a), seed=at[0],
+                        stream=at[1], step=at[2], offset=at[3], device=self._device)
+        except NonFiniteError:
+            # Written all the same: the run moves on, then reports (as the Rust driver).
+            self._move_on(ev)
+            raise
+        self._move_on(ev)
+
+    def _move_on(self, ev: "AnnealedLangevin.Eval") -> None:
+        if ev.level == len(self.sigmas):
             self.level += 1
-            lincomb(self.x, [score], c=[ev.sigma * ev.sigma], device=self._device)
             return
-        a = self.step_size(ev.level)
-        at = noise_address("corrector", step=ev.level * self.steps_per_level + ev.step,
-                           len=self._n, **self._source)
         self.step += 1
         if self.step == self.steps_per_level:
             self.step, self.level = 0, self.level + 1
-        lincomb(self.x, [score], c=[0.5 * a], noise=math.sqrt(a), seed=at[0], stream=at[1],
-                step=at[2], offset=at[3], device=self._device)

@@ -23,9 +23,10 @@ et al. 2024); ``.transition(h).step(state, out, seed=…, step=k)`` advances the
 
 A whole solve: ``sdeint(sde, y0, ts, method=…, dt=…)`` takes a torchsde-style SDE (``f(t, y)``,
 ``g(t, y)``, ``sde_type``, ``noise_type``) and returns the states at ``ts``, each step one of the
-fused steppers above with step k's counter increments (the same path for every method, grid
-and batch split; hand torchsde ``bm=`` a Brownian motion built on ``noise_address("increment",
-…)`` to give it the same increments).
+fused steppers above with step k's counter increments: the same increments for every method,
+backend and batch split (another grid draws step k's normals for its own Δt: another path, not
+a refinement). Hand torchsde ``bm=`` a Brownian motion built on ``noise_address("increment",
+…)`` to give it the same increments.
 """
 
 from __future__ import annotations
@@ -147,12 +148,15 @@ def sdeint(sde: Any, y0: Any, ts: Any, *, method: str = "euler", dt: float = 1e-
            seed: int = 0, stream: int = 0, offset: int = 0) -> Any:
     """Solves ``sde`` from ``y0`` (a torch tensor or numpy array, batch first) over the times
     ``ts`` and returns the states there, stacked (``len(ts)`` first), as ``torchsde.sdeint``
-    does. ``sde`` has ``f(t, y)`` and ``g(t, y)`` returning tensors like ``y`` (diagonal or
-    additive noise) or, with ``noise_type = "scalar"`` (Euler only), ``g`` of shape
-    ``(*y.shape, 1)``; ``sde_type`` "ito" (methods "euler", "milstein") or "stratonovich"
-    ("heun", "reversible_heun"). Milstein needs ``gdg(t, y)`` (g·∂g/∂y) or a torch ``g`` to
+    does. ``sde`` has ``f(t, y)`` and ``g(t, y)`` returning tensors like ``y`` (``noise_type``
+    "diagonal") or, with ``noise_type = "scalar"`` (Euler only), ``g`` of shape
+    ``(*y.shape, 1)`` (torchsde's "additive" and "general" types, a g matrix, are refused);
+    ``sde_type`` "ito" (methods "euler", "milstein") or "stratonovich" ("heun",
+    "reversible_heun"). Milstein needs ``gdg(t, y)`` (g·∂g/∂y) or a torch ``g`` to
     differentiate. Steps: ``grid(ts, dt)``; step k draws the counter's increments of step k
-    (``noise_address("increment", seed=…, step=k)``)."""
+    (``noise_address("increment", seed=…, step=k)``). torchsde steps by ``dt`` and
+    interpolates at output times between steps: the two walk the same grid (and agree given
+    the same increments) when every interval of ``ts`` is a multiple of ``dt``."""
     if method not in _METHODS:
         raise ValueError(f"method: one of {sorted(_METHODS)} expected, found {method!r}")
     sde_type = getattr(sde, "sde_type", "ito")
@@ -160,8 +164,9 @@ def sdeint(sde: Any, y0: Any, ts: Any, *, method: str = "euler", dt: float = 1e-
         raise ValueError(f"method: {method!r} solves {_METHODS[method]} SDEs; the sde's "
                          f"sde_type is {sde_type!r}")
     noise_type = getattr(sde, "noise_type", "diagonal")
-    if noise_type not in ("diagonal", "additive", "scalar"):
-        raise ValueError(f"noise_type: 'diagonal', 'additive' or 'scalar' expected, found {noise_type!r}")
+    if noise_type not in ("diagonal", "scalar"):
+        raise ValueError(f"noise_type: 'diagonal' (g like y, constant or not) or 'scalar' "
+                         f"expected, found {noise_type!r}")
     if noise_type == "scalar" and method != "euler":
         raise ValueError(f"method: scalar noise is solved with 'euler', found {method!r}")
     torch_like = type(y0).__module__.startswith("torch")
@@ -200,10 +205,6 @@ def sdeint(sde: Any, y0: Any, ts: Any, *, method: str = "euler", dt: float = 1e-
                 euler_maruyama_scalar_noise(y, f, g, dt=h, sample_len=sample_len, step=k, **key)
             else:
                 euler_maruyama(y, f, g, dt=h, step=k, **key)
-        elif method == "milstein" and noise_type == "additive":
-            # g·∂g = 0: Milstein's update is Euler–Maruyama's.
-            f, g = fg(t0, y)
-            euler_maruyama(y, f, g, dt=h, step=k, **key)
         elif method == "milstein":
             f, g = fg(t0, y)
             milstein(y, f, g, _dense(_gdg(sde, t0, y), y), dt=h, step=k, **key)

@@ -219,7 +219,9 @@ def test_annealed_langevin_equals_the_rust_api():
                                           seed=0)
     with pytest.raises(ValueError, match="score"):
         fresh.advance(np.zeros(N - 1, np.float32))
-    assert fresh.next_eval() == (2.0, 0, 0)
+    with pytest.raises(TypeError, match="float32"):
+        fresh.advance(np.zeros(N, np.float64))
+    assert fresh.next_eval() == (2.0, 0, 0), "a refused score does not move the run on"
 
 
 def test_annealed_langevin_samples_the_target():

@@ -116,5 +116,9 @@ def test_bad_arguments_raise():
         ito.sde.sdeint(Gbm(), y0, [0.0, 0.0], method="euler")
     with pytest.raises(ValueError, match="dt"):
         ito.sde.sdeint(Gbm(), y0, [0.0, 1.0], dt=0.0)
+    additive = Gbm()
+    additive.noise_type = "additive"  # torchsde's: a g matrix
+    with pytest.raises(ValueError, match="noise_type"):
+        ito.sde.sdeint(additive, y0, [0.0, 1.0])
     assert ito.sde.grid([0.0, 0.3, 1.0], 0.1) == pytest.approx(
         [0.0, 0.1, 0.2, 0.3] + [0.3 + 0.7 * i / 7 for i in range(1, 8)])

@@ -45,9 +45,11 @@
 //! - **Noise**: [`Diffusion::Diagonal`] (the SDE's `diffusion` fills a g tensor) or
 //!   [`Diffusion::Additive`] (a constant g folded into the pass's coefficient: no tensor, no
 //!   g·∂g). Increments are the counter's: step k draws ΔW = √Δt_k·z with z the noise
-//!   source's normals under `NoiseUse::Increment` at step k — the steppers' own convention, so a
-//!   solve equals the hand-written loop over [`Stepper`] to the bit, on every memory, backend,
-//!   thread count and batch split.
+//!   source's normals under `NoiseUse::Increment` at step k — the steppers' own convention. With
+//!   diagonal noise a solve makes the very [`Stepper`] calls of the hand-written loop (the same
+//!   bits; `tests/sde_solve.rs` compares every method on host memory), and the steppers' bits
+//!   do not depend on the memory, backend, thread count or batch split. Additive noise takes
+//!   its own passes (`lincomb` with g in the noise coefficient).
 //! - **Save**: `save(k, t_k, x)` is called at every node (k = 0 before the first step); keep
 //!   what you need.
 
@@ -176,8 +178,10 @@ pub struct SdeSolver<M: Memory> {
     stepper: Stepper<M>,
     config: SolveConfig,
     n: usize,
-    /// f, g, h (g·∂g), f₁, g₁, and a state-sized scratch (Heun's predictor, reversible
-    /// Heun's ŷ); then the backward pass's adjoints and cotangents.
+    /// The layout both passes share (by position): 0, 1 f and g — after a reversible-Heun
+    /// solve, the evaluation at ŷ_N; 2 h (g·∂g); 3, 4 f₁ and g₁; 5 Heun's predictor, or
+    /// reversible Heun's ŷ (ŷ_N after its solve, where the backward pass starts); then the
+    /// backward pass's own: 6 a_ŷ, 7 ā, 8 c, 9 u, 10 v_f, 11 v_g.
     bufs: Vec<M::Buffer>,
     /// The times of the last completed solve (what a backward pass steps back over).
     solved: Option<Vec<f64>>,
@@ -529,7 +533,8 @@ impl<M: Memory> Run<'_, M> {
             .noise(NoiseUse::Increment, step, M::len(M::as_ref(&y)))?;
         let mut coefs = LincombCoefs {
             y: c_y,
-            noise: (g * dt.signum() * dt.abs().sqrt()) as f32,
+            // Δt > 0: `solve` takes strictly increasing times.
+            noise: (g * dt.sqrt()) as f32,
             ..Default::default()
         };
         for (slot, &v) in coefs.inputs.iter_mut().zip(c) {

@@ -547,6 +547,79 @@ impl<M: Memory> Run<'_, M> {
             .check_written(written, Some(step.into()), "x", M::as_ref(&y))
     }
 
+    /// Heun's predictor into `x1`: x + Δt·f + g·ΔW (stochastic Heun), or reversible Heun's
+    /// ŷ_{k+1} = 2x − ŷ_k + Δt·f + g·ΔW with ŷ_k in `x1` and (f, g) evaluated there.
+    fn heun_predict(
+        &self,
+        x: &M::Mut<'_>,
+        x1: &mut M::Buffer,
+        [f, g]: [&M::Buffer; 2],
+        dt: f64,
+        k: u32,
+        reversible: bool,
+    ) -> Result<(), Error> {
+        let noise = self.config.noise;
+        let (c_y, c_x) = if reversible { (-1.0, 2.0) } else { (0.0, 1.0) };
+        match (self.config.diffusion, reversible) {
+            (Diffusion::Additive(_), _) => self.additive_pass(
+                M::view_mut(x1),
+                &[M::as_ref(x), M::view(f)],
+                c_y,
+                &[c_x, dt],
+                dt,
+                k,
+            ),
+            (Diffusion::Diagonal, false) => self.stepper.stochastic_heun_predict(
+                M::view_mut(x1),
+                M::as_ref(x),
+                M::view(f),
+                M::view(g),
+                dt,
+                noise,
+                k,
+            ),
+            (Diffusion::Diagonal, true) => self.stepper.reversible_heun_forward(
+                M::view_mut(x1),
+                M::as_ref(x),
+                M::view(f),
+                M::view(g),
+                dt,
+                noise,
+                k,
+            ),
+        }
+    }
+
+    /// Both Heun methods' corrector: x ← x + ½Δt·(f + f₁) + ½(g + g₁)·ΔW, the predictor's ΔW.
+    fn heun_correct(
+        &self,
+        x: &mut M::Mut<'_>,
+        [f, g, f1, g1]: [&M::Buffer; 4],
+        dt: f64,
+        k: u32,
+        reversible: bool,
+    ) -> Result<(), Error> {
+        let noise = self.config.noise;
+        let (xm, f, g, f1, g1) = (
+            M::reborrow(x),
+            M::view(f),
+            M::view(g),
+            M::view(f1),
+            M::view(g1),
+        );
+        match (self.config.diffusion, reversible) {
+            (Diffusion::Additive(_), _) => {
+                self.additive_pass(xm, &[f, f1], 1.0, &[0.5 * dt, 0.5 * dt], dt, k)
+            }
+            (Diffusion::Diagonal, false) => self
+                .stepper
+                .stochastic_heun_correct(xm, f, g, f1, g1, dt, noise, k),
+            (Diffusion::Diagonal, true) => self
+                .stepper
+                .reversible_heun_correct(xm, f, g, f1, g1, dt, noise, k),
+        }
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn solve<S: Sde<M> + ?Sized>(
         &self,
@@ -570,18 +643,15 @@ impl<M: Memory> Run<'_, M> {
         for k in 0..steps {
             let (t0, t1) = (times[k as usize], times[k as usize + 1]);
             let dt = t1 - t0;
-            let additive = match self.config.diffusion {
-                Diffusion::Additive(g) => Some(g),
-                Diffusion::Diagonal => None,
-            };
             match self.config.method {
                 Method::EulerMaruyama | Method::Milstein => {
                     self.evaluate(sde, t0, M::as_ref(x), [&mut *f, &mut *g, &mut *h])?;
-                    match (additive, self.config.method) {
-                        (Some(_), _) => {
+                    match (self.config.diffusion, self.config.method) {
+                        // With additive noise Milstein's g·∂g term vanishes: Euler–Maruyama.
+                        (Diffusion::Additive(_), _) => {
                             self.additive_pass(M::reborrow(x), &[M::view(f)], 1.0, &[dt], dt, k)?
                         }
-                        (None, Method::Milstein) => self.stepper.milstein(
+                        (Diffusion::Diagonal, Method::Milstein) => self.stepper.milstein(
                             M::reborrow(x),
                             M::view(f),
                             M::view(g),
@@ -590,7 +660,7 @@ impl<M: Memory> Run<'_, M> {
                             noise,
                             k,
                         )?,
-                        (None, _) => self.stepper.euler_maruyama(
+                        (Diffusion::Diagonal, _) => self.stepper.euler_maruyama(
                             M::reborrow(x),
                             M::view(f),
                             M::view(g),
@@ -600,94 +670,20 @@ impl<M: Memory> Run<'_, M> {
                         )?,
                     }
                 }
-                Method::StochasticHeun => {
-                    self.evaluate(sde, t0, M::as_ref(x), [&mut *f, &mut *g, &mut *h])?;
-                    match additive {
-                        Some(_) => self.additive_pass(
-                            M::view_mut(x1),
-                            &[M::as_ref(x), M::view(f)],
-                            0.0,
-                            &[1.0, dt],
-                            dt,
-                            k,
-                        )?,
-                        None => self.stepper.stochastic_heun_predict(
-                            M::view_mut(x1),
-                            M::as_ref(x),
-                            M::view(f),
-                            M::view(g),
-                            dt,
-                            noise,
-                            k,
-                        )?,
+                Method::StochasticHeun | Method::ReversibleHeun => {
+                    let reversible = self.config.method == Method::ReversibleHeun;
+                    // Reversible Heun: x1 already holds ŷ_k and (f, g) the evaluation there.
+                    if !reversible {
+                        self.evaluate(sde, t0, M::as_ref(x), [&mut *f, &mut *g, &mut *h])?;
                     }
+                    self.heun_predict(x, x1, [f, g], dt, k, reversible)?;
                     self.evaluate(sde, t1, M::view(x1), [&mut *f1, &mut *g1, &mut *h])?;
-                    match additive {
-                        Some(_) => self.additive_pass(
-                            M::reborrow(x),
-                            &[M::view(f), M::view(f1)],
-                            1.0,
-                            &[0.5 * dt, 0.5 * dt],
-                            dt,
-                            k,
-                        )?,
-                        None => self.stepper.stochastic_heun_correct(
-                            M::reborrow(x),
-                            M::view(f),
-                            M::view(g),
-                            M::view(f1),
-                            M::view(g1),
-                            dt,
-                            noise,
-                            k,
-                        )?,
+                    self.heun_correct(x, [f, g, f1, g1], dt, k, reversible)?;
+                    if reversible {
+                        // The evaluation at ŷ_{k+1} is the next step's.
+                        std::mem::swap(f, f1);
+                        std::mem::swap(g, g1);
                     }
-                }
-                Method::ReversibleHeun => {
-                    // x1 holds ŷ_k, (f, g) the evaluation at it.
-                    match additive {
-                        Some(_) => self.additive_pass(
-                            M::view_mut(x1),
-                            &[M::as_ref(x), M::view(f)],
-                            -1.0,
-                            &[2.0, dt],
-                            dt,
-                            k,
-                        )?,
-                        None => self.stepper.reversible_heun_forward(
-                            M::view_mut(x1),
-                            M::as_ref(x),
-                            M::view(f),
-                            M::view(g),
-                            dt,
-                            noise,
-                            k,
-                        )?,
-                    }
-                    self.evaluate(sde, t1, M::view(x1), [&mut *f1, &mut *g1, &mut *h])?;
-                    match additive {
-                        Some(_) => self.additive_pass(
-                            M::reborrow(x),
-                            &[M::view(f), M::view(f1)],
-                            1.0,
-                            &[0.5 * dt, 0.5 * dt],
-                            dt,
-                            k,
-                        )?,
-                        None => self.stepper.reversible_heun_correct(
-                            M::reborrow(x),
-                            M::view(f),
-                            M::view(g),
-                            M::view(f1),
-                            M::view(g1),
-                            dt,
-                            noise,
-                            k,
-                        )?,
-                    }
-                    // The evaluation at ŷ_{k+1} is the next step's.
-                    std::mem::swap(f, f1);
-                    std::mem::swap(g, g1);
                 }
             }
             save(k as usize + 1, t1, M::as_ref(x))?;

@@ -243,3 +243,52 @@ def test_the_input_is_left_alone_and_bad_arguments_raise():
         ikd.sample_dpmpp_2m_sde(denoiser, x0, sigmas(), eta=0.5)
     with pytest.raises(ValueError, match="sigmas"):
         ikd.sample_dpmpp_2m(denoiser, x0, torch.zeros(5))
+
+
+@pytest.mark.parametrize("nfe", [7, 9, 10])
+def test_dpm_fast_follows_k_diffusion(nfe):
+    """DPM-Solver-fast's order schedule (n ≡ 1, 0, 1 mod 3 over 3, 4, 4 steps) and its
+    third-order steps with intermediate points, against k-diffusion's own."""
+    kd = kdiffusion_sampling()
+    x0 = start(6)
+    evals = []
+
+    def counting(x, sigma):
+        evals.append(float(sigma[0]))
+        return denoiser(x, sigma)
+
+    want = kd.sample_dpm_fast(denoiser, x0.clone(), 0.002, 80.0, nfe, disable=True)
+    got = ikd.sample_dpm_fast(counting, x0.to(torch.float32), 0.002, 80.0, nfe)
+    assert len(evals) == nfe
+    rel = lambda a: ((a.to(torch.float64) - want).abs() / (1 + want.abs())).max().item()  # noqa: E731
+    # The ε form over steps this long is ill-conditioned in f32: k-diffusion's own float32
+    # run is 6e-6 … 2e-4 off its float64 one. ito's f32 state stays within a few times that
+    # (a wrong coefficient would be off by 1e-3 or more).
+    own = rel(kd.sample_dpm_fast(denoiser, x0.to(torch.float32), 0.002, 80.0, nfe, disable=True))
+    err = rel(got)
+    assert err < max(4 * own, 5e-6), (err, own)
+    # with noise: k-diffusion handed ito's step normals through its noise sampler
+    sig_fast = None
+
+    def noise(sigma, sigma_next):
+        nonlocal sig_fast
+        m = nfe // 3 + 1
+        if sig_fast is None:
+            ts = torch.linspace(-torch.tensor(80.0).log(), -torch.tensor(0.002).log(), m + 1)
+            sig_fast = [float(v) for v in ts.neg().exp()]
+        i = min(range(m), key=lambda k: abs(sig_fast[k] - float(sigma)))
+        z = torch.empty(x0.shape, dtype=torch.float32)
+        a = ito.noise_address("step", seed=4, step=i, len=z.numel())
+        ito.fill_normal(z, seed=a[0], stream=a[1], step=a[2], offset=a[3])
+        return z.to(torch.float64)
+
+    want = kd.sample_dpm_fast(denoiser, x0.clone(), 0.002, 80.0, nfe, disable=True, eta=0.5,
+                              noise_sampler=noise)
+    own = rel(kd.sample_dpm_fast(denoiser, x0.to(torch.float32), 0.002, 80.0, nfe, disable=True,
+                                 eta=0.5, noise_sampler=noise))
+    got = ikd.sample_dpm_fast(denoiser, x0.to(torch.float32), 0.002, 80.0, nfe, eta=0.5, seed=4)
+    err = rel(got)
+    assert err < max(4 * own, 5e-6), (err, own)
+    # ito's own noise differs from none: the noise went in
+    plain = ikd.sample_dpm_fast(denoiser, x0.to(torch.float32), 0.002, 80.0, nfe)
+    assert (plain - got).abs().max().item() > 1e-3

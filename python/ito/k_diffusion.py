@@ -1,7 +1,9 @@
 """k-diffusion's samplers on ito: the same signatures as ``k_diffusion.sampling`` 0.1.1.post1
 (``model, x, sigmas, extra_args=None, callback=None, disable=None`` and each sampler's own
-arguments), each model evaluation followed by one fused ito pass on a copy of ``x`` that the
-sampler returns, as k-diffusion does.
+arguments), working on a copy of ``x`` that the sampler returns, as k-diffusion does. The plan
+samplers (Euler, Heun, the DPM-Solver++ multistep ones) take one fused ito pass per model
+evaluation; ``sample_dpmpp_2s_ancestral`` and ``sample_dpm_fast`` compose a few
+``ito.lincomb`` passes per step around their intermediate evaluations.
 
     from ito.k_diffusion import sample_dpmpp_2m
     x = sample_dpmpp_2m(denoiser, x, sigmas)            # k_diffusion.sampling.sample_dpmpp_2m

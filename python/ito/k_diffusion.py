@@ -46,6 +46,7 @@ __all__ = [
     "sample_dpmpp_3m_sde",
     "sample_dpmpp_2s_ancestral",
     "sample_dpm_fast",
+    "sample_dpm_adaptive",
 ]
 
 
@@ -351,3 +352,116 @@ def sample_dpm_fast(model, x, sigma_min, sigma_max, n, extra_args=None, callback
                      "offset": at[3]}
         lincomb(x, inputs, c_y=1.0, c=c, device=device, **noise)
     return x
+
+
+class _StepController:
+    """The PID step-size controller of Söderlind's form that k-diffusion's
+    ``sample_dpm_adaptive`` uses: factor = limiter(ε₀^b₁·ε₁^b₂·ε₂^b₃) of the inverse errors,
+    b = ((p + i + d), −(p + 2d), d)/order, limiter(x) = 1 + atan(x − 1); a step is accepted when
+    the factor reaches ``accept_safety``; h is scaled by it either way."""
+
+    def __init__(self, h, pcoeff, icoeff, dcoeff, order, accept_safety, eps=1e-8):
+        self.h = h
+        self.b = ((pcoeff + icoeff + dcoeff) / order, -(pcoeff + 2 * dcoeff) / order,
+                  dcoeff / order)
+        self.accept_safety, self.eps = accept_safety, eps
+        self.inv = []
+
+    def propose(self, error):
+        inv = 1 / (float(error) + self.eps)
+        if not self.inv:
+            self.inv = [inv, inv, inv]
+        self.inv[0] = inv
+        factor = 1.0
+        for v, b in zip(self.inv, self.b):
+            factor *= v ** b
+        factor = 1 + math.atan(factor - 1)
+        accept = factor >= self.accept_safety
+        if accept:
+            self.inv[2], self.inv[1] = self.inv[1], self.inv[0]
+        self.h *= factor
+        return accept
+
+
+def sample_dpm_adaptive(model, x, sigma_min, sigma_max, extra_args=None, callback=None,
+                        disable=None, order=3, rtol=0.05, atol=0.0078, h_init=0.05, pcoeff=0.,
+                        icoeff=1., dcoeff=0., accept_safety=0.81, eta=0., s_noise=1.,
+                        noise_sampler=None, return_info=False):
+    """DPM-Solver-12 / -23 with adaptive steps in t = −log σ (Lu et al. 2022), as
+    k-diffusion's ``sample_dpm_adaptive``: each attempt forms the lower- and the higher-order
+    solution from the same evaluations (orders 1 and 2, or 2 and 3 sharing the ⅓ point), every
+    update one ``ito.lincomb`` pass; their difference, scaled by max(atol, rtol·max(|x_low|,
+    |x_prev|)), gives the RMS error the PID controller accepts or rejects the step by (that norm
+    is computed with torch). ``eta`` must be 0 (deterministic)."""
+    import torch
+
+    _refuse("eta", eta, 0.)
+    if order not in (2, 3):
+        raise ValueError(f"order: 2 or 3 expected, found {order}")
+    if sigma_min <= 0 or sigma_max <= 0:
+        raise ValueError("sigma_min and sigma_max must not be 0")
+    for name, v in [("rtol", rtol), ("atol", atol), ("h_init", h_init)]:
+        if not (math.isfinite(v) and v >= 0) or (name != "atol" and v == 0):
+            raise ValueError(f"{name}: a finite value > 0 expected, found {v}")
+    extra_args = {} if extra_args is None else extra_args
+    x = x.clone(memory_format=torch.contiguous_format)
+    device = _device_for(x)
+    s_in = x.new_ones([x.shape[0]])
+    eps = [torch.empty_like(x) for _ in range(3)]
+    u, x_low, x_high = torch.empty_like(x), torch.empty_like(x), torch.empty_like(x)
+    x_prev = x.clone()
+    # The time bookkeeping in k-diffusion's float32 tensors, so that both walk the same steps.
+    t_end = -torch.tensor(sigma_min).log()
+    s = -torch.tensor(sigma_max).log()
+    pid = _StepController(abs(h_init), pcoeff, icoeff, dcoeff, order, accept_safety)
+    info = {"steps": 0, "nfe": 0, "n_accept": 0, "n_reject": 0}
+    atol_t, rtol_t = torch.tensor(atol), torch.tensor(rtol)
+
+    def eps_at(k, inp, t):
+        sigma = t.neg().exp()
+        d = model(inp, sigma * s_in, **extra_args).to(x.dtype).contiguous()
+        sv = float(sigma)
+        lincomb(eps[k], [inp, d], c_y=0.0, c=[1.0 / sv, -1.0 / sv], device=device)
+        return d
+
+    sig = lambda t: float(t.neg().exp())  # noqa: E731
+    while s < t_end - 1e-5:
+        t = torch.minimum(t_end, s + pid.h)
+        denoised = eps_at(0, x, s)
+        h = float(t - s)
+        a = sig(t) * math.expm1(h)
+        r1 = 0.5 if order == 2 else 1 / 3
+        s1 = s + r1 * h
+        lincomb(u, [x, eps[0]], c_y=0.0, c=[1.0, -sig(s1) * math.expm1(r1 * h)], device=device)
+        eps_at(1, u, s1)
+        b1 = sig(t) / (2 * r1) * math.expm1(h)  # the 2-step's weight of ε_r1 − ε
+        if order == 2:
+            lincomb(x_low, [x, eps[0]], c_y=0.0, c=[1.0, -a], device=device)
+            lincomb(x_high, [x, eps[0], eps[1]], c_y=0.0, c=[1.0, -a + b1, -b1], device=device)
+        else:
+            lincomb(x_low, [x, eps[0], eps[1]], c_y=0.0, c=[1.0, -a + b1, -b1], device=device)
+            r2 = 2 / 3
+            s2 = s + r2 * h
+            a2 = sig(s2) * math.expm1(r2 * h)
+            b2 = sig(s2) * (r2 / r1) * (math.expm1(r2 * h) / (r2 * h) - 1)
+            lincomb(u, [x, eps[0], eps[1]], c_y=0.0, c=[1.0, -a2 + b2, -b2], device=device)
+            eps_at(2, u, s2)
+            b3 = sig(t) / r2 * (math.expm1(h) / h - 1)
+            lincomb(x_high, [x, eps[0], eps[2]], c_y=0.0, c=[1.0, -a + b3, -b3], device=device)
+        delta = torch.maximum(atol_t, rtol_t * torch.maximum(x_low.abs(), x_prev.abs()))
+        error = torch.linalg.norm((x_low - x_high) / delta) / x.numel() ** 0.5
+        accept = pid.propose(error)
+        if accept:
+            x_prev.copy_(x_low)
+            x.copy_(x_high)
+            s = t
+            info["n_accept"] += 1
+        else:
+            info["n_reject"] += 1
+        info["nfe"] += order
+        info["steps"] += 1
+        if callback is not None:
+            sigma = float(s.neg().exp())
+            callback({"x": x, "i": info["steps"] - 1, "t": s, "t_up": s, "denoised": denoised,
+                      "error": error, "h": pid.h, "sigma": sigma, "sigma_hat": sigma, **info})
+    return (x, info) if return_info else x

@@ -292,3 +292,43 @@ def test_dpm_fast_follows_k_diffusion(nfe):
     # ito's own noise differs from none: the noise went in
     plain = ikd.sample_dpm_fast(denoiser, x0.to(torch.float32), 0.002, 80.0, nfe)
     assert (plain - got).abs().max().item() > 1e-3
+
+
+@pytest.mark.parametrize("order,rtol,atol", [(2, 0.05, 0.0078), (3, 0.05, 0.0078), (3, 0.01, 0.001)])
+def test_dpm_adaptive_takes_k_diffusions_steps(order, rtol, atol):
+    """DPM-Solver-12/23: the same accepted and rejected attempts as k-diffusion's
+    sample_dpm_adaptive (run in float32, as ito's state), the same evaluations, and the same
+    result to float tolerance; tighter tolerances take more evaluations."""
+    kd = kdiffusion_sampling()
+    x0 = start(7)
+    runs = [kd.sample_dpm_adaptive(denoiser, x, 0.002, 80.0, disable=True, order=order, rtol=rtol,
+                                   atol=atol, return_info=True) for x in (x0.clone(), x0.to(torch.float32))]
+    (want, info_kd), (want32, info_kd32) = runs
+    got, info = ikd.sample_dpm_adaptive(denoiser, x0.to(torch.float32), 0.002, 80.0, order=order,
+                                        rtol=rtol, atol=atol, return_info=True)
+    assert info == info_kd == info_kd32, (info, info_kd, info_kd32)
+    assert info["n_reject"] + info["n_accept"] == info["steps"] and info["nfe"] == order * info["steps"]
+    rel = lambda a: ((a.to(torch.float64) - want).abs() / (1 + want.abs())).max().item()  # noqa: E731
+    # As for DPM-fast: the ε form over long steps loses f32 digits (k-diffusion's own float32
+    # run is 3e-6 … 5e-4 off its float64 one); ito stays within a few times that.
+    own, err = rel(want32), rel(got)
+    assert err < max(4 * own, 1e-5), (err, own)
+
+
+def test_dpm_adaptive_error_falls_with_the_tolerance():
+    """Against the exact probability-flow solution (the Gaussian's: x₀ = μ + s·(x_T − μ)/√(s² +
+    σ_T²) at σ = 0, here at σ_min), the error falls with rtol while the evaluations grow."""
+    x0 = start(8).to(torch.float64)
+    smin, smax = 0.002, 80.0
+    exact = MU + (S * S + smin ** 2).sqrt() * (x0 - MU) / (S * S + smax ** 2).sqrt()
+    errs, nfes = [], []
+    for rtol in [0.05, 0.005, 0.0005]:
+        got, info = ikd.sample_dpm_adaptive(denoiser, x0.to(torch.float32), smin, smax,
+                                            rtol=rtol, atol=rtol / 5, return_info=True)
+        errs.append((got.to(torch.float64) - exact).abs().max().item())
+        nfes.append(info["nfe"])
+    assert errs[0] > errs[1] > errs[2] and nfes[0] < nfes[1] < nfes[2], (errs, nfes)
+    with pytest.raises(ValueError, match="rtol"):
+        ikd.sample_dpm_adaptive(denoiser, x0.to(torch.float32), smin, smax, rtol=0.0)
+    with pytest.raises(ValueError, match="eta"):
+        ikd.sample_dpm_adaptive(denoiser, x0.to(torch.float32), smin, smax, eta=0.5)

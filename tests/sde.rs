@@ -57,20 +57,6 @@ const INC: NoiseSource = NoiseSource {
     offset: 0,
 };
 
-/// W_T of every path: the sum of the increments the steppers drew (same keys).
-fn brownian_endpoint(steps: usize, dt: f64) -> Vec<f64> {
-    let mut w = vec![0.0f64; PATHS];
-    let mut z = vec![0.0f32; PATHS];
-    for k in 0..steps {
-        let noise = INC.address(NoiseUse::Increment, k as u32);
-        ito::fill_normal(z.as_mut_slice().into(), 0.0, 1.0, noise).unwrap();
-        for (a, b) in w.iter_mut().zip(&z) {
-            *a += dt.sqrt() * f64::from(*b);
-        }
-    }
-    w
-}
-
 #[derive(Clone, Copy, Debug)]
 enum Method {
     EulerMaruyama,
@@ -151,22 +137,12 @@ fn gbm_strong_error(method: Method, steps: usize) -> f64 {
             }
         }
     }
-    let w = brownian_endpoint(steps, dt);
+    let w = common::brownian_endpoint(INC, PATHS, steps);
     x.iter()
         .zip(&w)
         .map(|(&xv, &wt)| (xv as f64 - ((mu - 0.5 * sigma * sigma) + sigma * wt).exp()).abs())
         .sum::<f64>()
         / PATHS as f64
-}
-
-fn slope(steps: &[usize], errs: &[f64]) -> f64 {
-    let xs: Vec<f64> = steps.iter().map(|&n| (1.0 / n as f64).ln()).collect();
-    let ys: Vec<f64> = errs.iter().map(|e| e.ln()).collect();
-    let n = xs.len() as f64;
-    let (mx, my) = (xs.iter().sum::<f64>() / n, ys.iter().sum::<f64>() / n);
-    let num: f64 = xs.iter().zip(&ys).map(|(x, y)| (x - mx) * (y - my)).sum();
-    let den: f64 = xs.iter().map(|x| (x - mx).powi(2)).sum();
-    num / den
 }
 
 #[test]
@@ -178,7 +154,7 @@ fn strong_orders_on_geometric_brownian_motion() {
         (Method::StochasticHeun, 1.0),
     ] {
         let errs: Vec<f64> = steps.iter().map(|&n| gbm_strong_error(method, n)).collect();
-        let p = slope(&steps, &errs);
+        let p = common::order_slope(&steps, &errs);
         eprintln!("{method:?}: strong order {p:.3}, errors {errs:?}");
         assert!(
             (p - order).abs() < 0.15,

@@ -4,10 +4,12 @@
 //! methods); weak moments of an Ornstein–Uhlenbeck process with additive noise for every
 //! method; bad configurations are typed errors.
 
+mod common;
+
 use ito::runtime::memory::Host;
 use ito::sde::solve::{Calculus, Diffusion, Method, Sde, SdeSolver, SolveConfig};
 use ito::sde::Stepper;
-use ito::{Error, NoiseSource, NoiseUse, TensorMut, TensorRef};
+use ito::{Error, NoiseSource, TensorMut, TensorRef};
 
 const PATHS: usize = 1 << 14;
 const INC: NoiseSource = NoiseSource {
@@ -114,38 +116,14 @@ fn solve_gbm_counted(method: Method, calculus: Calculus, steps: usize) -> (Vec<f
     (x, sde.evals)
 }
 
-/// W_T of every path: the sum of the increments step k drew (NoiseUse::Increment, step k).
-fn brownian_endpoint(steps: usize) -> Vec<f64> {
-    let dt = 1.0 / steps as f64;
-    let (mut w, mut z) = (vec![0.0f64; PATHS], vec![0.0f32; PATHS]);
-    for k in 0..steps {
-        let at = INC.address(NoiseUse::Increment, k as u32);
-        ito::fill_normal(z.as_mut_slice().into(), 0.0, 1.0, at).unwrap();
-        for (a, b) in w.iter_mut().zip(&z) {
-            *a += dt.sqrt() * f64::from(*b);
-        }
-    }
-    w
-}
-
 fn strong_error(method: Method, steps: usize) -> f64 {
     let x = solve_gbm(method, Calculus::Ito, steps);
-    let w = brownian_endpoint(steps);
+    let w = common::brownian_endpoint(INC, PATHS, steps);
     x.iter()
         .zip(&w)
         .map(|(&xv, &wt)| (xv as f64 - ((0.4 - 0.5 * 0.81) + 0.9 * wt).exp()).abs())
         .sum::<f64>()
         / PATHS as f64
-}
-
-fn slope(steps: &[usize], errs: &[f64]) -> f64 {
-    let xs: Vec<f64> = steps.iter().map(|&n| (1.0 / n as f64).ln()).collect();
-    let ys: Vec<f64> = errs.iter().map(|e| e.ln()).collect();
-    let n = xs.len() as f64;
-    let (mx, my) = (xs.iter().sum::<f64>() / n, ys.iter().sum::<f64>() / n);
-    let num: f64 = xs.iter().zip(&ys).map(|(x, y)| (x - mx) * (y - my)).sum();
-    let den: f64 = xs.iter().map(|x| (x - mx).powi(2)).sum();
-    num / den
 }
 
 #[test]
@@ -160,7 +138,7 @@ fn strong_orders_on_geometric_brownian_motion() {
         (Method::ReversibleHeun, 1.0, 0.1),
     ] {
         let errs: Vec<f64> = steps.iter().map(|&n| strong_error(method, n)).collect();
-        let p = slope(&steps, &errs);
+        let p = common::order_slope(&steps, &errs);
         eprintln!("{method:?}: strong order {p:.3}, errors {errs:?}");
         assert!(
             (p - order).abs() < tol,

@@ -49,38 +49,6 @@ fn case_tree() -> BrownianTree {
         .unwrap()
 }
 
-/// `run:sde-dpmpp-2m` drawing its step noise from [`case_tree`].
-fn rust_tree_run() -> Vec<f32> {
-    let schedule = Schedule::edm(0.002, 80.0).unwrap();
-    let grid = Grid::from_times(&schedule, &SIGMAS)
-        .unwrap()
-        .with_clean_end()
-        .unwrap();
-    let plan = Plan::new(
-        "sde-dpmpp-2m".parse().unwrap(),
-        grid,
-        Param::Data,
-        PlanOptions::default(),
-    )
-    .unwrap();
-    let mut x = vec![0f32; N];
-    let mut r = PlanRunner::new(plan, N, NoiseSource::new(7), Host::<f32>::new())
-        .unwrap()
-        .with_tree_noise(case_tree())
-        .unwrap();
-    r.init_noise(x.as_mut_slice().into()).unwrap();
-    let mut out = vec![0f32; N];
-    while let Some(ev) = r.next_eval(x.as_mut_slice().into()).unwrap() {
-        let input = f32::slice(r.eval_input(x.as_slice().into())).unwrap();
-        for (i, (o, &v)) in out.iter_mut().zip(input).enumerate() {
-            *o = denoise(i, f64::from(v), ev.node.sigma / ev.node.alpha) as f32;
-        }
-        r.advance(x.as_mut_slice().into(), out.as_slice().into())
-            .unwrap();
-    }
-    x
-}
-
 /// 0.5·W(0.3, 7.0) of [`case_tree`] for elements 1000 … 1000 + N.
 fn rust_tree_increment() -> Vec<f32> {
     let mut y = vec![0f32; N];
@@ -112,8 +80,9 @@ fn rust_fbm() -> Vec<f32> {
     acc
 }
 
-/// The Rust sampler on the same configuration as the programs' `run:<solver>`.
-fn rust_run(solver: &str) -> Vec<f32> {
+/// The Rust sampler on the same configuration as the programs' `run:<solver>` (with
+/// `tree`: its step noise from that Brownian tree, `tree:<solver>`).
+fn rust_run(solver: &str, tree: Option<BrownianTree>) -> Vec<f32> {
     let schedule = Schedule::edm(0.002, 80.0).unwrap();
     let grid = Grid::from_times(&schedule, &SIGMAS)
         .unwrap()
@@ -128,6 +97,9 @@ fn rust_run(solver: &str) -> Vec<f32> {
     .unwrap();
     let mut x = vec![0f32; N];
     let mut r = PlanRunner::new(plan, N, NoiseSource::new(7), Host::<f32>::new()).unwrap();
+    if let Some(t) = tree {
+        r = r.with_tree_noise(t).unwrap();
+    }
     r.init_noise(x.as_mut_slice().into()).unwrap();
     let mut out = vec![0f32; N];
     while let Some(ev) = r.next_eval(x.as_mut_slice().into()).unwrap() {
@@ -266,7 +238,7 @@ fn rust_randn() -> Vec<f32> {
 fn expected() -> BTreeMap<String, Vec<u32>> {
     let mut expected = BTreeMap::new();
     for solver in ["dpmpp-2m", "sde-dpmpp-2m", "euler-a", "heun", "dpmpp-2s"] {
-        let x = bits(&rust_run(solver));
+        let x = bits(&rust_run(solver, None));
         expected.insert(format!("run:{solver}"), x.clone());
         expected.insert(format!("plan:{solver}"), x);
     }
@@ -279,7 +251,10 @@ fn expected() -> BTreeMap<String, Vec<u32>> {
     );
     expected.insert("pc:ve".into(), bits(&rust_pc()));
     expected.insert("randn:42:1:1000".into(), bits(&rust_randn()));
-    expected.insert("tree:sde-dpmpp-2m".into(), bits(&rust_tree_run()));
+    expected.insert(
+        "tree:sde-dpmpp-2m".into(),
+        bits(&rust_run("sde-dpmpp-2m", Some(case_tree()))),
+    );
     expected.insert("tree:increment".into(), bits(&rust_tree_increment()));
     expected.insert("fbm:0.3".into(), bits(&rust_fbm()));
 

@@ -266,6 +266,65 @@ def sample_dpmpp_2s_ancestral(model, x, sigmas, extra_args=None, callback=None, 
     return x
 
 
+class _DpmSolver:
+    """DPM-Solver-1/2/3 in ε form (Lu et al. 2022), as k-diffusion's ``DPMSolver`` computes
+    them (t = −log σ kept in float32 tensors), over the state ``x``: ε at a step's start
+    (``start``) and at its intermediate points (``points``), then the update's coefficients
+    (``update``) for one ``ito.lincomb`` pass. Each ε is one pass too."""
+
+    def __init__(self, model, x, extra_args):
+        import torch
+
+        self.model, self.x, self.extra_args = model, x, extra_args
+        self.device = _device_for(x)
+        self.s_in = x.new_ones([x.shape[0]])
+        self.eps = [torch.empty_like(x) for _ in range(3)]
+        self.u = torch.empty_like(x)
+
+    def _eps_at(self, k, inp, t):
+        """ε = (input − D(input, σ))/σ into eps[k]; returns D."""
+        sigma = t.neg().exp()
+        d = self.model(inp, sigma * self.s_in, **self.extra_args).to(self.x.dtype).contiguous()
+        sv = float(sigma)
+        lincomb(self.eps[k], [inp, d], c_y=0.0, c=[1.0 / sv, -1.0 / sv], device=self.device)
+        return d
+
+    def start(self, t):
+        """ε at (x, t) into eps[0]; returns the denoised x."""
+        return self._eps_at(0, self.x, t)
+
+    def points(self, t, h, order, r1):
+        """The intermediate ε: at r1 (eps[1]) for order ≥ 2, and at ⅔ (eps[2]) for order 3."""
+        sig = lambda v: float(v.neg().exp())  # noqa: E731
+        hf = float(h)
+        s1 = t + r1 * h
+        lincomb(self.u, [self.x, self.eps[0]], c_y=0.0,
+                c=[1.0, -sig(s1) * math.expm1(r1 * hf)], device=self.device)
+        self._eps_at(1, self.u, s1)
+        if order == 3:
+            r2 = 2 / 3
+            s2 = t + r2 * h
+            a2 = sig(s2) * math.expm1(r2 * hf)
+            b2 = sig(s2) * (r2 / r1) * (math.expm1(r2 * hf) / (r2 * hf) - 1)
+            lincomb(self.u, [self.x, self.eps[0], self.eps[1]], c_y=0.0, c=[1.0, -a2 + b2, -b2],
+                    device=self.device)
+            self._eps_at(2, self.u, s2)
+
+    def update(self, t_next, h, order, r1):
+        """DPM-Solver-``order``'s update from x to t_next as (inputs, coefficients) beside x:
+        x_next = x + Σ cⱼ·inputⱼ (order 2 reads the ε at r1, order 3 the one at ⅔)."""
+        hf = float(h)
+        sn = float(t_next.neg().exp())
+        a = sn * math.expm1(hf)
+        if order == 1:
+            return [self.eps[0]], [-a]
+        if order == 2:
+            b = sn / (2 * r1) * math.expm1(hf)
+            return [self.eps[0], self.eps[1]], [-a + b, -b]
+        b = sn / (2 / 3) * (math.expm1(hf) / hf - 1)
+        return [self.eps[0], self.eps[2]], [-a + b, -b]
+
+
 def sample_dpm_fast(model, x, sigma_min, sigma_max, n, extra_args=None, callback=None,
                     disable=None, eta=0., s_noise=1., noise_sampler=None, *, seed=0, stream=0,
                     offset=0):
@@ -283,63 +342,32 @@ def sample_dpm_fast(model, x, sigma_min, sigma_max, n, extra_args=None, callback
         raise ValueError(f"n: at least 1 model evaluation expected, found {n}")
     extra_args = {} if extra_args is None else extra_args
     x = x.clone(memory_format=torch.contiguous_format)
-    device = _device_for(x)
-    s_in = x.new_ones([x.shape[0]])
+    dpm = _DpmSolver(model, x, extra_args)
     # k-diffusion's grid, in its float32 arithmetic: t = −log σ, linear in t.
     t_start, t_end = -torch.tensor(sigma_max).log(), -torch.tensor(sigma_min).log()
     m = n // 3 + 1
-    ts = [float(t) for t in torch.linspace(t_start, t_end, m + 1)]
+    ts = torch.linspace(t_start, t_end, m + 1)
     orders = [3] * (m - 2) + [2, 1] if n % 3 == 0 else [3] * (m - 1) + [n % 3]
-    sig = lambda t: math.exp(-t)  # noqa: E731
-    eps = [torch.empty_like(x) for _ in range(3)]
-    u = torch.empty_like(x)
-
-    def eps_at(k, inp, t):
-        """ε = (input − D(input, σ))/σ into eps[k]; returns D."""
-        s = sig(t)
-        d = model(inp, torch.tensor(s, dtype=torch.float32) * s_in, **extra_args)
-        d = d.to(x.dtype).contiguous()
-        lincomb(eps[k], [inp, d], c_y=0.0, c=[1.0 / s, -1.0 / s], device=device)
-        return d
-
+    sig = lambda t: float(t.neg().exp())  # noqa: E731
     for i, order in enumerate(orders):
         t, t_next = ts[i], ts[i + 1]
         if eta:
             s_t, s_n = sig(t), sig(t_next)
             s_up = min(s_n, eta * math.sqrt(max(s_n ** 2 * (s_t ** 2 - s_n ** 2) / s_t ** 2, 0.0)))
             s_down = math.sqrt(max(s_n ** 2 - s_up ** 2, 0.0))
-            t_next_ = min(float(t_end), -math.log(s_down)) if s_down > 0 else float(t_end)
+            t_next_ = torch.minimum(t_end, -torch.tensor(s_down).log()) if s_down > 0 else t_end
             su = math.sqrt(max(s_n ** 2 - sig(t_next_) ** 2, 0.0))
         else:
             t_next_, su = t_next, 0.0
-        denoised = eps_at(0, x, t)
+        denoised = dpm.start(t)
         if callback is not None:
-            callback({"x": x, "i": i, "t": ts[i], "t_up": t, "denoised": denoised,
+            callback({"x": x, "i": i, "t": t, "t_up": t, "denoised": denoised,
                       "sigma": sig(t), "sigma_hat": sig(t)})
         h = t_next_ - t
-        a = sig(t_next_) * math.expm1(h)  # x ← x − a·ε is DPM-Solver-1
-        if order == 2:
-            r1 = 0.5
-            s1 = t + r1 * h
-            lincomb(u, [x, eps[0]], c_y=0.0, c=[1.0, -sig(s1) * math.expm1(r1 * h)],
-                    device=device)
-            eps_at(1, u, s1)
-            b = sig(t_next_) / (2 * r1) * math.expm1(h)  # weight of ε_r1 − ε
-            inputs, c = [eps[0], eps[1]], [-a + b, -b]
-        elif order == 3:
-            r1, r2 = 1 / 3, 2 / 3
-            s1, s2 = t + r1 * h, t + r2 * h
-            lincomb(u, [x, eps[0]], c_y=0.0, c=[1.0, -sig(s1) * math.expm1(r1 * h)],
-                    device=device)
-            eps_at(1, u, s1)
-            a2 = sig(s2) * math.expm1(r2 * h)
-            b2 = sig(s2) * (r2 / r1) * (math.expm1(r2 * h) / (r2 * h) - 1)
-            lincomb(u, [x, eps[0], eps[1]], c_y=0.0, c=[1.0, -a2 + b2, -b2], device=device)
-            eps_at(2, u, s2)
-            b = sig(t_next_) / r2 * (math.expm1(h) / h - 1)
-            inputs, c = [eps[0], eps[2]], [-a + b, -b]
-        else:
-            inputs, c = [eps[0]], [-a]
+        r1 = 0.5 if order == 2 else 1 / 3
+        if order > 1:
+            dpm.points(t, h, order, r1)
+        inputs, c = dpm.update(t_next_, h, order, r1)
         noise: Dict[str, Any] = {}
         if noise_sampler is not None:
             # k-diffusion calls its noise sampler after every step (eta = 0 included).
@@ -350,7 +378,7 @@ def sample_dpm_fast(model, x, sigma_min, sigma_max, n, extra_args=None, callback
                                len=x.numel())
             noise = {"noise": su * s_noise, "seed": at[0], "stream": at[1], "step": at[2],
                      "offset": at[3]}
-        lincomb(x, inputs, c_y=1.0, c=c, device=device, **noise)
+        lincomb(x, inputs, c_y=1.0, c=c, device=dpm.device, **noise)
     return x
 
 
@@ -405,10 +433,8 @@ def sample_dpm_adaptive(model, x, sigma_min, sigma_max, extra_args=None, callbac
             raise ValueError(f"{name}: a finite value > 0 expected, found {v}")
     extra_args = {} if extra_args is None else extra_args
     x = x.clone(memory_format=torch.contiguous_format)
-    device = _device_for(x)
-    s_in = x.new_ones([x.shape[0]])
-    eps = [torch.empty_like(x) for _ in range(3)]
-    u, x_low, x_high = torch.empty_like(x), torch.empty_like(x), torch.empty_like(x)
+    dpm = _DpmSolver(model, x, extra_args)
+    x_low, x_high = torch.empty_like(x), torch.empty_like(x)
     x_prev = x.clone()
     # The time bookkeeping in k-diffusion's float32 tensors, so that both walk the same steps.
     t_end = -torch.tensor(sigma_min).log()
@@ -416,38 +442,16 @@ def sample_dpm_adaptive(model, x, sigma_min, sigma_max, extra_args=None, callbac
     pid = _StepController(abs(h_init), pcoeff, icoeff, dcoeff, order, accept_safety)
     info = {"steps": 0, "nfe": 0, "n_accept": 0, "n_reject": 0}
     atol_t, rtol_t = torch.tensor(atol), torch.tensor(rtol)
-
-    def eps_at(k, inp, t):
-        sigma = t.neg().exp()
-        d = model(inp, sigma * s_in, **extra_args).to(x.dtype).contiguous()
-        sv = float(sigma)
-        lincomb(eps[k], [inp, d], c_y=0.0, c=[1.0 / sv, -1.0 / sv], device=device)
-        return d
-
-    sig = lambda t: float(t.neg().exp())  # noqa: E731
+    # The 2-step at r1 = ⅓ shares its point with the 3-step (DPM-Solver-23).
+    r1 = 0.5 if order == 2 else 1 / 3
     while s < t_end - 1e-5:
         t = torch.minimum(t_end, s + pid.h)
-        denoised = eps_at(0, x, s)
-        h = float(t - s)
-        a = sig(t) * math.expm1(h)
-        r1 = 0.5 if order == 2 else 1 / 3
-        s1 = s + r1 * h
-        lincomb(u, [x, eps[0]], c_y=0.0, c=[1.0, -sig(s1) * math.expm1(r1 * h)], device=device)
-        eps_at(1, u, s1)
-        b1 = sig(t) / (2 * r1) * math.expm1(h)  # the 2-step's weight of ε_r1 − ε
-        if order == 2:
-            lincomb(x_low, [x, eps[0]], c_y=0.0, c=[1.0, -a], device=device)
-            lincomb(x_high, [x, eps[0], eps[1]], c_y=0.0, c=[1.0, -a + b1, -b1], device=device)
-        else:
-            lincomb(x_low, [x, eps[0], eps[1]], c_y=0.0, c=[1.0, -a + b1, -b1], device=device)
-            r2 = 2 / 3
-            s2 = s + r2 * h
-            a2 = sig(s2) * math.expm1(r2 * h)
-            b2 = sig(s2) * (r2 / r1) * (math.expm1(r2 * h) / (r2 * h) - 1)
-            lincomb(u, [x, eps[0], eps[1]], c_y=0.0, c=[1.0, -a2 + b2, -b2], device=device)
-            eps_at(2, u, s2)
-            b3 = sig(t) / r2 * (math.expm1(h) / h - 1)
-            lincomb(x_high, [x, eps[0], eps[2]], c_y=0.0, c=[1.0, -a + b3, -b3], device=device)
+        h = t - s
+        denoised = dpm.start(s)
+        dpm.points(s, h, order, r1)
+        for out, k in [(x_low, order - 1), (x_high, order)]:
+            inputs, c = dpm.update(t, h, k, r1)
+            lincomb(out, [x] + inputs, c_y=0.0, c=[1.0] + c, device=dpm.device)
         delta = torch.maximum(atol_t, rtol_t * torch.maximum(x_low.abs(), x_prev.abs()))
         error = torch.linalg.norm((x_low - x_high) / delta) / x.numel() ** 0.5
         accept = pid.propose(error)

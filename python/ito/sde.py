@@ -197,6 +197,8 @@ def sdeint(sde: Any, y0: Any, ts: Any, *, method: str = "euler", dt: float = 1e-
     if method == "reversible_heun":
         z = _copy(y)
         f0, g0 = fg(nodes[0], z)
+    elif method == "heun":
+        yp = new()  # the predictor, reused by every step
     for k, (t0, t1) in enumerate(zip(nodes, nodes[1:])):
         h = t1 - t0
         if method == "euler":
@@ -210,7 +212,6 @@ def sdeint(sde: Any, y0: Any, ts: Any, *, method: str = "euler", dt: float = 1e-
             milstein(y, f, g, _dense(_gdg(sde, t0, y), y), dt=h, step=k, **key)
         elif method == "heun":
             f, g = fg(t0, y)
-            yp = new()
             stochastic_heun_predict(yp, y, f, g, dt=h, step=k, **key)
             fp, gp = fg(t1, yp)
             stochastic_heun_correct(y, f, g, fp, gp, dt=h, step=k, **key)

@@ -344,19 +344,18 @@ impl<M: Memory> SdeSolver<M> {
                 M::view(v_g),
                 M::view_mut(u),
             )?;
-            // ā = a_ŷ + u; c = ā + ½a_y (before a_y moves on).
-            axpby(
-                mem,
+            // ā = a_ŷ + u and c = ā + ½a_y (before a_y moves on), in one pass.
+            let mut coefs = LincombCoefs::default();
+            coefs.inputs[..2].copy_from_slice(&[1.0, 1.0]);
+            coefs.y2_inputs[..3].copy_from_slice(&[1.0, 1.0, 0.5]);
+            let written = mem.lincomb(
                 M::view_mut(a_bar),
-                [M::view(a_hat), M::view(u)],
-                [1.0, 1.0],
+                Some(M::view_mut(c)),
+                &[M::view(a_hat), M::view(u), M::as_ref(a_y)],
+                &coefs,
+                None,
             )?;
-            axpby(
-                mem,
-                M::view_mut(c),
-                [M::view(a_bar), M::as_ref(a_y)],
-                [1.0, 0.5],
-            )?;
+            mem.check_written(written, Some(step.into()), "adjoint", M::view(a_bar))?;
             // ŷ_k = 2y_{k+1} − ŷ_{k+1} − F(ŷ_{k+1}); the evaluation there; then
             // y_k = y_{k+1} − ½(F(ŷ_k) + F(ŷ_{k+1})).
             st.reversible_heun_reverse(
@@ -405,14 +404,14 @@ impl<M: Memory> SdeSolver<M> {
             std::mem::swap(f0, f1);
             std::mem::swap(g0, g1);
         }
-        // ŷ₀ = y₀ in the forward solve: both adjoints are y₀'s.
-        axpby(
-            mem,
-            M::view_mut(c),
-            [M::as_ref(a_y), M::view(a_hat)],
-            [1.0, 1.0],
-        )?;
-        copy(mem, M::view(c), M::reborrow(a_y))
+        // ŷ₀ = y₀ in the forward solve: both adjoints are y₀'s (a_y ← a_y + a_ŷ, in place).
+        let mut coefs = LincombCoefs {
+            y: 1.0,
+            ..Default::default()
+        };
+        coefs.inputs[0] = 1.0;
+        let written = mem.lincomb(M::reborrow(a_y), None, &[M::view(a_hat)], &coefs, None)?;
+        mem.check_written(written, None, "a_y", M::as_ref(a_y))
     }
 }
 

@@ -81,3 +81,29 @@ pub fn same_bits(a: f32, b: f32) -> bool {
 }
 
 pub const DTYPES: [Dtype; 3] = [Dtype::F32, Dtype::F16, Dtype::Bf16];
+
+/// W_T of each of `paths` paths: the sum of the increments √Δt·z that an SDE stepper (or
+/// the solve driver) draws from `source` at steps 0 … steps − 1 of a uniform grid on [0, 1].
+pub fn brownian_endpoint(source: ito::NoiseSource, paths: usize, steps: usize) -> Vec<f64> {
+    let dt = 1.0 / steps as f64;
+    let (mut w, mut z) = (vec![0.0f64; paths], vec![0.0f32; paths]);
+    for k in 0..steps {
+        let at = source.address(ito::NoiseUse::Increment, k as u32);
+        ito::fill_normal(z.as_mut_slice().into(), 0.0, 1.0, at).unwrap();
+        for (a, b) in w.iter_mut().zip(&z) {
+            *a += dt.sqrt() * f64::from(*b);
+        }
+    }
+    w
+}
+
+/// The least-squares slope of log(error) against log(1/steps): the observed order.
+pub fn order_slope(steps: &[usize], errs: &[f64]) -> f64 {
+    let xs: Vec<f64> = steps.iter().map(|&n| (1.0 / n as f64).ln()).collect();
+    let ys: Vec<f64> = errs.iter().map(|e| e.ln()).collect();
+    let n = xs.len() as f64;
+    let (mx, my) = (xs.iter().sum::<f64>() / n, ys.iter().sum::<f64>() / n);
+    let num: f64 = xs.iter().zip(&ys).map(|(x, y)| (x - mx) * (y - my)).sum();
+    let den: f64 = xs.iter().map(|x| (x - mx).powi(2)).sum();
+    num / den
+}
